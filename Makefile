@@ -1,0 +1,185 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# sact: the module (kbuild, see Kbuild and kmod/Kbuild) and user space
+# (this file, non-recursive).  Everything lands in $(O).
+#
+#   make                 build the module, libsact, demos, benches, tests
+#   make test            build, run user-space tests natively, then the
+#                        module's tests in a QEMU VM; prints one summary line
+#   make demo            boot the VM, load the module, run the demo
+#   make V=1             show the commands
+#   make KDIR=/lib/modules/$(uname -r)/build module   build for a real host
+#
+# Files are found by convention, so adding one needs no edit here:
+#   userspace/lib/*.c, userspace/lib/arch/$(ARCH)/*.S   -> libsact.{a,so}
+#   userspace/bpf/*.bpf.c        -> $(O)/bpf/*.skel.h (visible to libsact)
+#   userspace/demos/*.c          -> $(O)/demos/*
+#   userspace/bench/*.c          -> $(O)/bench/*
+#   userspace/bench/go/*.go      -> $(O)/bench/go/*
+#   selftests/<suite>/*.c        -> $(O)/selftests/<suite>/*  (one test each)
+# The runtime suite is also built against ASan+UBSan and TSan builds of
+# libsact, in $(O)/asan and $(O)/tsan.
+
+.DEFAULT_GOAL := all
+O	?= build
+ARCH	?= $(shell uname -m)
+V	?= 0
+SHELL	:= /bin/bash -o pipefail
+
+ifeq ($(V),1)
+Q	:=
+msg	:= @true
+else
+Q	:= @
+msg	= @printf '  %-7s %s\n'
+endif
+
+# Install what is missing, and learn which Debian 6.1 kernel we have.  make
+# builds an included makefile before anything else, so deps.sh always runs
+# first; it rewrites $(O)/deps.mk only when its content changes.
+NODEPS_GOALS := clean help
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+include $(O)/deps.mk
+endif
+$(O)/deps.mk: FORCE
+	$(Q)scripts/deps.sh --mk $@
+
+KDIR	?= $(DEB_KDIR)
+KSFT	:= $(O)/ksft
+
+CC	:= gcc
+CLANG	:= clang
+BPFTOOL	:= bpftool
+GO	:= go
+
+CFLAGS	:= -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
+	   -fno-omit-frame-pointer -Iinclude -Iinclude/uapi -I$(O)/bpf -MMD -MP
+# libsact: position independent (one object set for .a and .so), internal
+# symbols hidden, and TLS that costs one %fs-relative load.
+LIB_CFLAGS := -fPIC -fvisibility=hidden -ftls-model=initial-exec
+# The harness is a system header (its own code is not ours to warn on); its
+# macros compare mixed signedness (the kernel builds its
+# selftests with -Wall only): that one -Wextra warning is off for tests.
+TEST_CFLAGS := -isystem $(KSFT) -Iselftests -Wno-sign-compare
+LDLIBS	:= -luring -lbpf -lelf -lz -lpthread
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
+TSAN_FLAGS := -fsanitize=thread
+
+# --- what there is -------------------------------------------------------
+LIB_SRCS := $(sort $(wildcard userspace/lib/*.c) \
+		   $(wildcard userspace/lib/arch/$(ARCH)/*.S))
+BPF_SRCS := $(sort $(wildcard userspace/bpf/*.bpf.c))
+BPF_SKELS := $(patsubst userspace/bpf/%.bpf.c,$(O)/bpf/%.skel.h,$(BPF_SRCS))
+DEMOS	 := $(patsubst userspace/demos/%.c,$(O)/demos/%,\
+		$(wildcard userspace/demos/*.c))
+BENCHES	 := $(patsubst userspace/bench/%.c,$(O)/bench/%,\
+		$(wildcard userspace/bench/*.c))
+GO_BENCHES := $(patsubst userspace/bench/go/%.go,$(O)/bench/go/%,\
+		$(wildcard userspace/bench/go/*.go))
+SUITES	 := $(notdir $(wildcard selftests/*))
+tests_of = $(patsubst selftests/$(1)/%.c,$(2)/selftests/$(1)/%,\
+		$(wildcard selftests/$(1)/*.c))
+TESTS	 := $(foreach s,$(SUITES),$(call tests_of,$(s),$(O)))
+SAN_TESTS := $(call tests_of,runtime,$(O)/asan) \
+	     $(call tests_of,runtime,$(O)/tsan)
+
+lib_objs = $(patsubst userspace/%,$(1)/%.o,$(LIB_SRCS))
+
+.PHONY: all module lib demos bench tests test demo clean help FORCE
+all: module lib demos bench tests
+
+help:
+	@sed -n '3,22p' Makefile
+
+# --- the module ------------------------------------------------------------
+# kbuild builds in the source tree (M=); the result is copied to $(O)/kmod.
+module: $(O)/kmod/sact.ko
+$(O)/kmod/sact.ko: FORCE
+	$(Q)$(MAKE) --no-print-directory -C $(KDIR) M=$(CURDIR) \
+		$(if $(filter 1,$(V)),V=1) modules \
+		| { grep -v 'Skipping BTF generation' || true; }
+	$(Q)mkdir -p $(@D) && cp kmod/sact.ko $@
+
+# --- libsact, per variant ----------------------------------------------------
+# $(1): output dir, $(2): extra flags.  Each variant has its own objects.
+define variant_rules
+$(1)/lib/%.c.o: userspace/lib/%.c | $(BPF_SKELS)
+	$$(msg) CC $$@
+	$$(Q)mkdir -p $$(@D) && $$(CC) $$(CFLAGS) $$(LIB_CFLAGS) $(2) -c -o $$@ $$<
+$(1)/lib/%.S.o: userspace/lib/%.S
+	$$(msg) AS $$@
+	$$(Q)mkdir -p $$(@D) && $$(CC) $$(CFLAGS) $$(LIB_CFLAGS) $(2) -c -o $$@ $$<
+$(1)/libsact.a: $(call lib_objs,$(1))
+	$$(msg) AR $$@
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+$(1)/selftests/%: selftests/%.c $(1)/libsact.a $(KSFT)/kselftest_harness.h
+	$$(msg) CC $$@
+	$$(Q)mkdir -p $$(@D) && $$(CC) $$(CFLAGS) $$(TEST_CFLAGS) $(2) \
+		-o $$@ $$< $(1)/libsact.a $$(LDLIBS)
+-include $(patsubst %.o,%.d,$(call lib_objs,$(1)))
+endef
+$(eval $(call variant_rules,$(O),))
+$(eval $(call variant_rules,$(O)/asan,$(ASAN_FLAGS)))
+$(eval $(call variant_rules,$(O)/tsan,$(TSAN_FLAGS)))
+
+-include $(addsuffix .d,$(TESTS) $(SAN_TESTS) $(DEMOS) $(BENCHES))
+
+lib: $(O)/libsact.a $(O)/libsact.so
+$(O)/libsact.so: $(call lib_objs,$(O))
+	$(msg) LD $@
+	$(Q)$(CC) -shared -Wl,-soname,libsact.so.0 -o $@ $^ $(LDLIBS)
+
+# --- BPF programs ------------------------------------------------------------
+$(O)/bpf/vmlinux.h:
+	$(msg) GEN $@
+	$(Q)mkdir -p $(@D) && $(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux \
+		format c > $@.tmp && mv $@.tmp $@
+$(O)/bpf/%.bpf.o: userspace/bpf/%.bpf.c $(O)/bpf/vmlinux.h
+	$(msg) BPF $@
+	$(Q)$(CLANG) -O2 -g -Wall -Werror -target bpf \
+		-D__TARGET_ARCH_$(subst x86_64,x86,$(ARCH)) \
+		-I$(O)/bpf -Iinclude -c -o $@ $<
+$(O)/bpf/%.skel.h: $(O)/bpf/%.bpf.o
+	$(msg) SKEL $@
+	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+# --- demos, benches ----------------------------------------------------------
+link_prog = mkdir -p $(@D) && $(CC) $(CFLAGS) -o $@ $< $(O)/libsact.a $(LDLIBS)
+demos: $(DEMOS)
+$(O)/demos/%: userspace/demos/%.c $(O)/libsact.a
+	$(msg) CC $@
+	$(Q)$(link_prog)
+
+bench: $(BENCHES) $(GO_BENCHES)
+$(O)/bench/%: userspace/bench/%.c $(O)/libsact.a
+	$(msg) CC $@
+	$(Q)$(link_prog)
+$(O)/bench/go/%: userspace/bench/go/%.go
+	$(msg) GO $@
+	$(Q)mkdir -p $(@D) && GOCACHE=$(abspath $(O))/gocache GO111MODULE=off \
+		$(GO) build -o $@ $<
+
+# --- tests -------------------------------------------------------------------
+# The kselftest framework comes from Debian's linux-source-6.1; only its two
+# headers are extracted, once.
+$(KSFT)/kselftest_harness.h: $(KSRC_TAR)
+	$(msg) KSFT $(KSFT)
+	$(Q)mkdir -p $(KSFT) && tar -xf $< -C $(KSFT) --strip-components=4 \
+		--wildcards '*/tools/testing/selftests/kselftest_harness.h' \
+			    '*/tools/testing/selftests/kselftest.h' && touch $@
+
+tests: $(TESTS) $(SAN_TESTS)
+
+test: all
+	$(Q)O=$(O) VMLINUZ=$(DEB_VMLINUZ) scripts/test
+
+demo: all
+	$(Q)O=$(O) VMLINUZ=$(DEB_VMLINUZ) scripts/demo
+
+clean:
+	$(Q)rm -rf $(O)
+	$(Q)$(MAKE) -s -C $(or $(KDIR),$(shell ls -d /usr/src/linux-headers-6.1*-amd64 2>/dev/null | tail -n 1),/nonexistent) M=$(CURDIR) clean 2>/dev/null || true
+
+FORCE:
+.SECONDARY:
+.DELETE_ON_ERROR:
