@@ -2,64 +2,390 @@
 /*
  * sact.ko - scheduler activations for M:N runtimes.
  *
- * This file owns the misc device /dev/sact and its file operations.  The
- * blocking/unblocking upcall mechanism is described in HACKING.md and in
+ * This file owns the misc device /dev/sact: groups (one per open file,
+ * owned by the opener's mm), their shared memory (vmalloc_user(), mapped
+ * by mmap with remap_vmalloc_range()), the ioctls and their argument rules,
+ * the per-user cap on groups and the debugfs view.  The mechanism - the
+ * preempt notifier, upcalls, strict mode, worker lifetime - is in
+ * sact_worker.c; the ABI and the shared layout in
  * include/uapi/linux/sact.h.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cred.h>
+#include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/sched/mm.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/version.h>
+#include <linux/vmalloc.h>
 
-#include <linux/sact.h>
+#include "sact_internal.h"
 
-static long sact_ioctl_version(void __user *uarg)
+static unsigned int max_groups_per_user = 64;
+module_param(max_groups_per_user, uint, 0644);
+MODULE_PARM_DESC(max_groups_per_user,
+		 "open /dev/sact files (groups) per user id (default 64)");
+
+struct workqueue_struct *sact_wq;
+
+static DEFINE_MUTEX(sact_groups_lock);
+static LIST_HEAD(sact_groups);		/* G */
+static u64 sact_next_id;		/* G */
+static struct dentry *sact_debugfs;
+
+_Static_assert(sizeof(struct sact_shm_header) <= SACT_SHM_PROCS_OFFSET,
+	       "header overlaps the Ps");
+_Static_assert(SACT_SHM_PROCS_OFFSET +
+	       SACT_MAX_PROCS * sizeof(struct sact_proc) <=
+	       SACT_SHM_WORKERS_OFFSET, "Ps overlap the Ms");
+_Static_assert(SACT_SHM_WORKERS_OFFSET +
+	       SACT_MAX_WORKERS * sizeof(struct sact_mslot) <=
+	       SACT_SHM_RING_OFFSET, "Ms overlap the ring");
+_Static_assert(sizeof(struct sact_event) == 32, "event size");
+_Static_assert(SACT_SHM_RING_OFFSET +
+	       SACT_RING_ENTRIES * sizeof(struct sact_event) == SACT_SHM_SIZE,
+	       "ring size");
+_Static_assert(!(SACT_RING_ENTRIES & (SACT_RING_ENTRIES - 1)),
+	       "ring entries: a power of two");
+_Static_assert(SACT_MAX_WORKERS <= 0xffff, "owner field is 16 bits");
+
+/*
+ * sact_get_args() - read an ioctl argument under the size rules
+ * @karg:	the kernel's struct, zeroed and filled here
+ * @ksize:	sizeof(*karg)
+ * @minsize:	the first published size of the struct
+ * @uarg:	the user pointer
+ *
+ * The struct's first __u32 is the caller's size: below @minsize -EINVAL;
+ * above @ksize its tail must be zero (-E2BIG); missing tail fields read as
+ * zero.  On success karg's size field says the size the caller passed.
+ * Return: 0 or -errno.
+ */
+static int sact_get_args(void *karg, size_t ksize, size_t minsize,
+			 void __user *uarg)
 {
-	struct sact_version v = {};
-	u32 size;
+	u32 usize;
+	int ret;
 
-	if (get_user(size, (u32 __user *)uarg))
+	if (get_user(usize, (u32 __user *)uarg))
 		return -EFAULT;
-	if (size < sizeof(v))
+	if (usize < minsize)
 		return -EINVAL;
-	if (size > sizeof(v)) {
-		int ret = check_zeroed_user(uarg + sizeof(v), size - sizeof(v));
+	ret = copy_struct_from_user(karg, ksize, uarg, usize);
+	if (ret)
+		return ret;
+	*(u32 *)karg = usize;
+	return 0;
+}
 
-		if (ret < 0)
-			return ret;
-		if (!ret)
-			return -E2BIG;
-	}
-	v.size = sizeof(v);
-	v.abi = SACT_ABI_VERSION;
-	if (copy_to_user(uarg, &v, sizeof(v)))
+/*
+ * sact_put_args() - write an ioctl reply back: the part the caller knows,
+ * with the size field set to the kernel's size.
+ */
+static int sact_put_args(void __user *uarg, void *karg, size_t ksize)
+{
+	u32 usize = *(u32 *)karg;
+
+	*(u32 *)karg = ksize;
+	if (copy_to_user(uarg, karg, min_t(size_t, usize, ksize)))
 		return -EFAULT;
 	return 0;
 }
 
+static long sact_ioctl_version(void __user *uarg)
+{
+	struct sact_version v;
+	int ret;
+
+	ret = sact_get_args(&v, sizeof(v), sizeof(v), uarg);
+	if (ret)
+		return ret;
+	v.abi = SACT_ABI_VERSION;
+	return sact_put_args(uarg, &v, sizeof(v));
+}
+
+static long sact_ioctl_config(struct sact_group *g, void __user *uarg)
+{
+	struct sact_config c;
+	int ret;
+
+	ret = sact_get_args(&c, sizeof(c), sizeof(c), uarg);
+	if (ret)
+		return ret;
+	if (c.flags & ~SACT_CONFIG_STRICT || c.__reserved)
+		return -EINVAL;
+	if (!c.nr_procs || c.nr_procs > SACT_MAX_PROCS)
+		return -EINVAL;
+	raw_spin_lock_irq(&g->lock);
+	WRITE_ONCE(g->flags, c.flags);
+	WRITE_ONCE(g->nr_procs, c.nr_procs);
+	WRITE_ONCE(g->hdr->flags, c.flags);
+	WRITE_ONCE(g->hdr->nr_procs, c.nr_procs);
+	raw_spin_unlock_irq(&g->lock);
+	return 0;
+}
+
+static long sact_ioctl_worker(struct sact_group *g, unsigned int cmd,
+			      void __user *uarg)
+{
+	struct sact_worker_args a;
+	int ret;
+
+	ret = sact_get_args(&a, sizeof(a), sizeof(a), uarg);
+	if (ret)
+		return ret;
+	if (a.flags || a.__reserved || a.worker >= SACT_MAX_WORKERS)
+		return -EINVAL;
+	if (cmd == SACT_IOC_REGISTER)
+		return sact_worker_register(g, a.worker);
+	return sact_worker_unregister(g, a.worker);
+}
+
+static long sact_ioctl_standby(struct sact_group *g, void __user *uarg)
+{
+	struct sact_standby s;
+	int ret, proc;
+
+	ret = sact_get_args(&s, sizeof(s), sizeof(s), uarg);
+	if (ret)
+		return ret;
+	if (s.flags)
+		return -EINVAL;
+	proc = sact_standby(g, &s);
+	if (proc < 0)
+		return proc;
+	/* The P is ours whatever happens to the copy: return it anyway. */
+	sact_put_args(uarg, &s, sizeof(s));
+	return proc;
+}
+
+static long sact_ioctl_grant(struct sact_group *g, void __user *uarg)
+{
+	struct sact_grant a;
+	int ret;
+
+	ret = sact_get_args(&a, sizeof(a), sizeof(a), uarg);
+	if (ret)
+		return ret;
+	if (a.flags || a.worker >= SACT_MAX_WORKERS ||
+	    a.proc >= READ_ONCE(g->nr_procs))
+		return -EINVAL;
+	return sact_grant(g, a.worker, a.proc);
+}
+
+static long sact_ioctl_counters(struct sact_group *g, void __user *uarg)
+{
+	struct sact_counters c;
+	int ret;
+
+	ret = sact_get_args(&c, sizeof(c), sizeof(c), uarg);
+	if (ret)
+		return ret;
+	if (c.flags || c.blocks || c.unblocks || c.upcalls || c.handoffs ||
+	    c.strict_parks || c.ring_overflows || c.reclaims || c.grants ||
+	    c.workers || c.standbys)
+		return -EINVAL;
+	raw_spin_lock_irq(&g->lock);
+	c.blocks = g->blocks;
+	c.unblocks = g->unblocks;
+	c.handoffs = g->handoffs;
+	c.strict_parks = g->strict_parks;
+	c.ring_overflows = g->ring_overflows;
+	c.reclaims = g->reclaims;
+	c.grants = g->grants;
+	c.workers = g->nr_workers;
+	c.standbys = g->nr_standby;
+	raw_spin_unlock_irq(&g->lock);
+	c.upcalls = atomic64_read(&g->upcalls);
+	return sact_put_args(uarg, &c, sizeof(c));
+}
+
 /**
  * sact_ioctl() - dispatch an ioctl on /dev/sact
- * @file:	the open device
+ * @file:	the open device (a group)
  * @cmd:	SACT_IOC_*
  * @arg:	user pointer to the command's struct
  *
  * CONTEXT: process context, may sleep.
- * Return: 0 or -errno; -ENOTTY for an unknown command.
+ * Return: 0 (the P index for %SACT_IOC_STANDBY) or -errno; -ENOTTY for an
+ * unknown command, -EPERM from an mm that does not own the group.
  */
 static long sact_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
+	struct sact_group *g = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	if (cmd == SACT_IOC_VERSION)
+		return sact_ioctl_version(uarg);
 	switch (cmd) {
-	case SACT_IOC_VERSION:
-		return sact_ioctl_version((void __user *)arg);
+	case SACT_IOC_CONFIG:
+	case SACT_IOC_REGISTER:
+	case SACT_IOC_UNREGISTER:
+	case SACT_IOC_STANDBY:
+	case SACT_IOC_GRANT:
+	case SACT_IOC_COUNTERS:
+		break;
 	default:
 		return -ENOTTY;
 	}
+	if (current->mm != g->mm)
+		return -EPERM;
+	switch (cmd) {
+	case SACT_IOC_CONFIG:
+		return sact_ioctl_config(g, uarg);
+	case SACT_IOC_REGISTER:
+	case SACT_IOC_UNREGISTER:
+		return sact_ioctl_worker(g, cmd, uarg);
+	case SACT_IOC_STANDBY:
+		return sact_ioctl_standby(g, uarg);
+	case SACT_IOC_GRANT:
+		return sact_ioctl_grant(g, uarg);
+	default:
+		return sact_ioctl_counters(g, uarg);
+	}
+}
+
+/**
+ * sact_mmap() - map the group's shared memory
+ * @file:	the group
+ * @vma:	offset 0, at most SACT_SHM_SIZE bytes, not executable
+ *
+ * The mapping is not inherited by fork (VM_DONTCOPY): a child has no
+ * business with its parent's group.
+ * CONTEXT: process context, mmap lock held.
+ * Return: 0, -EPERM (other mm, or PROT_EXEC), -EINVAL (offset, size).
+ */
+static int sact_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct sact_group *g = file->private_data;
+
+	if (current->mm != g->mm)
+		return -EPERM;
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	if (vma->vm_pgoff || vma->vm_end - vma->vm_start > SACT_SHM_SIZE)
+		return -EINVAL;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_mod(vma, VM_DONTCOPY, VM_MAYEXEC);
+#else
+	vma->vm_flags |= VM_DONTCOPY;
+	vma->vm_flags &= ~VM_MAYEXEC;
+#endif
+	return remap_vmalloc_range(vma, g->shm, 0);
+}
+
+static void sact_shm_init(struct sact_group *g)
+{
+	u32 i;
+
+	g->hdr = g->shm + SACT_SHM_HEADER_OFFSET;
+	g->procs = g->shm + SACT_SHM_PROCS_OFFSET;
+	g->mslots = g->shm + SACT_SHM_WORKERS_OFFSET;
+	g->ring = g->shm + SACT_SHM_RING_OFFSET;
+	g->hdr->size = SACT_SHM_SIZE;
+	g->hdr->abi = SACT_ABI_VERSION;
+	g->hdr->max_procs = SACT_MAX_PROCS;
+	g->hdr->max_workers = SACT_MAX_WORKERS;
+	g->hdr->ring_entries = SACT_RING_ENTRIES;
+	g->hdr->procs_offset = SACT_SHM_PROCS_OFFSET;
+	g->hdr->workers_offset = SACT_SHM_WORKERS_OFFSET;
+	g->hdr->ring_offset = SACT_SHM_RING_OFFSET;
+	g->hdr->nr_procs = SACT_MAX_PROCS;
+	for (i = 0; i < SACT_MAX_WORKERS; i++) {
+		g->mslots[i].proc = SACT_NONE;
+		g->mslots[i].kproc = SACT_NONE;
+	}
+}
+
+/* Count @uid's groups and, below the cap, add @g.  0 or -EMFILE. */
+static int sact_group_link(struct sact_group *g)
+{
+	struct sact_group *it;
+	unsigned int n = 0;
+	int ret = 0;
+
+	mutex_lock(&sact_groups_lock);
+	list_for_each_entry(it, &sact_groups, node)
+		if (uid_eq(it->uid, g->uid))
+			n++;
+	if (n >= READ_ONCE(max_groups_per_user)) {
+		ret = -EMFILE;
+	} else {
+		g->id = ++sact_next_id;
+		list_add_tail(&g->node, &sact_groups);
+	}
+	mutex_unlock(&sact_groups_lock);
+	return ret;
+}
+
+static int sact_open(struct inode *inode, struct file *file)
+{
+	struct sact_group *g;
+	int ret;
+
+	if (!current->mm)
+		return -EPERM;
+	g = kzalloc(sizeof(*g), GFP_KERNEL);
+	if (!g)
+		return -ENOMEM;
+	g->shm = vmalloc_user(SACT_SHM_SIZE);
+	if (!g->shm) {
+		ret = -ENOMEM;
+		goto out_free_group;
+	}
+	raw_spin_lock_init(&g->lock);
+	sact_shm_init(g);
+	sact_group_init_upcalls(g);
+	g->nr_procs = SACT_MAX_PROCS;
+	g->file = file;
+	g->uid = current_uid();
+	g->tgid = task_tgid_vnr(current);
+	ret = sact_group_link(g);
+	if (ret)
+		goto out_free_shm;
+	g->mm = current->mm;
+	mmgrab(g->mm);			/* pointer compares stay ABA-free */
+	file->private_data = g;
+	return 0;
+
+out_free_shm:
+	vfree(g->shm);
+out_free_group:
+	kfree(g);
+	return ret;
+}
+
+/*
+ * The last reference to the file: no worker is registered (each holds one)
+ * and no standby is parked (the ioctl holds one).
+ */
+static int sact_release(struct inode *inode, struct file *file)
+{
+	struct sact_group *g = file->private_data;
+
+	WARN_ON_ONCE(g->nr_workers || g->nr_standby);
+	sact_group_sync_upcalls(g);
+	mutex_lock(&sact_groups_lock);
+	list_del(&g->node);
+	mutex_unlock(&sact_groups_lock);
+	mmdrop(g->mm);
+	vfree(g->shm);
+	kfree(g);
+	return 0;
 }
 
 static const struct file_operations sact_fops = {
 	.owner		= THIS_MODULE,
+	.open		= sact_open,
+	.release	= sact_release,
+	.mmap		= sact_mmap,
 	.unlocked_ioctl	= sact_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,
@@ -72,20 +398,63 @@ static struct miscdevice sact_misc = {
 	.mode	= 0666,
 };
 
+/* debugfs: /sys/kernel/debug/sact/groups, one line per group. */
+static int sact_groups_show(struct seq_file *m, void *unused)
+{
+	struct sact_group *g;
+
+	seq_puts(m, "id tgid uid workers standbys blocks unblocks upcalls "
+		 "handoffs strict_parks ring_overflows reclaims grants\n");
+	mutex_lock(&sact_groups_lock);
+	list_for_each_entry(g, &sact_groups, node) {
+		raw_spin_lock_irq(&g->lock);
+		seq_printf(m, "%llu %d %u %u %u %llu %llu %lld %llu %llu %llu %llu %llu\n",
+			   g->id, g->tgid, from_kuid(&init_user_ns, g->uid),
+			   g->nr_workers, g->nr_standby, g->blocks,
+			   g->unblocks, atomic64_read(&g->upcalls),
+			   g->handoffs, g->strict_parks, g->ring_overflows,
+			   g->reclaims, g->grants);
+		raw_spin_unlock_irq(&g->lock);
+	}
+	mutex_unlock(&sact_groups_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(sact_groups);
+
 static int __init sact_init(void)
 {
 	int ret;
 
+	sact_wq = alloc_workqueue("sact", 0, 0);
+	if (!sact_wq)
+		return -ENOMEM;
+	sact_notifier_init();
 	ret = misc_register(&sact_misc);
 	if (ret)
-		return ret;
+		goto out_notifier;
+	sact_debugfs = debugfs_create_dir("sact", NULL);
+	debugfs_create_file("groups", 0444, sact_debugfs, NULL,
+			    &sact_groups_fops);
 	pr_info("loaded, ABI %d\n", SACT_ABI_VERSION);
 	return 0;
+
+out_notifier:
+	sact_notifier_exit();
+	destroy_workqueue(sact_wq);
+	return ret;
 }
 
+/*
+ * Every group and worker pins the module (file references), so nothing is
+ * left but work items that already dropped their last reference: draining
+ * the workqueue waits for them.
+ */
 static void __exit sact_exit(void)
 {
+	debugfs_remove(sact_debugfs);
 	misc_deregister(&sact_misc);
+	destroy_workqueue(sact_wq);
+	sact_notifier_exit();
 	pr_info("unloaded\n");
 }
 

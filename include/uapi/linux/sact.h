@@ -2,11 +2,23 @@
 /*
  * sact.h - the ABI between the sact.ko module (/dev/sact) and its users.
  *
- * Every ioctl argument begins with a __u32 size (the caller's sizeof), so
- * the ABI can grow: the module accepts sizes from the first published size
- * up to its own, treats missing tail fields as zero, and rejects a larger
- * struct whose unknown tail is not zero (-E2BIG).  Reserved fields and
- * unknown flags must be zero (-EINVAL).
+ * A *group* is one open file of /dev/sact.  It belongs to the mm (process)
+ * that opened it: every ioctl but %SACT_IOC_VERSION, and mmap, fail with
+ * -EPERM from any other mm (a forked child, a process the fd was passed to,
+ * the image that replaced the opener by execve).  mmap of the fd (offset 0,
+ * at most %SACT_SHM_SIZE bytes, never executable, not inherited by fork)
+ * maps the group's shared memory, laid out below.
+ *
+ * Size rules.  Every ioctl argument begins with a __u32 size (the caller's
+ * sizeof), so the ABI can grow: the module accepts sizes from the first
+ * published size up to its own, treats missing tail fields as zero, and
+ * rejects a larger struct whose unknown tail is not zero (-E2BIG); a size
+ * below the first published one is -EINVAL, an unreadable struct -EFAULT.
+ * Reserved fields and unknown flags must be zero (-EINVAL).  Indexes out of
+ * range are -EINVAL.  An unknown command is -ENOTTY.
+ *
+ * Vocabulary (Go's): an M is a worker thread, a P the right to run user-level
+ * threads (Gs).  Ps and Ms are named by their index in the shared arrays.
  */
 #ifndef _UAPI_LINUX_SACT_H
 #define _UAPI_LINUX_SACT_H
@@ -20,8 +32,231 @@
 /* Bumped on every incompatible change; compatible growth keeps it. */
 #define SACT_ABI_VERSION	1
 
+/* Fixed capacities of a group (the layout below depends on them). */
+#define SACT_MAX_PROCS		64	/* P indexes 0..63 */
+#define SACT_MAX_WORKERS	128	/* M indexes 0..127: cap on workers */
+#define SACT_MAX_STANDBY	32	/* cap on Ms parked in SACT_IOC_STANDBY */
+#define SACT_RING_ENTRIES	1024	/* events; a power of two */
+
+#define SACT_NONE		0xffffffffU	/* "no P" / "no M" */
+
+/*
+ * ========================================================================
+ * The state of a P and of an M
+ * ========================================================================
+ *
+ * Each P has one 32-bit word, sact_proc.word, that says who holds it.  Both
+ * sides change it, with compare-and-exchange only (a 32-bit atomic cmpxchg in
+ * user space, cmpxchg() in the kernel), so a user-space release racing with
+ * a kernel handoff has exactly one winner:
+ *
+ *	state (bits 16-17)   owner (bits 0-15)
+ *	SACT_P_FREE   0      ignored; the canonical free word is 0
+ *	SACT_P_OWNED  1      the M that holds the P
+ *	SACT_P_HANDOFF 2     the standby M the kernel gave the P to
+ *
+ *                 user: acquire (cmpxchg)
+ *       +------+ ---------------------------> +-----------+
+ *       | FREE |                              | OWNED | m |
+ *       +------+ <--------------------------- +-----------+
+ *         ^  ^      user: release (cmpxchg)     |    ^   |
+ *         |  |                                  |    |   |
+ *         |  +--- kernel: m blocked, no --------+    |   | kernel: m blocked,
+ *         |       standby parked (1)                 |   | standby s parked (2)
+ *         |                                          |   v
+ *         |          user: s acknowledges (3)   +-------------+
+ *         |    OWNED|s <----------------------- | HANDOFF | s |
+ *         |                                     +-------------+
+ *         +-- kernel: strict unblock reclaims a FREE P for m (4),
+ *             or %SACT_IOC_GRANT gives a FREE P (or the caller's) to m (5)
+ *
+ * (1) Block without standby.  M m runs G code (its sact_mslot says
+ *     state == SACT_M_RUNNING and proc == p) and blocks in the kernel (it
+ *     leaves the CPU and is not runnable: a sleeping syscall, a page fault
+ *     that waits for I/O, a futex).  If word[p] is OWNED|m (or HANDOFF|m),
+ *     the kernel moves it to FREE, counts a handoff and records a BLOCKED
+ *     event with to == SACT_NONE.  Any M may then acquire p.
+ *
+ * (2) Block with a standby.  As (1), but an M is parked in
+ *     %SACT_IOC_STANDBY: the kernel picks one (preferring one that last ran
+ *     on the blocking CPU), moves word[p] to HANDOFF|s, records BLOCKED with
+ *     to == s, and wakes s (from an irq_work, right after the switch).  The
+ *     ioctl of s returns p.  No thread is created.
+ *
+ * (3) Acknowledge.  s runs G code on p.  It may leave the word HANDOFF|s
+ *     (the kernel treats HANDOFF|s like OWNED|s) or cmpxchg it to OWNED|s.
+ *
+ * (4) Unblock, strict group.  When m runs again it records UNBLOCKED before
+ *     it returns to user space.  In a %SACT_CONFIG_STRICT group, if its P was
+ *     taken at (1)/(2), the kernel tries to acquire a FREE P for m (its old
+ *     one first); failing that, m parks in the kernel until (5) or a signal,
+ *     so no more Ms than Ps run G code even across blocking that no wrapper
+ *     saw.  The P m ends up with (or SACT_NONE) is in sact_mslot.kproc and in
+ *     the event's to field.  Without STRICT the kernel does not touch Ps on
+ *     unblock: user space checks word[p] after every call that may block.
+ *
+ * (5) Grant.  %SACT_IOC_GRANT moves a P that is FREE, or held by the
+ *     calling M, to OWNED|m for an M that blocked or is parked by (4), and
+ *     wakes it.
+ *
+ * Each M has a slot, sact_mslot: two words user space writes (state, proc:
+ * "I run G code on P proc"), and words the kernel writes (kstate, kproc,
+ * counts).  kstate:
+ *
+ *   UNREGISTERED --register--> RUNNING --blocks (1)(2)--> BLOCKED
+ *        ^                      ^  ^  |                      |
+ *        +--unregister/exit-----+  |  +--STANDBY ioctl--> STANDBY
+ *                                  |                      (until handed a P
+ *                                  |                       or a signal)
+ *              unblock (4), or grant, or a signal <-- PARKED (strict only)
+ *
+ * ========================================================================
+ * Shared memory: who writes, who reads, with what atomicity
+ * ========================================================================
+ * K = the kernel writes, U = user space writes.  The kernel writes through
+ * its own mapping and never trusts what it reads: every index is range
+ * checked, every word read once (READ_ONCE).  User space can corrupt its own
+ * view, never the kernel.
+ */
+
+/* Offsets of the parts of the area (bytes from the start of the mapping). */
+#define SACT_SHM_HEADER_OFFSET	0
+#define SACT_SHM_PROCS_OFFSET	4096
+#define SACT_SHM_WORKERS_OFFSET	8192
+#define SACT_SHM_RING_OFFSET	16384
+#define SACT_SHM_SIZE		(16384 + SACT_RING_ENTRIES * 32)
+
 /**
- * struct sact_version - reply of %SACT_IOC_VERSION
+ * struct sact_shm_header - page 0 of the shared area
+ * @size:	K, once at open: SACT_SHM_SIZE.
+ * @abi:	K, once at open: SACT_ABI_VERSION.
+ * @max_procs, @max_workers, @ring_entries: K, once at open: the capacities.
+ * @procs_offset, @workers_offset, @ring_offset: K, once at open.
+ * @nr_procs:	K, by %SACT_IOC_CONFIG (plain store; informational).
+ * @flags:	K, by %SACT_IOC_CONFIG: SACT_CONFIG_* (plain store).
+ * @ring_head:	K, under the group lock, store-release after the event is
+ *		written; U reads it with load-acquire.  Sequence number of the
+ *		next event (monotonic; the slot is ring_head % ring_entries).
+ * @ring_overflows: K (plain 64-bit store): events dropped because the ring
+ *		was full.  Same value as sact_counters.ring_overflows.
+ * @ring_tail:	U, store-release after it has read the events before it; K
+ *		reads it once per event.  A full ring (head - tail >=
+ *		ring_entries, also a tail ahead of the head) drops the event
+ *		and counts an overflow; it never overwrites an unread event.
+ */
+struct sact_shm_header {
+	__u32 size;
+	__u32 abi;
+	__u32 max_procs;
+	__u32 max_workers;
+	__u32 ring_entries;
+	__u32 procs_offset;
+	__u32 workers_offset;
+	__u32 ring_offset;
+	__u32 nr_procs;
+	__u32 flags;
+	__u32 __reserved[6];
+	__u64 ring_head;		/* offset 64 */
+	__u64 ring_overflows;
+	__u64 __pad1[6];
+	__u64 ring_tail;		/* offset 128: its own cache line */
+	__u64 __pad2[7];
+};
+
+/* sact_proc.word */
+#define SACT_P_FREE		0U
+#define SACT_P_OWNED		1U
+#define SACT_P_HANDOFF		2U
+#define SACT_PW(state, m)	(((state) << 16) | ((m) & 0xffffU))
+#define SACT_PW_STATE(word)	(((word) >> 16) & 0x3U)
+#define SACT_PW_OWNER(word)	((word) & 0xffffU)
+
+/**
+ * struct sact_proc - one P (SACT_MAX_PROCS of them, 64 bytes each)
+ * @word:	U and K, 32-bit cmpxchg only: SACT_PW(state, owner), see above.
+ * @handoffs:	K, under the group lock: times the kernel took this P from a
+ *		blocked M (transitions (1) and (2)).
+ */
+struct sact_proc {
+	__u32 word;
+	__u32 handoffs;
+	__u32 __pad[14];
+};
+
+/* sact_mslot.state (U) */
+#define SACT_M_IDLE		0U	/* not running G code (scheduler, parked) */
+#define SACT_M_RUNNING		1U	/* running G code on sact_mslot.proc */
+
+/* sact_mslot.kstate (K) */
+#define SACT_MK_UNREGISTERED	0U
+#define SACT_MK_RUNNING		1U
+#define SACT_MK_BLOCKED		2U
+#define SACT_MK_STANDBY		3U
+#define SACT_MK_PARKED		4U
+
+/**
+ * struct sact_mslot - one M (SACT_MAX_WORKERS of them, 64 bytes each)
+ * @state:	U (the M itself; plain 32-bit store), K reads it once when the
+ *		M blocks: SACT_M_*.  Set SACT_M_RUNNING only while running G code.
+ * @proc:	U (the M itself; plain 32-bit store, before @state goes to
+ *		RUNNING), K reads it once when the M blocks: the P it holds.
+ * @kstate:	K, under the group lock: SACT_MK_*; U reads.
+ * @kproc:	K, under the group lock: the P the kernel last gave this M
+ *		(standby handoff, strict reclaim, grant), else SACT_NONE.
+ * @blocks:	K: BLOCKED events of this M (wraps).
+ * @unblocks:	K: UNBLOCKED events of this M (wraps).
+ * @tid:	K: the registered thread's id, as gettid() returned it in
+ *		that thread (0 when the slot is free).
+ */
+struct sact_mslot {
+	__u32 state;
+	__u32 proc;
+	__u32 kstate;
+	__u32 kproc;
+	__u32 blocks;
+	__u32 unblocks;
+	__u32 tid;
+	__u32 __pad[9];
+};
+
+/* sact_event.type */
+#define SACT_EV_BLOCKED		1U
+#define SACT_EV_UNBLOCKED	2U
+
+/* sact_event.flags */
+#define SACT_EVF_HANDOFF	0x1U	/* BLOCKED: the P was taken from the M */
+#define SACT_EVF_PARKED		0x2U	/* UNBLOCKED: strict park followed */
+
+/**
+ * struct sact_event - one ring entry (32 bytes), K writes, U reads
+ * @type:	SACT_EV_*.
+ * @worker:	the M.
+ * @proc:	BLOCKED: the P the M said it held (SACT_NONE if out of range).
+ *		UNBLOCKED: the P taken from it when it blocked, or SACT_NONE.
+ * @to:		BLOCKED: the standby M given the P, or SACT_NONE.
+ *		UNBLOCKED: the P the kernel gave back (strict), or SACT_NONE.
+ * @cpu:	the CPU the event happened on.
+ * @flags:	SACT_EVF_*.
+ * @time_ns:	CLOCK_MONOTONIC of the event.
+ */
+struct sact_event {
+	__u32 type;
+	__u32 worker;
+	__u32 proc;
+	__u32 to;
+	__u32 cpu;
+	__u32 flags;
+	__u64 time_ns;
+};
+
+/*
+ * ========================================================================
+ * ioctls
+ * ========================================================================
+ */
+
+/**
+ * struct sact_version - reply of %SACT_IOC_VERSION (any process)
  * @size:	in: sizeof(struct sact_version) as the caller knows it
  * @abi:	out: %SACT_ABI_VERSION of the running module
  */
@@ -30,6 +265,120 @@ struct sact_version {
 	__u32 abi;
 };
 
+#define SACT_CONFIG_STRICT	0x1U	/* park unblocked Ms without a P */
+
+/**
+ * struct sact_config - argument of %SACT_IOC_CONFIG
+ * @size:	sizeof(struct sact_config)
+ * @flags:	SACT_CONFIG_*
+ * @nr_procs:	Ps in use, 1..SACT_MAX_PROCS (block handling ignores P
+ *		indexes >= nr_procs); the default is SACT_MAX_PROCS
+ * @__reserved:	must be 0
+ */
+struct sact_config {
+	__u32 size;
+	__u32 flags;
+	__u32 nr_procs;
+	__u32 __reserved;
+};
+
+/**
+ * struct sact_worker_args - argument of %SACT_IOC_REGISTER / _UNREGISTER
+ * @size:	sizeof(struct sact_worker_args)
+ * @flags:	must be 0
+ * @worker:	the M index to take (register) or give back (unregister)
+ * @__reserved:	must be 0
+ *
+ * REGISTER makes the calling thread worker M @worker: -EINVAL for an index
+ * >= SACT_MAX_WORKERS, -EBUSY if the index is taken, -EALREADY if the
+ * thread is a worker already (of any group).  UNREGISTER: -ENOENT unless
+ * the calling thread is worker @worker of this group.  A worker that exits
+ * is unregistered by the kernel; one that calls execve is unregistered
+ * before the new image returns to user space, and delivers no event after
+ * its mm changed.
+ */
+struct sact_worker_args {
+	__u32 size;
+	__u32 flags;
+	__u32 worker;
+	__u32 __reserved;
+};
+
+/**
+ * struct sact_standby - argument of %SACT_IOC_STANDBY
+ * @size:	sizeof(struct sact_standby)
+ * @flags:	must be 0
+ * @proc:	out: the P handed to the caller
+ * @worker:	out: the caller's M index
+ *
+ * A registered worker parks in the module until another worker of the group
+ * blocks and its P is handed to it (returns the P index, >= 0) or a signal
+ * arrives (-EINTR).  -ENOENT if the caller is not a worker of the group,
+ * -ENOSPC if SACT_MAX_STANDBY workers are parked already.
+ */
+struct sact_standby {
+	__u32 size;
+	__u32 flags;
+	__u32 proc;
+	__u32 worker;
+};
+
+/**
+ * struct sact_grant - argument of %SACT_IOC_GRANT
+ * @size:	sizeof(struct sact_grant)
+ * @flags:	must be 0
+ * @worker:	the M to give a P to: it must have blocked and not yet
+ *		returned to user space, or be parked by strict mode
+ * @proc:	the P: FREE, or held by the calling worker
+ *
+ * -ENOENT: no such worker; -EAGAIN: it is not waiting for a P; -EBUSY: it
+ * has a grant already, or the P is held by another M (or changed under us:
+ * retry).
+ */
+struct sact_grant {
+	__u32 size;
+	__u32 flags;
+	__u32 worker;
+	__u32 proc;
+};
+
+/**
+ * struct sact_counters - reply of %SACT_IOC_COUNTERS (all monotonic but
+ * the last two)
+ * @size:	in: sizeof(struct sact_counters)
+ * @flags:	in: must be 0
+ * @blocks:	BLOCKED events (a worker running G code blocked)
+ * @unblocks:	UNBLOCKED events
+ * @upcalls:	standbys woken with a P
+ * @handoffs:	Ps taken from blocked workers (to a standby or to FREE)
+ * @strict_parks: unblocked workers parked by strict mode
+ * @ring_overflows: events dropped, ring full
+ * @reclaims:	strict unblocks that took a FREE P without parking
+ * @grants:	successful %SACT_IOC_GRANT
+ * @workers:	registered workers now
+ * @standbys:	workers parked in %SACT_IOC_STANDBY now
+ */
+struct sact_counters {
+	__u32 size;
+	__u32 flags;
+	__u64 blocks;
+	__u64 unblocks;
+	__u64 upcalls;
+	__u64 handoffs;
+	__u64 strict_parks;
+	__u64 ring_overflows;
+	__u64 reclaims;
+	__u64 grants;
+	__u64 workers;
+	__u64 standbys;
+};
+
 #define SACT_IOC_VERSION	_IOWR(SACT_IOC_MAGIC, 0x00, struct sact_version)
+#define SACT_IOC_CONFIG		_IOW(SACT_IOC_MAGIC, 0x01, struct sact_config)
+#define SACT_IOC_REGISTER	_IOW(SACT_IOC_MAGIC, 0x02, struct sact_worker_args)
+#define SACT_IOC_UNREGISTER	_IOW(SACT_IOC_MAGIC, 0x03, struct sact_worker_args)
+#define SACT_IOC_STANDBY	_IOWR(SACT_IOC_MAGIC, 0x04, struct sact_standby)
+#define SACT_IOC_GRANT		_IOW(SACT_IOC_MAGIC, 0x05, struct sact_grant)
+#define SACT_IOC_COUNTERS	_IOWR(SACT_IOC_MAGIC, 0x06, struct sact_counters)
 
 #endif /* _UAPI_LINUX_SACT_H */

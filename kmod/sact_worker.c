@@ -1,0 +1,757 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sact_worker.c - workers, the preempt notifier, upcalls and strict mode.
+ *
+ * Design
+ * ------
+ * A worker (an M) registers itself: the ioctl installs a preempt notifier on
+ * current.  The notifier is the whole hook:
+ *
+ *  sched_out (prepare_task_switch(): rq lock held, irqs off, current ==
+ *  prev).  The task is *blocking* iff it is no longer runnable: __schedule()
+ *  has dequeued it (deactivate_task(DEQUEUE_SLEEP) clears on_rq) before it
+ *  picks the next task; a preempted or yielding task stays on_rq.  A task
+ *  preempted right after set_current_state() still has a sleeping __state,
+ *  so __state would be wrong.  From 6.12 a sleeping fair task may stay on_rq
+ *  (delayed dequeue): task_is_runnable() says the same thing there.  If the
+ *  worker runs G code on P p (its shared slot says so) and p's word says it
+ *  holds it, the P moves to a parked standby (HANDOFF) or to FREE with one
+ *  cmpxchg, a BLOCKED event goes into the ring, and the standby is pushed on
+ *  a lock-free list and an irq_work queued: waking from here would take
+ *  another rq lock under ours.  The irq_work runs as soon as this CPU
+ *  enables irqs again, after the switch, and wakes the standby.  Everything
+ *  here is plain stores, atomics, our raw spinlock and irq_work_queue().
+ *
+ *  sched_in (finish_task_switch(): rq lock dropped, irqs on, preemption
+ *  off).  A worker that blocked queues its task_work with TWA_RESUME (a bit
+ *  guards against queueing it twice).  The task_work runs in process
+ *  context just before the return to user space - after a syscall or a
+ *  page fault - records UNBLOCKED and, in a strict group, parks the thread
+ *  until it is given a P.  One block episode is one BLOCKED and one
+ *  UNBLOCKED event even if the task sleeps several times before it gets
+ *  back to user space.
+ *
+ * Lifetime
+ * --------
+ * A worker holds a reference on the group's file, hence on the module and
+ * the group.  The notifier fires one last time on the exiting task's final
+ * switch (__state == TASK_DEAD); only then may the worker be freed: that
+ * sched_out queues dead_work (irq_work), which queues release_work on
+ * sact_wq (process context), which unlinks the worker and drops its
+ * registration.  The task_work always runs before that final switch
+ * (exit_task_work() precedes do_task_dead()).
+ *
+ * The last reference may be dropped (a) in an ioctl on the group's own
+ * file, (b) in the task_work, (c) in release_work.  In all three the final
+ * fput() cannot unload the module under our feet: (a) the syscall pins the
+ * file; (b) fput() from a task defers __fput() to that same task's
+ * task_work list, which runs after we returned; (c) sact_wq is destroyed
+ * (drained) before the module text goes away.
+ *
+ * execve keeps the notifier but changes current->mm: sched_out ignores a
+ * task whose mm is not the group's, and sched_in queues the task_work,
+ * which unregisters the notifier (allowed there: not inside a notifier).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/irq_work.h>
+#include <linux/mm_types.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/task_work.h>
+#include <linux/timekeeping.h>
+#include <linux/version.h>
+
+#include "sact_internal.h"
+
+/*
+ * A standby M parked in SACT_IOC_STANDBY.  Lives on the parked task's
+ * stack; the task leaves the ioctl only when it is off g->standby (L) and,
+ * if it was picked, after the irq_work stored @done: nothing touches the
+ * struct after that.
+ */
+struct sact_standby_wait {
+	struct list_head	node;	/* L: on g->standby */
+	struct llist_node	llnode;	/* on g->wake_list once picked */
+	struct task_struct	*task;	/* I: the parked task */
+	struct sact_worker	*w;	/* I */
+	int			cpu;	/* I: CPU it parked on */
+	u32			proc;	/* L: the P handed to it, SACT_NONE */
+	int			done;	/* the irq_work woke it */
+};
+
+static struct preempt_ops sact_preempt_ops;
+
+static bool sact_task_runnable(struct task_struct *p)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+	return task_is_runnable(p);
+#else
+	return READ_ONCE(p->on_rq);
+#endif
+}
+
+/*
+ * sact_ring_push() - record an event, or count an overflow.
+ * CONTEXT: g->lock held.
+ */
+static void sact_ring_push(struct sact_group *g, u32 type, u32 worker,
+			   u32 proc, u32 to, u32 flags)
+{
+	struct sact_shm_header *hdr = g->hdr;
+	u64 head = g->ring_head;
+	u64 tail = READ_ONCE(hdr->ring_tail);
+	struct sact_event *e;
+
+	/* A tail ahead of the head (user garbage) also reads as full. */
+	if (head - tail >= SACT_RING_ENTRIES) {
+		g->ring_overflows++;
+		WRITE_ONCE(hdr->ring_overflows, g->ring_overflows);
+		return;
+	}
+	e = &g->ring[head & (SACT_RING_ENTRIES - 1)];
+	WRITE_ONCE(e->type, type);
+	WRITE_ONCE(e->worker, worker);
+	WRITE_ONCE(e->proc, proc);
+	WRITE_ONCE(e->to, to);
+	WRITE_ONCE(e->cpu, raw_smp_processor_id());
+	WRITE_ONCE(e->flags, flags);
+	WRITE_ONCE(e->time_ns, ktime_get_mono_fast_ns());
+	g->ring_head = head + 1;
+	/*
+	 * Publish the entry before the head: pairs with the load-acquire of
+	 * ring_head by the reader (see struct sact_shm_header).
+	 */
+	smp_store_release(&hdr->ring_head, head + 1);
+}
+
+/*
+ * Pick a parked standby, preferring one that parked on @cpu (that CPU is
+ * going idle: the wakeup is a local switch, no IPI).
+ * CONTEXT: g->lock held.
+ */
+static struct sact_standby_wait *sact_pick_standby(struct sact_group *g,
+						   int cpu)
+{
+	struct sact_standby_wait *sb;
+
+	list_for_each_entry(sb, &g->standby, node)
+		if (sb->cpu == cpu)
+			return sb;
+	return list_first_entry_or_null(&g->standby, struct sact_standby_wait,
+					 node);
+}
+
+/*
+ * sact_block() - a worker leaves the CPU blocked; hand its P off.
+ * CONTEXT: sched_out: rq lock held, irqs off, current == w->task.
+ */
+static void sact_block(struct sact_worker *w)
+{
+	struct sact_group *g = w->g;
+	struct sact_mslot *ms = &g->mslots[w->index];
+	struct sact_standby_wait *sb = NULL;
+	u32 proc, to = SACT_NONE, evflags = 0;
+
+	if (READ_ONCE(ms->state) != SACT_M_RUNNING)
+		return;
+	proc = READ_ONCE(ms->proc);
+
+	raw_spin_lock(&g->lock);
+	if (test_bit(SACT_WF_UNLINKED, &w->flags))
+		goto out_unlock;
+	set_bit(SACT_WF_BLOCKED, &w->flags);
+	w->blocked_proc = SACT_NONE;
+	if (proc < READ_ONCE(g->nr_procs)) {
+		u32 *word = &g->procs[proc].word;
+		u32 old = READ_ONCE(*word);
+
+		if (old == SACT_PW(SACT_P_OWNED, w->index) ||
+		    old == SACT_PW(SACT_P_HANDOFF, w->index)) {
+			u32 new = SACT_P_FREE;
+
+			sb = sact_pick_standby(g, raw_smp_processor_id());
+			if (sb)
+				new = SACT_PW(SACT_P_HANDOFF, sb->w->index);
+			/* Fails only if user space changed the word under us. */
+			if (cmpxchg(word, old, new) == old) {
+				w->blocked_proc = proc;
+				evflags |= SACT_EVF_HANDOFF;
+				g->handoffs++;
+				WRITE_ONCE(g->procs[proc].handoffs,
+					   g->procs[proc].handoffs + 1);
+			} else {
+				sb = NULL;
+			}
+		}
+	} else {
+		proc = SACT_NONE;
+	}
+	if (sb) {
+		to = sb->w->index;
+		list_del(&sb->node);
+		g->nr_standby--;
+		/* Read by the standby without the lock, once, to stop waiting. */
+		WRITE_ONCE(sb->proc, proc);
+		WRITE_ONCE(g->mslots[to].kstate, SACT_MK_RUNNING);
+		WRITE_ONCE(g->mslots[to].kproc, proc);
+		llist_add(&sb->llnode, &g->wake_list);
+	}
+	g->blocks++;
+	WRITE_ONCE(ms->kstate, SACT_MK_BLOCKED);
+	WRITE_ONCE(ms->blocks, ms->blocks + 1);
+	sact_ring_push(g, SACT_EV_BLOCKED, w->index, proc, to, evflags);
+out_unlock:
+	raw_spin_unlock(&g->lock);
+	if (sb)
+		irq_work_queue(&g->upcall_work);
+}
+
+/**
+ * sact_upcall_work() - wake the standbys picked by sact_block()
+ * @iw:	g->upcall_work
+ *
+ * CONTEXT: hard irq (irq_work), right after the switch that queued it.
+ */
+static void sact_upcall_work(struct irq_work *iw)
+{
+	struct sact_group *g = container_of(iw, struct sact_group, upcall_work);
+	struct sact_standby_wait *sb, *next;
+	struct llist_node *list = llist_del_all(&g->wake_list);
+
+	llist_for_each_entry_safe(sb, next, list, llnode) {
+		wake_up_process(sb->task);
+		atomic64_inc(&g->upcalls);
+		/*
+		 * Last touch of *sb: the standby may return (and its stack
+		 * frame go) as soon as it sees @done.  Pairs with the
+		 * smp_load_acquire() in sact_standby().
+		 */
+		smp_store_release(&sb->done, 1);
+	}
+}
+
+static void sact_sched_out(struct preempt_notifier *pn,
+			   struct task_struct *next)
+{
+	struct sact_worker *w = container_of(pn, struct sact_worker, pn);
+	struct task_struct *p = current;
+
+	if (unlikely(p->flags & PF_EXITING)) {
+		/* The final switch of a dead task: free after it. */
+		if (READ_ONCE(p->__state) == TASK_DEAD &&
+		    !test_and_set_bit(SACT_WF_DEAD, &w->flags))
+			irq_work_queue(&w->dead_work);
+		return;
+	}
+	if (sact_task_runnable(p))
+		return;			/* preempted or yielding: not a block */
+	if (unlikely(p->mm != w->g->mm))
+		return;			/* after execve: not ours any more */
+	if (test_bit(SACT_WF_BLOCKED, &w->flags) ||
+	    test_bit(SACT_WF_STANDBY, &w->flags) ||
+	    test_bit(SACT_WF_PARKED, &w->flags))
+		return;			/* same episode, or parked by us */
+	sact_block(w);
+}
+
+static void sact_sched_in(struct preempt_notifier *pn, int cpu)
+{
+	struct sact_worker *w = container_of(pn, struct sact_worker, pn);
+	struct task_struct *p = current;
+
+	if (unlikely(p->flags & PF_EXITING))
+		return;
+	if (!test_bit(SACT_WF_BLOCKED, &w->flags) && likely(p->mm == w->g->mm))
+		return;
+	if (test_and_set_bit(SACT_WF_TW_QUEUED, &w->flags))
+		return;
+	refcount_inc(&w->ref);		/* for the task_work; we hold one */
+	if (task_work_add(p, &w->tw, TWA_RESUME)) {
+		clear_bit(SACT_WF_TW_QUEUED, &w->flags);
+		refcount_dec(&w->ref);	/* not the last: registration holds one */
+	}
+}
+
+static struct preempt_ops sact_preempt_ops = {
+	.sched_in	= sact_sched_in,
+	.sched_out	= sact_sched_out,
+};
+
+/*
+ * sact_worker_put() - drop a reference; the last frees the worker.
+ * CONTEXT: process context (an ioctl on the group's file, the worker's
+ * task_work, or release_work): see "Lifetime" above.
+ */
+static void sact_worker_put(struct sact_worker *w)
+{
+	struct file *file = w->file;
+
+	if (!refcount_dec_and_test(&w->ref))
+		return;
+	irq_work_sync(&w->dead_work);
+	kfree(w);
+	fput(file);
+}
+
+/*
+ * Take @w out of the group: no more events, its M slot free again.
+ * Idempotent.  CONTEXT: process context, g->lock not held.
+ */
+static void sact_worker_unlink(struct sact_worker *w)
+{
+	struct sact_group *g = w->g;
+	struct sact_mslot *ms = &g->mslots[w->index];
+
+	raw_spin_lock_irq(&g->lock);
+	if (!test_and_set_bit(SACT_WF_UNLINKED, &w->flags)) {
+		g->workers[w->index] = NULL;
+		g->nr_workers--;
+		WRITE_ONCE(ms->tid, 0);
+		WRITE_ONCE(ms->kstate, SACT_MK_UNREGISTERED);
+		WRITE_ONCE(ms->kproc, SACT_NONE);
+	}
+	raw_spin_unlock_irq(&g->lock);
+}
+
+/* Unregister current's notifier; caller holds the registration ref. */
+static void sact_worker_detach(struct sact_worker *w)
+{
+	preempt_disable();
+	preempt_notifier_unregister(&w->pn);
+	preempt_enable();
+	sact_worker_unlink(w);
+	sact_worker_put(w);		/* the registration */
+}
+
+static void sact_release_work(struct work_struct *work)
+{
+	struct sact_worker *w = container_of(work, struct sact_worker,
+					     release_work);
+
+	/* The task is gone; its notifier list with it. */
+	sact_worker_unlink(w);
+	sact_worker_put(w);		/* the registration */
+}
+
+/* CONTEXT: hard irq, after the dead task's final switch. */
+static void sact_dead_work(struct irq_work *iw)
+{
+	struct sact_worker *w = container_of(iw, struct sact_worker, dead_work);
+
+	queue_work(sact_wq, &w->release_work);
+}
+
+/*
+ * Strict mode: wait for a grant or a signal.  CONTEXT: task_work, may sleep.
+ */
+static void sact_strict_park(struct sact_worker *w)
+{
+	struct sact_group *g = w->g;
+	struct sact_mslot *ms = &g->mslots[w->index];
+	u32 grant;
+
+	for (;;) {
+		/*
+		 * set_current_state() orders the state store before the
+		 * load of w->grant; sact_grant() stores w->grant before
+		 * wake_up_process(), which orders it before its state check.
+		 */
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (READ_ONCE(w->grant) != SACT_NONE || signal_pending(current))
+			break;
+		schedule();
+	}
+	__set_current_state(TASK_RUNNING);
+
+	raw_spin_lock_irq(&g->lock);
+	grant = w->grant;
+	w->grant = SACT_NONE;
+	clear_bit(SACT_WF_PARKED, &w->flags);
+	WRITE_ONCE(ms->kstate, SACT_MK_RUNNING);
+	if (grant != SACT_NONE)
+		WRITE_ONCE(ms->kproc, grant);
+	raw_spin_unlock_irq(&g->lock);
+}
+
+/* Find a FREE P for @m, @first first; return it OWNED by @m or SACT_NONE. */
+static u32 sact_reclaim_proc(struct sact_group *g, u32 first, u32 m)
+{
+	u32 nr = READ_ONCE(g->nr_procs), i, p;
+
+	for (i = 0; i < nr; i++) {
+		p = (first < nr) ? (first + i) % nr : i;
+		if (cmpxchg(&g->procs[p].word, SACT_P_FREE,
+			    SACT_PW(SACT_P_OWNED, m)) == SACT_P_FREE)
+			return p;
+	}
+	return SACT_NONE;
+}
+
+/*
+ * The worker runs again: record UNBLOCKED, and in strict mode make sure it
+ * returns to user space holding a P, or parks.
+ * CONTEXT: task_work (process context, may sleep), current == w->task.
+ */
+static void sact_unblock(struct sact_worker *w)
+{
+	struct sact_group *g = w->g;
+	struct sact_mslot *ms = &g->mslots[w->index];
+	u32 to = SACT_NONE, evflags = 0, taken;
+	bool park = false;
+
+	raw_spin_lock_irq(&g->lock);
+	if (test_bit(SACT_WF_UNLINKED, &w->flags)) {
+		raw_spin_unlock_irq(&g->lock);
+		return;
+	}
+	taken = w->blocked_proc;
+	w->blocked_proc = SACT_NONE;
+	if (w->grant != SACT_NONE) {
+		to = w->grant;
+		w->grant = SACT_NONE;
+	} else if ((READ_ONCE(g->flags) & SACT_CONFIG_STRICT) &&
+		   taken != SACT_NONE) {
+		to = sact_reclaim_proc(g, taken, w->index);
+		if (to != SACT_NONE) {
+			g->reclaims++;
+		} else {
+			park = true;
+			set_bit(SACT_WF_PARKED, &w->flags);
+			g->strict_parks++;
+			evflags |= SACT_EVF_PARKED;
+		}
+	}
+	clear_bit(SACT_WF_BLOCKED, &w->flags);
+	g->unblocks++;
+	WRITE_ONCE(ms->unblocks, ms->unblocks + 1);
+	WRITE_ONCE(ms->kstate, park ? SACT_MK_PARKED : SACT_MK_RUNNING);
+	if (to != SACT_NONE)
+		WRITE_ONCE(ms->kproc, to);
+	sact_ring_push(g, SACT_EV_UNBLOCKED, w->index, taken, to, evflags);
+	raw_spin_unlock_irq(&g->lock);
+
+	if (park)
+		sact_strict_park(w);
+}
+
+/* CONTEXT: task_work of w->task (process context, may sleep). */
+static void sact_task_work(struct callback_head *cb)
+{
+	struct sact_worker *w = container_of(cb, struct sact_worker, tw);
+	struct task_struct *p = current;
+
+	clear_bit(SACT_WF_TW_QUEUED, &w->flags);
+	if (unlikely(p->flags & PF_EXITING)) {
+		/* Dying: no event, no park; the final switch cleans up. */
+		clear_bit(SACT_WF_BLOCKED, &w->flags);
+	} else if (unlikely(p->mm != w->g->mm)) {
+		clear_bit(SACT_WF_BLOCKED, &w->flags);
+		if (!test_bit(SACT_WF_UNLINKED, &w->flags))
+			sact_worker_detach(w);
+	} else if (test_bit(SACT_WF_BLOCKED, &w->flags)) {
+		sact_unblock(w);
+	}
+	sact_worker_put(w);		/* the task_work's */
+}
+
+/*
+ * Is @w current's registration?  A dead worker's task_struct may be freed
+ * and reused by a new task before release_work unlinks it: DEAD is set on
+ * the final switch, before the task can be freed, so it rules that out.
+ */
+static bool sact_worker_is_current(struct sact_worker *w)
+{
+	return w && w->task == current && !test_bit(SACT_WF_DEAD, &w->flags);
+}
+
+/* Is current a sact worker (of any group)? */
+static bool sact_current_is_worker(void)
+{
+	struct preempt_notifier *pn;
+	bool found = false;
+
+	/* Only current changes its own list, with preemption off. */
+	preempt_disable();
+	hlist_for_each_entry(pn, &current->preempt_notifiers, link)
+		if (pn->ops == &sact_preempt_ops)
+			found = true;
+	preempt_enable();
+	return found;
+}
+
+/**
+ * sact_worker_register() - make current worker @index of @g
+ * @g:		the group (current->mm == g->mm, checked by the caller)
+ * @index:	M index, < SACT_MAX_WORKERS (checked by the caller)
+ *
+ * CONTEXT: process context, may sleep.
+ * Return: 0, -ENOMEM, -EALREADY (current is a worker already), -EBUSY
+ * (index taken).
+ */
+int sact_worker_register(struct sact_group *g, u32 index)
+{
+	struct sact_mslot *ms = &g->mslots[index];
+	struct sact_worker *w;
+	int ret = 0;
+
+	if (sact_current_is_worker())
+		return -EALREADY;
+	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return -ENOMEM;
+	preempt_notifier_init(&w->pn, &sact_preempt_ops);
+	w->g = g;
+	w->task = current;
+	w->index = index;
+	w->blocked_proc = SACT_NONE;
+	w->grant = SACT_NONE;
+	refcount_set(&w->ref, 1);
+	init_task_work(&w->tw, sact_task_work);
+	init_irq_work(&w->dead_work, sact_dead_work);
+	INIT_WORK(&w->release_work, sact_release_work);
+
+	raw_spin_lock_irq(&g->lock);
+	if (g->workers[index]) {
+		ret = -EBUSY;
+	} else {
+		g->workers[index] = w;
+		g->nr_workers++;
+		WRITE_ONCE(ms->tid, task_pid_vnr(current));
+		WRITE_ONCE(ms->kstate, SACT_MK_RUNNING);
+		WRITE_ONCE(ms->kproc, SACT_NONE);
+	}
+	raw_spin_unlock_irq(&g->lock);
+	if (ret)
+		goto out_free;
+
+	w->file = get_file(g->file);
+	preempt_disable();
+	preempt_notifier_register(&w->pn);
+	preempt_enable();
+	return 0;
+
+out_free:
+	kfree(w);
+	return ret;
+}
+
+/**
+ * sact_worker_unregister() - current stops being worker @index of @g
+ * @g:		the group (current->mm == g->mm)
+ * @index:	M index, < SACT_MAX_WORKERS
+ *
+ * CONTEXT: process context, may sleep.
+ * Return: 0, or -ENOENT if current is not worker @index of @g.
+ */
+int sact_worker_unregister(struct sact_group *g, u32 index)
+{
+	struct sact_worker *w;
+
+	raw_spin_lock_irq(&g->lock);
+	w = g->workers[index];
+	if (!sact_worker_is_current(w))
+		w = NULL;
+	raw_spin_unlock_irq(&g->lock);
+	if (!w)
+		return -ENOENT;
+	/* Only current unlinks itself (or release_work, once it is dead). */
+	sact_worker_detach(w);
+	return 0;
+}
+
+/* Current's worker in @g.  CONTEXT: g->lock held. */
+static struct sact_worker *sact_find_current(struct sact_group *g)
+{
+	u32 i;
+
+	for (i = 0; i < SACT_MAX_WORKERS; i++)
+		if (sact_worker_is_current(g->workers[i]))
+			return g->workers[i];
+	return NULL;
+}
+
+/**
+ * sact_standby() - park current until a blocked worker's P is handed to it
+ * @g:		the group (current->mm == g->mm)
+ * @arg:	out: ->proc, ->worker
+ *
+ * CONTEXT: process context, sleeps interruptibly.
+ * Return: the P index (>= 0), -ENOENT (not a worker of @g), -ENOSPC
+ * (SACT_MAX_STANDBY parked already), -EINTR (a signal).
+ */
+int sact_standby(struct sact_group *g, struct sact_standby *arg)
+{
+	struct sact_standby_wait sb = {
+		.task = current,
+		.proc = SACT_NONE,
+	};
+	struct sact_worker *w;
+	u32 proc;
+
+	raw_spin_lock_irq(&g->lock);
+	w = sact_find_current(g);
+	if (!w) {
+		raw_spin_unlock_irq(&g->lock);
+		return -ENOENT;
+	}
+	if (g->nr_standby >= SACT_MAX_STANDBY) {
+		raw_spin_unlock_irq(&g->lock);
+		return -ENOSPC;
+	}
+	sb.w = w;
+	sb.cpu = raw_smp_processor_id();
+	set_bit(SACT_WF_STANDBY, &w->flags);
+	list_add_tail(&sb.node, &g->standby);
+	g->nr_standby++;
+	WRITE_ONCE(g->mslots[w->index].kstate, SACT_MK_STANDBY);
+	raw_spin_unlock_irq(&g->lock);
+
+	for (;;) {
+		/*
+		 * sact_block() stores sb.proc before the irq_work calls
+		 * wake_up_process(); set_current_state() orders our state
+		 * store before this load: either we see the P or we are
+		 * woken.
+		 */
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (READ_ONCE(sb.proc) != SACT_NONE || signal_pending(current))
+			break;
+		schedule();
+	}
+	__set_current_state(TASK_RUNNING);
+
+	raw_spin_lock_irq(&g->lock);
+	proc = sb.proc;
+	if (proc == SACT_NONE) {
+		list_del(&sb.node);
+		g->nr_standby--;
+		WRITE_ONCE(g->mslots[w->index].kstate, SACT_MK_RUNNING);
+	}
+	clear_bit(SACT_WF_STANDBY, &w->flags);
+	raw_spin_unlock_irq(&g->lock);
+	if (proc == SACT_NONE)
+		return -EINTR;
+
+	/*
+	 * Picked: the irq_work still holds &sb until it stores sb.done (a few
+	 * instructions after its wake_up_process(), in hard irq context on
+	 * the blocking CPU).  Pairs with the smp_store_release() in
+	 * sact_upcall_work().
+	 */
+	while (!smp_load_acquire(&sb.done))
+		cpu_relax();
+	arg->proc = proc;
+	arg->worker = w->index;
+	return proc;
+}
+
+/**
+ * sact_grant() - give P @proc to worker @index, which waits for one
+ * @g:		the group (current->mm == g->mm)
+ * @index:	M index, < SACT_MAX_WORKERS
+ * @proc:	P index, < nr_procs
+ *
+ * CONTEXT: process context.
+ * Return: 0, -ENOENT (no worker @index), -EAGAIN (it waits for no P),
+ * -EBUSY (it has a grant, or @proc is neither FREE nor the caller's).
+ */
+int sact_grant(struct sact_group *g, u32 index, u32 proc)
+{
+	struct task_struct *wake = NULL;
+	struct sact_worker *w, *me;
+	u32 old, owner;
+	int ret = 0;
+
+	raw_spin_lock_irq(&g->lock);
+	w = g->workers[index];
+	if (!w || test_bit(SACT_WF_DEAD, &w->flags)) {
+		ret = -ENOENT;
+		goto out_unlock;
+	}
+	if (!test_bit(SACT_WF_BLOCKED, &w->flags) &&
+	    !test_bit(SACT_WF_PARKED, &w->flags)) {
+		ret = -EAGAIN;
+		goto out_unlock;
+	}
+	if (w->grant != SACT_NONE) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	old = READ_ONCE(g->procs[proc].word);
+	owner = SACT_PW_OWNER(old);
+	me = sact_find_current(g);
+	if (old != SACT_P_FREE &&
+	    !(me && owner == me->index &&
+	      (SACT_PW_STATE(old) == SACT_P_OWNED ||
+	       SACT_PW_STATE(old) == SACT_P_HANDOFF))) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	if (cmpxchg(&g->procs[proc].word, old,
+		    SACT_PW(SACT_P_OWNED, index)) != old) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	WRITE_ONCE(w->grant, proc);
+	g->grants++;
+	/* A parked task cannot leave the park without g->lock: alive. */
+	if (test_bit(SACT_WF_PARKED, &w->flags))
+		wake = get_task_struct(w->task);
+out_unlock:
+	raw_spin_unlock_irq(&g->lock);
+	if (wake) {
+		wake_up_process(wake);
+		put_task_struct(wake);
+	}
+	return ret;
+}
+
+/**
+ * sact_group_init_upcalls() - set up the upcall machinery of a new group
+ * @g:	the group
+ *
+ * CONTEXT: process context.
+ */
+void sact_group_init_upcalls(struct sact_group *g)
+{
+	INIT_LIST_HEAD(&g->standby);
+	init_llist_head(&g->wake_list);
+	g->upcall_work = IRQ_WORK_INIT_HARD(sact_upcall_work);
+}
+
+/**
+ * sact_group_sync_upcalls() - wait until no upcall of @g is running
+ * @g:	the group, with no worker and no standby left
+ *
+ * CONTEXT: process context.
+ */
+void sact_group_sync_upcalls(struct sact_group *g)
+{
+	irq_work_sync(&g->upcall_work);
+}
+
+/**
+ * sact_notifier_init() - enable preempt notifiers (a static key)
+ *
+ * CONTEXT: module init.
+ * Return: 0.
+ */
+int sact_notifier_init(void)
+{
+	preempt_notifier_inc();
+	return 0;
+}
+
+/**
+ * sact_notifier_exit() - drop our enable of preempt notifiers
+ *
+ * CONTEXT: module exit; no worker is registered (each pins the module).
+ */
+void sact_notifier_exit(void)
+{
+	preempt_notifier_dec();
+}
