@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kmod_util.h - helpers of the sact.ko selftests: a group (fd + mapping),
+ * thin ioctl wrappers returning 0/-errno, the shared words, and bounded
+ * waits.  A bounded wait is not a timed assertion: its bound (seconds) is
+ * only reached when the module misbehaves.
+ */
+#ifndef SACT_KMOD_UTIL_H
+#define SACT_KMOD_UTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/sact.h>
+
+#define KT_WAIT_NS	(20ULL * 1000 * 1000 * 1000)	/* bound of waits */
+
+struct kgroup {
+	int fd;
+	void *shm;
+	struct sact_shm_header *hdr;
+	struct sact_proc *procs;
+	struct sact_mslot *ms;
+	struct sact_event *ring;
+	uint64_t tail;		/* events consumed by kg_drain() */
+};
+
+static inline uint64_t kt_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Wait (yielding) until expr is true, at most KT_WAIT_NS; true if it is. */
+#define kt_wait_until(expr)						\
+	({								\
+		uint64_t __end = kt_now_ns() + KT_WAIT_NS;		\
+		int __ok;						\
+		while (!(__ok = !!(expr)) && kt_now_ns() < __end)	\
+			usleep(200);					\
+		__ok;							\
+	})
+
+static inline int kt_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	int ret = ioctl(fd, cmd, arg);
+
+	return ret < 0 ? -errno : ret;
+}
+
+/* 0 or -errno; maps the shared area too. */
+static inline int kg_open(struct kgroup *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->fd = open(SACT_DEVICE, O_RDWR | O_CLOEXEC);
+	if (g->fd < 0)
+		return -errno;
+	g->shm = mmap(NULL, SACT_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      g->fd, 0);
+	if (g->shm == MAP_FAILED) {
+		int err = -errno;
+
+		close(g->fd);
+		g->fd = -1;
+		return err;
+	}
+	g->hdr = g->shm;
+	g->procs = (void *)((char *)g->shm + SACT_SHM_PROCS_OFFSET);
+	g->ms = (void *)((char *)g->shm + SACT_SHM_WORKERS_OFFSET);
+	g->ring = (void *)((char *)g->shm + SACT_SHM_RING_OFFSET);
+	return 0;
+}
+
+static inline void kg_close(struct kgroup *g)
+{
+	if (g->shm && g->shm != MAP_FAILED)
+		munmap(g->shm, SACT_SHM_SIZE);
+	if (g->fd >= 0)
+		close(g->fd);
+	g->fd = -1;
+	g->shm = NULL;
+}
+
+static inline int kg_config(struct kgroup *g, uint32_t flags, uint32_t nr)
+{
+	struct sact_config c = { .size = sizeof(c), .flags = flags,
+				 .nr_procs = nr };
+
+	return kt_ioctl(g->fd, SACT_IOC_CONFIG, &c);
+}
+
+static inline int kg_register(struct kgroup *g, uint32_t m)
+{
+	struct sact_worker_args a = { .size = sizeof(a), .worker = m };
+
+	return kt_ioctl(g->fd, SACT_IOC_REGISTER, &a);
+}
+
+static inline int kg_unregister(struct kgroup *g, uint32_t m)
+{
+	struct sact_worker_args a = { .size = sizeof(a), .worker = m };
+
+	return kt_ioctl(g->fd, SACT_IOC_UNREGISTER, &a);
+}
+
+/* The P index (>= 0) or -errno. */
+static inline int kg_standby(struct kgroup *g)
+{
+	struct sact_standby s = { .size = sizeof(s) };
+
+	return kt_ioctl(g->fd, SACT_IOC_STANDBY, &s);
+}
+
+static inline int kg_grant(struct kgroup *g, uint32_t m, uint32_t p)
+{
+	struct sact_grant a = { .size = sizeof(a), .worker = m, .proc = p };
+
+	return kt_ioctl(g->fd, SACT_IOC_GRANT, &a);
+}
+
+static inline struct sact_counters kg_counters(struct kgroup *g)
+{
+	struct sact_counters c = { .size = sizeof(c) };
+
+	if (kt_ioctl(g->fd, SACT_IOC_COUNTERS, &c))
+		memset(&c, 0xff, sizeof(c));	/* fails any exact check */
+	return c;
+}
+
+#define KG_COUNTER(g, field)	(kg_counters(g).field)
+
+static inline uint32_t kg_pword(struct kgroup *g, uint32_t p)
+{
+	return __atomic_load_n(&g->procs[p].word, __ATOMIC_ACQUIRE);
+}
+
+/* Take P p for M m by cmpxchg from FREE; true on success. */
+static inline int kg_acquire(struct kgroup *g, uint32_t p, uint32_t m)
+{
+	uint32_t old = SACT_P_FREE;
+
+	return __atomic_compare_exchange_n(&g->procs[p].word, &old,
+					   SACT_PW(SACT_P_OWNED, m), 0,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+/* Force P p to OWNED|m, whatever it was (tests only). */
+static inline void kg_force(struct kgroup *g, uint32_t p, uint32_t m)
+{
+	__atomic_store_n(&g->procs[p].word, SACT_PW(SACT_P_OWNED, m),
+			 __ATOMIC_RELEASE);
+}
+
+/* M m runs G code on P p / runs no G code. */
+static inline void kg_running(struct kgroup *g, uint32_t m, uint32_t p)
+{
+	__atomic_store_n(&g->ms[m].proc, p, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->ms[m].state, SACT_M_RUNNING, __ATOMIC_RELEASE);
+}
+
+static inline void kg_idle(struct kgroup *g, uint32_t m)
+{
+	__atomic_store_n(&g->ms[m].state, SACT_M_IDLE, __ATOMIC_RELEASE);
+}
+
+static inline uint32_t kg_load(uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Consume the ring: call fn(ev, ctx) for each new event; return how many.
+ */
+static inline unsigned int kg_drain(struct kgroup *g,
+				    void (*fn)(const struct sact_event *, void *),
+				    void *ctx)
+{
+	uint64_t head = __atomic_load_n(&g->hdr->ring_head, __ATOMIC_ACQUIRE);
+	unsigned int n = 0;
+
+	while (g->tail < head) {
+		if (fn)
+			fn(&g->ring[g->tail % SACT_RING_ENTRIES], ctx);
+		g->tail++;
+		n++;
+	}
+	__atomic_store_n(&g->hdr->ring_tail, g->tail, __ATOMIC_RELEASE);
+	return n;
+}
+
+static inline long kt_futex(uint32_t *uaddr, int op, uint32_t val)
+{
+	return syscall(SYS_futex, uaddr, op, val, NULL, NULL, 0);
+}
+
+static inline pid_t kt_gettid(void)
+{
+	return syscall(SYS_gettid);
+}
+
+static inline int kt_pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
+static inline void kt_sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* /sys/module/sact/refcnt, or -1. */
+static inline int kt_module_refcnt(void)
+{
+	FILE *f = fopen("/sys/module/sact/refcnt", "r");
+	int n = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &n) != 1)
+		n = -1;
+	fclose(f);
+	return n;
+}
+
+/*
+ * Field @col (0-based, see the debugfs header line) of the group of
+ * process @tgid in /sys/kernel/debug/sact/groups; -1 if there is none.
+ */
+static inline long long kt_debugfs_group(pid_t tgid, int col)
+{
+	FILE *f = fopen("/sys/kernel/debug/sact/groups", "r");
+	char line[512];
+	long long ret = -1;
+
+	if (!f)
+		return -2;
+	while (fgets(line, sizeof(line), f)) {
+		long long v[13];
+
+		if (sscanf(line, "%lld %lld %lld %lld %lld %lld %lld %lld %lld "
+			   "%lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3],
+			   &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10],
+			   &v[11], &v[12]) != 13)
+			continue;
+		if (v[1] == tgid && col < 13) {
+			ret = v[col];
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+/* debugfs columns */
+enum { KT_COL_ID, KT_COL_TGID, KT_COL_UID, KT_COL_WORKERS, KT_COL_STANDBYS,
+       KT_COL_BLOCKS, KT_COL_UNBLOCKS };
+
+#endif /* SACT_KMOD_UTIL_H */
