@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * handoff.c - upcalls and strict mode: a standby parked in the module is
+ * woken holding the blocked worker's P (preferring one that parked on the
+ * blocking CPU); a signal ends a park; in a strict group an unblocked
+ * worker whose P was handed off parks until it is granted one, reclaims a
+ * free one, or gets a signal.
+ *
+ * M 0 is the test's main thread and holds P 0; standbys are M 1, 2...
+ */
+#include <pthread.h>
+#include <signal.h>
+
+#include "kselftest_harness.h"
+#include "sact_test.h"
+#include "kmod_util.h"
+
+FIXTURE(ho) {
+	struct kgroup g;
+};
+
+static void on_sigusr1(int sig)
+{
+	(void)sig;
+}
+
+FIXTURE_SETUP(ho)
+{
+	struct sigaction sa = { .sa_handler = on_sigusr1 };	/* no SA_RESTART */
+	int fd;
+
+	sact_open_dev_or_skip(_metadata, &fd);
+	close(fd);
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, kg_open(&self->g));
+	ASSERT_EQ(0, kg_register(&self->g, 0));
+	ASSERT_TRUE(kg_acquire(&self->g, 0, 0));
+}
+
+FIXTURE_TEARDOWN(ho)
+{
+	kg_close(&self->g);
+}
+
+struct sb {
+	struct kgroup *g;
+	uint32_t m;
+	int cpu;		/* pin there, or -1 */
+	int ret;		/* of SACT_IOC_STANDBY */
+	int grant_to;		/* >= 0: then wait for it to park, grant P */
+	int grant_ret;
+	uint32_t kstate_seen;
+	uint32_t my_kproc, my_kstate;	/* own slot after the standby */
+	pthread_t t;
+};
+
+static void *sb_main(void *p)
+{
+	struct sb *s = p;
+
+	if (s->cpu >= 0 && kt_pin(s->cpu))
+		abort();
+	if (kg_register(s->g, s->m))
+		abort();
+	s->ret = kg_standby(s->g);
+	s->my_kproc = kg_load(&s->g->ms[s->m].kproc);
+	s->my_kstate = kg_load(&s->g->ms[s->m].kstate);
+	if (s->ret >= 0 && s->grant_to >= 0) {
+		uint32_t *ks = &s->g->ms[s->grant_to].kstate;
+
+		if (!kt_wait_until(kg_load(ks) == SACT_MK_PARKED)) {
+			s->grant_ret = -ETIMEDOUT;
+			return NULL;
+		}
+		s->kstate_seen = kg_load(ks);
+		s->grant_ret = kg_grant(s->g, s->grant_to, s->ret);
+	}
+	return NULL;
+}
+
+static void sb_start(struct __test_metadata *_metadata, struct sb *s,
+		     struct kgroup *g, uint32_t m, int cpu, int grant_to)
+{
+	*s = (struct sb){ .g = g, .m = m, .cpu = cpu, .ret = -1000,
+			  .grant_to = grant_to };
+	ASSERT_EQ(0, pthread_create(&s->t, NULL, sb_main, s));
+}
+
+static void wait_standbys(struct __test_metadata *_metadata,
+			  struct kgroup *g, uint64_t n)
+{
+	ASSERT_TRUE(kt_wait_until(KG_COUNTER(g, standbys) == n));
+}
+
+TEST_F(ho, standby_gets_the_p)
+{
+	struct kgroup *g = &self->g;
+	struct sact_counters c;
+	struct sact_event e;
+	struct sb s;
+
+	sb_start(_metadata, &s, g, 1, -1, -1);
+	wait_standbys(_metadata, g, 1);
+	EXPECT_EQ(SACT_MK_STANDBY, g->ms[1].kstate);
+
+	kg_running(g, 0, 0);
+	kt_sleep_ms(3);
+	kg_idle(g, 0);
+	ASSERT_EQ(0, pthread_join(s.t, NULL));
+	EXPECT_EQ(0, s.ret);
+	EXPECT_EQ(SACT_PW(SACT_P_HANDOFF, 1), kg_pword(g, 0));
+	EXPECT_EQ(0, s.my_kproc);
+	EXPECT_EQ(SACT_MK_RUNNING, s.my_kstate);
+	/* the standby thread exited: the kernel unregisters it */
+	ASSERT_TRUE(kt_wait_until(KG_COUNTER(g, workers) == 1));
+	EXPECT_EQ(SACT_MK_UNREGISTERED, g->ms[1].kstate);
+	EXPECT_EQ(0, g->ms[1].tid);
+
+	c = kg_counters(g);
+	EXPECT_EQ(1, c.blocks);
+	EXPECT_EQ(1, c.unblocks);
+	EXPECT_EQ(1, c.handoffs);
+	EXPECT_EQ(1, c.upcalls);
+	EXPECT_EQ(0, c.standbys);
+	EXPECT_EQ(1, c.workers);
+	ASSERT_EQ(2, kg_drain(g, NULL, NULL));
+	e = g->ring[0];
+	EXPECT_EQ(SACT_EV_BLOCKED, e.type);
+	EXPECT_EQ(0, e.worker);
+	EXPECT_EQ(0, e.proc);
+	EXPECT_EQ(1, e.to);
+	EXPECT_EQ(SACT_EVF_HANDOFF, e.flags);
+	EXPECT_EQ(SACT_EV_UNBLOCKED, g->ring[1].type);
+}
+
+/* Two standbys pinned to CPU 0 and 1: the one on the blocking CPU wins. */
+TEST_F(ho, prefers_standby_on_blocking_cpu)
+{
+	struct kgroup *g = &self->g;
+	struct sb s0, s1;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs 2 CPUs");
+	sb_start(_metadata, &s0, g, 1, 0, -1);
+	sb_start(_metadata, &s1, g, 2, 1, -1);
+	wait_standbys(_metadata, g, 2);
+
+	ASSERT_EQ(0, kt_pin(1));
+	kg_running(g, 0, 0);
+	kt_sleep_ms(3);
+	kg_idle(g, 0);
+	ASSERT_EQ(0, pthread_join(s1.t, NULL));
+	EXPECT_EQ(0, s1.ret);
+	EXPECT_EQ(SACT_PW(SACT_P_HANDOFF, 2), kg_pword(g, 0));
+	EXPECT_EQ(1, KG_COUNTER(g, standbys));
+
+	kg_force(g, 0, 0);
+	ASSERT_EQ(0, kt_pin(0));
+	kg_running(g, 0, 0);
+	kt_sleep_ms(3);
+	kg_idle(g, 0);
+	ASSERT_EQ(0, pthread_join(s0.t, NULL));
+	EXPECT_EQ(0, s0.ret);
+	EXPECT_EQ(SACT_PW(SACT_P_HANDOFF, 1), kg_pword(g, 0));
+	EXPECT_EQ(2, KG_COUNTER(g, upcalls));
+	EXPECT_EQ(2, KG_COUNTER(g, handoffs));
+}
+
+TEST_F(ho, signal_ends_standby)
+{
+	struct kgroup *g = &self->g;
+	struct sb s;
+
+	sb_start(_metadata, &s, g, 1, -1, -1);
+	wait_standbys(_metadata, g, 1);
+	ASSERT_EQ(0, pthread_kill(s.t, SIGUSR1));
+	ASSERT_EQ(0, pthread_join(s.t, NULL));
+	EXPECT_EQ(-EINTR, s.ret);
+	EXPECT_EQ(0, KG_COUNTER(g, standbys));
+	EXPECT_EQ(0, KG_COUNTER(g, upcalls));
+	EXPECT_EQ(SACT_MK_RUNNING, s.my_kstate);
+	/* the P did not move */
+	EXPECT_EQ(SACT_PW(SACT_P_OWNED, 0), kg_pword(g, 0));
+}
+
+/* SACT_MAX_STANDBY parked: one more is -ENOSPC. */
+TEST_F(ho, standby_cap)
+{
+	struct kgroup *g = &self->g;
+	struct sb s[SACT_MAX_STANDBY + 1];
+	int i;
+
+	for (i = 0; i < SACT_MAX_STANDBY; i++)
+		sb_start(_metadata, &s[i], g, 1 + i, -1, -1);
+	wait_standbys(_metadata, g, SACT_MAX_STANDBY);
+	sb_start(_metadata, &s[i], g, 1 + i, -1, -1);
+	ASSERT_EQ(0, pthread_join(s[i].t, NULL));
+	EXPECT_EQ(-ENOSPC, s[i].ret);
+	for (i = 0; i < SACT_MAX_STANDBY; i++) {
+		ASSERT_EQ(0, pthread_kill(s[i].t, SIGUSR1));
+		ASSERT_EQ(0, pthread_join(s[i].t, NULL));
+		EXPECT_EQ(-EINTR, s[i].ret);
+	}
+	EXPECT_EQ(0, KG_COUNTER(g, standbys));
+}
+
+/* Strict: the standby took P 0, so M 0 parks until the standby grants it. */
+TEST_F(ho, strict_park_until_grant)
+{
+	struct kgroup *g = &self->g;
+	struct sact_counters c;
+	struct sb s;
+
+	ASSERT_EQ(0, kg_config(g, SACT_CONFIG_STRICT, 1));
+	sb_start(_metadata, &s, g, 1, -1, 0);
+	wait_standbys(_metadata, g, 1);
+
+	kg_running(g, 0, 0);
+	kt_sleep_ms(3);			/* returns only once granted */
+	kg_idle(g, 0);
+	ASSERT_EQ(0, pthread_join(s.t, NULL));
+	EXPECT_EQ(0, s.ret);
+	EXPECT_EQ(SACT_MK_PARKED, s.kstate_seen);
+	EXPECT_EQ(0, s.grant_ret);
+	EXPECT_EQ(SACT_PW(SACT_P_OWNED, 0), kg_pword(g, 0));
+	EXPECT_EQ(0, g->ms[0].kproc);
+	EXPECT_EQ(SACT_MK_RUNNING, g->ms[0].kstate);
+
+	c = kg_counters(g);
+	EXPECT_EQ(1, c.blocks);
+	EXPECT_EQ(1, c.unblocks);
+	EXPECT_EQ(1, c.upcalls);
+	EXPECT_EQ(1, c.strict_parks);
+	EXPECT_EQ(1, c.grants);
+	EXPECT_EQ(0, c.reclaims);
+	ASSERT_EQ(2, kg_drain(g, NULL, NULL));
+	EXPECT_EQ(SACT_EV_UNBLOCKED, g->ring[1].type);
+	EXPECT_EQ(0, g->ring[1].proc);
+	EXPECT_EQ(SACT_NONE, g->ring[1].to);
+	EXPECT_EQ(SACT_EVF_PARKED, g->ring[1].flags);
+}
+
+/* Strict, no standby: the P went FREE; the unblock takes it back. */
+TEST_F(ho, strict_reclaims_free_p)
+{
+	struct kgroup *g = &self->g;
+	struct sact_counters c;
+
+	ASSERT_EQ(0, kg_config(g, SACT_CONFIG_STRICT, 1));
+	kg_running(g, 0, 0);
+	kt_sleep_ms(3);
+	kg_idle(g, 0);
+	EXPECT_EQ(SACT_PW(SACT_P_OWNED, 0), kg_pword(g, 0));
+	EXPECT_EQ(0, g->ms[0].kproc);
+	c = kg_counters(g);
+	EXPECT_EQ(1, c.blocks);
+	EXPECT_EQ(1, c.handoffs);
+	EXPECT_EQ(1, c.reclaims);
+	EXPECT_EQ(0, c.strict_parks);
+	ASSERT_EQ(2, kg_drain(g, NULL, NULL));
+	EXPECT_EQ(0, g->ring[1].to);
+}
+
+struct kicker {
+	struct kgroup *g;
+	pthread_t target;
+	int ok;
+};
+
+static void *kick_when_parked(void *p)
+{
+	struct kicker *k = p;
+
+	k->ok = kt_wait_until(kg_load(&k->g->ms[0].kstate) == SACT_MK_PARKED);
+	pthread_kill(k->target, SIGUSR1);
+	return NULL;
+}
+
+/* Strict: a signal ends the park; the P stays with the standby. */
+TEST_F(ho, strict_park_ends_on_signal)
+{
+	struct kgroup *g = &self->g;
+	struct kicker k = { .g = g, .target = pthread_self() };
+	struct sact_counters c;
+	pthread_t kt;
+	struct sb s;
+
+	ASSERT_EQ(0, kg_config(g, SACT_CONFIG_STRICT, 1));
+	sb_start(_metadata, &s, g, 1, -1, -1);
+	wait_standbys(_metadata, g, 1);
+	ASSERT_EQ(0, pthread_create(&kt, NULL, kick_when_parked, &k));
+
+	kg_running(g, 0, 0);
+	kt_sleep_ms(3);
+	kg_idle(g, 0);
+	ASSERT_EQ(0, pthread_join(kt, NULL));
+	ASSERT_EQ(0, pthread_join(s.t, NULL));
+	EXPECT_TRUE(k.ok);
+	EXPECT_EQ(0, s.ret);
+	EXPECT_EQ(SACT_PW(SACT_P_HANDOFF, 1), kg_pword(g, 0));
+	EXPECT_EQ(SACT_MK_RUNNING, g->ms[0].kstate);
+	c = kg_counters(g);
+	EXPECT_EQ(1, c.strict_parks);
+	EXPECT_EQ(0, c.grants);
+	EXPECT_EQ(1, c.unblocks);
+}
+
+static uint32_t fword;
+
+struct granter {
+	struct kgroup *g;
+	int ret;
+	int blocked;
+};
+
+/* Standby M 1: take P 0, grant it back while M 0 still sleeps, wake it. */
+static void *grant_while_blocked(void *p)
+{
+	struct granter *gr = p;
+	int proc;
+
+	if (kg_register(gr->g, 1))
+		abort();
+	proc = kg_standby(gr->g);
+	if (proc != 0) {
+		gr->ret = -1000 + proc;
+		goto out_wake;
+	}
+	gr->blocked = kg_load(&gr->g->ms[0].kstate) == SACT_MK_BLOCKED;
+	gr->ret = kg_grant(gr->g, 0, 0);
+out_wake:
+	__atomic_store_n(&fword, 1, __ATOMIC_RELEASE);
+	kt_futex(&fword, FUTEX_WAKE_PRIVATE, 1);
+	return NULL;
+}
+
+TEST_F(ho, strict_grant_before_unblock)
+{
+	struct kgroup *g = &self->g;
+	struct granter gr = { .g = g };
+	struct sact_counters c;
+	pthread_t t;
+
+	ASSERT_EQ(0, kg_config(g, SACT_CONFIG_STRICT, 1));
+	ASSERT_EQ(0, pthread_create(&t, NULL, grant_while_blocked, &gr));
+	wait_standbys(_metadata, g, 1);
+	kg_running(g, 0, 0);
+	while (!__atomic_load_n(&fword, __ATOMIC_ACQUIRE))
+		kt_futex(&fword, FUTEX_WAIT_PRIVATE, 0);
+	kg_idle(g, 0);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, gr.ret);
+	EXPECT_TRUE(gr.blocked);
+	EXPECT_EQ(SACT_PW(SACT_P_OWNED, 0), kg_pword(g, 0));
+	c = kg_counters(g);
+	EXPECT_EQ(1, c.blocks);
+	EXPECT_EQ(1, c.grants);
+	EXPECT_EQ(0, c.strict_parks);
+	ASSERT_EQ(2, kg_drain(g, NULL, NULL));
+	EXPECT_EQ(0, g->ring[1].to);
+}
+
+TEST_HARNESS_MAIN
