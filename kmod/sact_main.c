@@ -188,9 +188,7 @@ static long sact_ioctl_counters(struct sact_group *g, void __user *uarg)
 	ret = sact_get_args(&c, sizeof(c), sizeof(c), uarg);
 	if (ret)
 		return ret;
-	if (c.flags || c.blocks || c.unblocks || c.upcalls || c.handoffs ||
-	    c.strict_parks || c.ring_overflows || c.reclaims || c.grants ||
-	    c.workers || c.standbys)
+	if (c.flags)
 		return -EINVAL;
 	raw_spin_lock_irq(&g->lock);
 	c.blocks = g->blocks;
