@@ -377,18 +377,20 @@ static void sact_strict_park(struct sact_worker *w)
 	raw_spin_unlock_irq(&g->lock);
 }
 
-/* Find a FREE P for @m, @first first; return it OWNED by @m or SACT_NONE. */
-static u32 sact_reclaim_proc(struct sact_group *g, u32 first, u32 m)
+/*
+ * Take back P @p for @m if it is still FREE (nobody took it since the
+ * block).  Only that P: a FREE P that was never @m's belongs to the
+ * runtime's idle list, and taking it could strand the M it was taken from.
+ * Return: @p, or SACT_NONE.
+ */
+static u32 sact_reclaim_proc(struct sact_group *g, u32 p, u32 m)
 {
-	u32 nr = READ_ONCE(g->nr_procs), i, p;
-
-	for (i = 0; i < nr; i++) {
-		p = (first < nr) ? (first + i) % nr : i;
-		if (cmpxchg(&g->procs[p].word, SACT_P_FREE,
-			    SACT_PW(SACT_P_OWNED, m)) == SACT_P_FREE)
-			return p;
-	}
-	return SACT_NONE;
+	if (p >= READ_ONCE(g->nr_procs))
+		return SACT_NONE;
+	if (cmpxchg(&g->procs[p].word, SACT_P_FREE,
+		    SACT_PW(SACT_P_OWNED, m)) != SACT_P_FREE)
+		return SACT_NONE;
+	return p;
 }
 
 /*

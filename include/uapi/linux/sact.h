@@ -67,7 +67,7 @@
  *         |          user: s acknowledges (3)   +-------------+
  *         |    OWNED|s <----------------------- | HANDOFF | s |
  *         |                                     +-------------+
- *         +-- kernel: strict unblock reclaims a FREE P for m (4),
+ *         +-- kernel: strict unblock takes m's own P back if FREE (4),
  *             or %SACT_IOC_GRANT gives a FREE P (or the caller's) to m (5)
  *
  * (1) Block without standby.  M m runs G code (its sact_mslot says
@@ -88,8 +88,8 @@
  *
  * (4) Unblock, strict group.  When m runs again it records UNBLOCKED before
  *     it returns to user space.  In a %SACT_CONFIG_STRICT group, if its P was
- *     taken at (1)/(2), the kernel tries to acquire a FREE P for m (its old
- *     one first); failing that, m parks in the kernel until (5) or a signal,
+ *     taken at (1)/(2), the kernel takes that P back if it is still FREE;
+ *     failing that, m parks in the kernel until (5) or a signal,
  *     so no more Ms than Ps run G code even across blocking that no wrapper
  *     saw.  The P m ends up with (or SACT_NONE) is in sact_mslot.kproc and in
  *     the event's to field.  Without STRICT the kernel does not touch Ps on

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * stress.c - 100k blocks through the module, counters that add up exactly.
+ *
+ * NPAIRS workers (M i holds P i) each block ROUNDS times in a futex wait;
+ * each has a waker thread that waits for the module to publish the block
+ * before it wakes the worker, so every round is exactly one block.  Two
+ * standbys re-park after every handoff they get; a consumer drains the
+ * ring concurrently.  At the end: blocks == unblocks == handoffs ==
+ * NPAIRS * ROUNDS, upcalls == handoffs the standbys saw, events read +
+ * overflows == blocks + unblocks, per-M slots agree.
+ */
+#include <pthread.h>
+#include <signal.h>
+
+#include "kselftest_harness.h"
+#include "sact_test.h"
+#include "kmod_util.h"
+
+#define NPAIRS		4
+#define ROUNDS		25000		/* NPAIRS * ROUNDS = 100k blocks */
+#define NSTANDBY	2
+
+static struct kgroup G;
+static atomic_int stop_standbys;
+static int strict;
+
+struct pair {
+	uint32_t m;
+	uint32_t go;
+	int failed;
+	pthread_t w, k;
+};
+
+static void *worker(void *p)
+{
+	struct pair *pr = p;
+	uint32_t r;
+
+	if (kg_register(&G, pr->m)) {
+		pr->failed = 1;
+		return NULL;
+	}
+	for (r = 1; r <= ROUNDS; r++) {
+		kg_force(&G, pr->m, pr->m);	/* take our P back */
+		kg_running(&G, pr->m, pr->m);
+		while (__atomic_load_n(&pr->go, __ATOMIC_ACQUIRE) < r)
+			kt_futex(&pr->go, FUTEX_WAIT_PRIVATE, r - 1);
+		kg_idle(&G, pr->m);
+	}
+	kg_unregister(&G, pr->m);
+	return NULL;
+}
+
+static void *waker(void *p)
+{
+	struct pair *pr = p;
+	uint64_t end = kt_now_ns() + 10 * KT_WAIT_NS;
+	uint32_t r, spins = 0;
+
+	for (r = 1; r <= ROUNDS; r++) {
+		while (kg_load(&G.ms[pr->m].blocks) < r) {
+			sched_yield();
+			if (!(++spins & 1023) && kt_now_ns() > end) {
+				pr->failed = 2;
+				return NULL;
+			}
+		}
+		__atomic_store_n(&pr->go, r, __ATOMIC_RELEASE);
+		kt_futex(&pr->go, FUTEX_WAKE_PRIVATE, 1);
+	}
+	return NULL;
+}
+
+struct standby {
+	uint32_t m;
+	uint64_t got, granted;
+	int bad;
+	pthread_t t;
+};
+
+static void *standby_main(void *p)
+{
+	struct standby *s = p;
+	int ret;
+
+	if (kg_register(&G, s->m)) {
+		s->bad = 1;
+		return NULL;
+	}
+	while (!atomic_load(&stop_standbys)) {
+		ret = kg_standby(&G);
+		if (ret >= 0) {
+			s->got++;
+			/* strict: P i belongs to worker i, which waits: give it back */
+			if (strict && !kg_grant(&G, ret, ret))
+				s->granted++;
+		} else if (ret != -EINTR) {
+			s->bad = ret;
+		}
+	}
+	return NULL;
+}
+
+static atomic_int stop_consumer;
+
+struct consumer {
+	uint64_t read, blocked, unblocked, bad;
+};
+
+static void count_event(const struct sact_event *e, void *ctx)
+{
+	struct consumer *c = ctx;
+
+	if (e->type == SACT_EV_BLOCKED && e->worker < NPAIRS &&
+	    e->proc == e->worker && (e->flags & SACT_EVF_HANDOFF))
+		c->blocked++;
+	else if (e->type == SACT_EV_UNBLOCKED && e->worker < NPAIRS)
+		c->unblocked++;
+	else
+		c->bad++;
+	c->read++;
+}
+
+static void *consumer_main(void *p)
+{
+	struct consumer *c = p;
+
+	while (!atomic_load(&stop_consumer)) {
+		if (!kg_drain(&G, count_event, c))
+			usleep(500);
+	}
+	kg_drain(&G, count_event, c);
+	return NULL;
+}
+
+static void on_sigusr1(int sig)
+{
+	(void)sig;
+}
+
+FIXTURE(stress) {
+	int unused;
+};
+
+FIXTURE_VARIANT(stress) {
+	int strict;
+};
+
+FIXTURE_VARIANT_ADD(stress, plain) {
+	.strict = 0,
+};
+
+/* every unblock is a grant from the standby that got the P, or a reclaim */
+FIXTURE_VARIANT_ADD(stress, strict) {
+	.strict = 1,
+};
+
+FIXTURE_SETUP(stress)
+{
+	struct sigaction sa = { .sa_handler = on_sigusr1 };
+	int fd;
+
+	sact_open_dev_or_skip(_metadata, &fd);
+	close(fd);
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, kg_open(&G));
+	strict = variant->strict;
+	ASSERT_EQ(0, kg_config(&G, strict ? SACT_CONFIG_STRICT : 0, NPAIRS));
+}
+
+FIXTURE_TEARDOWN(stress)
+{
+	kg_close(&G);
+}
+
+TEST_F_TIMEOUT(stress, blocks_100k, 150)
+{
+	static struct pair pairs[NPAIRS];
+	static struct standby sbs[NSTANDBY];
+	struct consumer cons = { 0 };
+	struct sact_counters c;
+	uint64_t got = 0, granted = 0, slot_blocks = 0, slot_unblocks = 0;
+	uint64_t t0 = kt_now_ns();
+	pthread_t ct;
+	int i;
+
+	for (i = 0; i < NSTANDBY; i++) {
+		sbs[i].m = NPAIRS + i;
+		ASSERT_EQ(0, pthread_create(&sbs[i].t, NULL, standby_main,
+					    &sbs[i]));
+	}
+	ASSERT_TRUE(kt_wait_until(KG_COUNTER(&G, standbys) == NSTANDBY));
+	ASSERT_EQ(0, pthread_create(&ct, NULL, consumer_main, &cons));
+	for (i = 0; i < NPAIRS; i++) {
+		pairs[i].m = i;
+		ASSERT_EQ(0, pthread_create(&pairs[i].w, NULL, worker,
+					    &pairs[i]));
+		ASSERT_EQ(0, pthread_create(&pairs[i].k, NULL, waker,
+					    &pairs[i]));
+	}
+	for (i = 0; i < NPAIRS; i++) {
+		ASSERT_EQ(0, pthread_join(pairs[i].w, NULL));
+		ASSERT_EQ(0, pthread_join(pairs[i].k, NULL));
+		EXPECT_EQ(0, pairs[i].failed);
+		slot_blocks += G.ms[i].blocks;
+		slot_unblocks += G.ms[i].unblocks;
+	}
+	atomic_store(&stop_standbys, 1);
+	for (i = 0; i < NSTANDBY; i++) {
+		/* signal until it has left the module */
+		while (pthread_tryjoin_np(sbs[i].t, NULL)) {
+			pthread_kill(sbs[i].t, SIGUSR1);
+			usleep(1000);
+		}
+		EXPECT_EQ(0, sbs[i].bad);
+		got += sbs[i].got;
+		granted += sbs[i].granted;
+	}
+	atomic_store(&stop_consumer, 1);
+	ASSERT_EQ(0, pthread_join(ct, NULL));
+
+	c = kg_counters(&G);
+	TH_LOG("%llu blocks in %.1f s; upcalls %llu, overflows %llu, "
+	       "strict parks %llu, grants %llu, reclaims %llu",
+	       (unsigned long long)c.blocks, (kt_now_ns() - t0) / 1e9,
+	       (unsigned long long)c.upcalls,
+	       (unsigned long long)c.ring_overflows,
+	       (unsigned long long)c.strict_parks,
+	       (unsigned long long)c.grants, (unsigned long long)c.reclaims);
+	EXPECT_EQ(NPAIRS * ROUNDS, c.blocks);
+	EXPECT_EQ(NPAIRS * ROUNDS, c.unblocks);
+	EXPECT_EQ(NPAIRS * ROUNDS, c.handoffs);
+	EXPECT_EQ(NPAIRS * ROUNDS, slot_blocks);
+	EXPECT_EQ(NPAIRS * ROUNDS, slot_unblocks);
+	EXPECT_EQ(got, c.upcalls);
+	EXPECT_LT(0, c.upcalls);
+	EXPECT_EQ(granted, c.grants);
+	if (strict) {
+		EXPECT_EQ(c.unblocks, c.grants + c.reclaims);
+		EXPECT_LE(c.strict_parks, c.grants);
+	} else {
+		EXPECT_EQ(0, c.strict_parks);
+		EXPECT_EQ(0, c.reclaims);
+	}
+	EXPECT_EQ(0, c.standbys);
+	EXPECT_EQ(0, cons.bad);
+	EXPECT_EQ(c.blocks + c.unblocks, cons.read + c.ring_overflows);
+	EXPECT_EQ(c.blocks + c.unblocks, G.hdr->ring_head + c.ring_overflows);
+	EXPECT_LE(cons.blocked, c.blocks);
+	EXPECT_LE(cons.unblocked, c.unblocks);
+}
+
+TEST_HARNESS_MAIN
