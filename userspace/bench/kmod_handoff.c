@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kmod_handoff.c - handoff latency through sact.ko, next to futex
+ * wake-to-run measured in the same run.
+ *
+ *   scripts/vm-run -- 'insmod build/kmod/sact.ko && build/bench/kmod_handoff [samples]'
+ *
+ * handoff: worker M 0 holds P 0 and blocks in a futex wait; standby M 1 is
+ *   parked in SACT_IOC_STANDBY.  Latency = from the BLOCKED event's time
+ *   (taken in the worker's sched_out, CLOCK_MONOTONIC) to the standby's
+ *   clock_gettime() right after its ioctl returned with P 0.  Measured with
+ *   both threads on CPU 0 (the standby parked on the blocking CPU: the case
+ *   the module prefers) and with the standby on CPU 1.
+ * futex: thread B takes a timestamp and FUTEX_WAKEs A, which takes one when
+ *   its FUTEX_WAIT returns.  Same CPU: B then blocks, so A runs there; cross
+ *   CPU: A waits on CPU 1.
+ *
+ * Prints p50/p99/min of each (ns) and the ratio handoff/futex on one CPU.
+ * Not a test: timings under TCG are only comparable within one run.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/sact.h>
+
+static int nsamples = 10000;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void pin(int cpu)
+{
+	cpu_set_t s;
+
+	CPU_ZERO(&s);
+	CPU_SET(cpu, &s);
+	if (sched_setaffinity(0, sizeof(s), &s)) {
+		perror("sched_setaffinity");
+		exit(1);
+	}
+}
+
+static long futex(uint32_t *u, int op, uint32_t v)
+{
+	return syscall(SYS_futex, u, op, v, NULL, NULL, 0);
+}
+
+static void futex_wait_for(uint32_t *u, uint32_t want)
+{
+	uint32_t v;
+
+	while ((v = __atomic_load_n(u, __ATOMIC_ACQUIRE)) != want)
+		futex(u, FUTEX_WAIT_PRIVATE, v);
+}
+
+static void futex_set(uint32_t *u, uint32_t v)
+{
+	__atomic_store_n(u, v, __ATOMIC_RELEASE);
+	futex(u, FUTEX_WAKE_PRIVATE, 1);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct stats {
+	uint64_t p50, p99, min;
+};
+
+static struct stats summarize(const char *name, uint64_t *v, int n)
+{
+	struct stats s;
+
+	qsort(v, n, sizeof(*v), cmp_u64);
+	s.p50 = v[n / 2];
+	s.p99 = v[(int)(n * 0.99)];
+	s.min = v[0];
+	printf("%-28s n=%-6d p50 %8.2f us  p99 %8.2f us  min %8.2f us\n",
+	       name, n, s.p50 / 1e3, s.p99 / 1e3, s.min / 1e3);
+	return s;
+}
+
+/* --- handoff through the module ------------------------------------------ */
+
+static int fd;
+static char *shm;
+static struct sact_proc *procs;
+static struct sact_mslot *ms;
+static struct sact_shm_header *hdr;
+static struct sact_event *ring;
+static uint32_t wturn, sturn;	/* worker's and standby's futex words */
+static uint64_t *lat, *lat_user;
+static uint64_t t_user;		/* worker: just before its futex wait */
+static int cpu_w, cpu_s;
+
+static void *worker(void *arg)
+{
+	struct sact_worker_args a = { .size = sizeof(a), .worker = 0 };
+	int i;
+
+	(void)arg;
+	pin(cpu_w);
+	if (ioctl(fd, SACT_IOC_REGISTER, &a)) {
+		perror("register worker");
+		exit(1);
+	}
+	for (i = 0; i < nsamples + 100; i++) {
+		/* wait until the standby is parked again */
+		while (__atomic_load_n(&ms[1].kstate, __ATOMIC_ACQUIRE) !=
+		       SACT_MK_STANDBY)
+			sched_yield();
+		__atomic_store_n(&procs[0].word, SACT_PW(SACT_P_OWNED, 0),
+				 __ATOMIC_RELEASE);
+		ms[0].proc = 0;
+		__atomic_store_n(&ms[0].state, SACT_M_RUNNING, __ATOMIC_RELEASE);
+		__atomic_store_n(&t_user, now_ns(), __ATOMIC_RELEASE);
+		futex_wait_for(&wturn, i + 1);	/* blocks: the handoff */
+		__atomic_store_n(&ms[0].state, SACT_M_IDLE, __ATOMIC_RELEASE);
+	}
+	ioctl(fd, SACT_IOC_UNREGISTER, &a);
+	return NULL;
+}
+
+static void *standby(void *arg)
+{
+	struct sact_worker_args a = { .size = sizeof(a), .worker = 1 };
+	struct sact_standby s = { .size = sizeof(s) };
+	uint64_t tail = 0, head, t1, tb = 0;
+	int i, p;
+
+	(void)arg;
+	pin(cpu_s);
+	if (ioctl(fd, SACT_IOC_REGISTER, &a)) {
+		perror("register standby");
+		exit(1);
+	}
+	for (i = 0; i < nsamples + 100; i++) {
+		p = ioctl(fd, SACT_IOC_STANDBY, &s);
+		t1 = now_ns();
+		if (p != 0) {
+			fprintf(stderr, "standby: %d (%s)\n", p, strerror(errno));
+			exit(1);
+		}
+		head = __atomic_load_n(&hdr->ring_head, __ATOMIC_ACQUIRE);
+		for (; tail < head; tail++) {
+			struct sact_event *e = &ring[tail % SACT_RING_ENTRIES];
+
+			if (e->type == SACT_EV_BLOCKED && e->to == 1)
+				tb = e->time_ns;
+		}
+		__atomic_store_n(&hdr->ring_tail, tail, __ATOMIC_RELEASE);
+		if (i >= 100) {			/* warm-up */
+			lat[i - 100] = t1 - tb;
+			lat_user[i - 100] = t1 -
+				__atomic_load_n(&t_user, __ATOMIC_ACQUIRE);
+		}
+		futex_set(&wturn, i + 1);	/* let the worker go on */
+	}
+	return NULL;
+}
+
+static struct stats bench_handoff(const char *name, const char *uname,
+				  int cw, int cs, struct stats *from_user)
+{
+	pthread_t w, s;
+
+	fd = open(SACT_DEVICE, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		perror(SACT_DEVICE);
+		exit(1);
+	}
+	shm = mmap(NULL, SACT_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, 0);
+	if (shm == MAP_FAILED) {
+		perror("mmap");
+		exit(1);
+	}
+	hdr = (void *)shm;
+	procs = (void *)(shm + SACT_SHM_PROCS_OFFSET);
+	ms = (void *)(shm + SACT_SHM_WORKERS_OFFSET);
+	ring = (void *)(shm + SACT_SHM_RING_OFFSET);
+	wturn = sturn = 0;
+	cpu_w = cw;
+	cpu_s = cs;
+	pthread_create(&s, NULL, standby, NULL);
+	pthread_create(&w, NULL, worker, NULL);
+	pthread_join(w, NULL);
+	pthread_join(s, NULL);
+	munmap(shm, SACT_SHM_SIZE);
+	close(fd);
+	*from_user = summarize(uname, lat_user, nsamples);
+	return summarize(name, lat, nsamples);
+}
+
+/* --- futex wake-to-run ------------------------------------------------------ */
+
+static uint32_t fa, fb;
+static uint64_t t0;
+static int fcpu_a, fcpu_b, same_cpu;
+
+static void *futex_a(void *arg)
+{
+	int i;
+
+	(void)arg;
+	pin(fcpu_a);
+	for (i = 0; i < nsamples + 100; i++) {
+		futex_wait_for(&fa, i + 1);
+		if (i >= 100)
+			lat[i - 100] = now_ns() - t0;
+		futex_set(&fb, i + 1);
+	}
+	return NULL;
+}
+
+static void *futex_b(void *arg)
+{
+	int i;
+
+	(void)arg;
+	pin(fcpu_b);
+	for (i = 0; i < nsamples + 100; i++) {
+		/* let A get to its wait (same CPU: A runs while we sleep) */
+		usleep(same_cpu ? 0 : 20);
+		t0 = now_ns();
+		futex_set(&fa, i + 1);
+		futex_wait_for(&fb, i + 1);
+	}
+	return NULL;
+}
+
+static struct stats bench_futex(const char *name, int ca, int cb)
+{
+	pthread_t a, b;
+
+	fa = fb = 0;
+	fcpu_a = ca;
+	fcpu_b = cb;
+	same_cpu = ca == cb;
+	pthread_create(&a, NULL, futex_a, NULL);
+	pthread_create(&b, NULL, futex_b, NULL);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	return summarize(name, lat, nsamples);
+}
+
+int main(int argc, char **argv)
+{
+	struct stats fs, hs, hu;
+	int ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (argc > 1)
+		nsamples = atoi(argv[1]);
+	if (nsamples < 100)
+		nsamples = 100;
+	lat = calloc(nsamples, sizeof(*lat));
+	lat_user = calloc(nsamples, sizeof(*lat_user));
+	printf("sact handoff vs futex wake-to-run, %d samples each, %d CPUs\n",
+	       nsamples, ncpu);
+	fs = bench_futex("futex wake, same CPU", 0, 0);
+	if (ncpu > 1)
+		bench_futex("futex wake, cross CPU", 1, 0);
+	hs = bench_handoff("sact handoff, same CPU", "  from worker's wait call",
+			   0, 0, &hu);
+	if (ncpu > 1) {
+		struct stats cu;
+
+		bench_handoff("sact handoff, cross CPU",
+			      "  from worker's wait call", 0, 1, &cu);
+	}
+	printf("ratio handoff (from the block) / futex wake (from the wake "
+	       "call), same CPU, p50: %.2f\n", (double)hs.p50 / fs.p50);
+	printf("ratio handoff (from the worker's wait call) / futex wake, "
+	       "same CPU, p50: %.2f\n", (double)hu.p50 / fs.p50);
+	return 0;
+}
