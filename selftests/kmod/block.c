@@ -84,17 +84,37 @@ static void check_blocks(struct __test_metadata *_metadata, struct kgroup *g,
 	}
 }
 
+static long nvcsw(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return ru.ru_nvcsw;
+}
+
+/*
+ * nanosleep blocks - unless its timer expired before schedule() (a slow
+ * guest): the thread's voluntary switches say which calls blocked, and
+ * exactly those are events.
+ */
 TEST_F(blk, nanosleep)
 {
 	struct kgroup *g = &self->g;
-	int i;
+	int blocked = 0, calls = 0;
 
-	for (i = 0; i < 5; i++) {
+	while (blocked < 5 && calls < 1000) {
 		struct timespec ts = { 0, 2000000 };
+		long before = nvcsw();
 
 		kg_running(g, 0, 0);
 		ASSERT_EQ(0, nanosleep(&ts, NULL));
 		kg_idle(g, 0);
+		calls++;
+		if (nvcsw() == before) {
+			ASSERT_EQ(SACT_PW(SACT_P_OWNED, 0), kg_pword(g, 0));
+			continue;
+		}
+		blocked++;
 		/* The kernel freed the P (no standby): take it back. */
 		ASSERT_EQ(SACT_P_FREE, kg_pword(g, 0));
 		ASSERT_TRUE(kg_acquire(g, 0, 0));
@@ -282,11 +302,8 @@ TEST_F(blk, no_handoff_without_the_p)
 	struct sact_counters c;
 
 	ASSERT_EQ(0, kg_config(g, 0, 2));
-	kg_running(g, 0, 1);		/* P 1 is FREE: not ours */
-	kt_sleep_ms(2);
-	kg_running(g, 0, 5);		/* >= nr_procs */
-	kt_sleep_ms(2);
-	kg_idle(g, 0);
+	ASSERT_EQ(0, kt_block_once(g, 0, 1));	/* P 1 is FREE: not ours */
+	ASSERT_EQ(0, kt_block_once(g, 0, 5));	/* >= nr_procs */
 	c = kg_counters(g);
 	EXPECT_EQ(2, c.blocks);
 	EXPECT_EQ(2, c.unblocks);

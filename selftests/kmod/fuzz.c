@@ -28,6 +28,7 @@ struct shared {
 	atomic_ulong calls;
 	atomic_ulong bad;		/* an errno the ABI does not document */
 	atomic_ulong successes;
+	atomic_ulong proper_ok;
 	int last_bad_op, last_bad_err;
 };
 
@@ -183,16 +184,58 @@ static void fuzz_block(uint64_t *s)
 	}
 }
 
+static struct kgroup fg;		/* view of the own group fds[0] */
+
+/* Well-formed use, so the success paths run under the fuzzing too. */
+static void fuzz_proper(uint64_t *s, uint32_t me, int *registered)
+{
+	int ret = 0;
+
+	switch (rnd(s) % 4) {
+	case 0:
+		if (!*registered) {
+			ret = kg_register(&fg, me);
+			*registered = !ret;
+			break;
+		}
+		kg_force(&fg, me, me);
+		kg_running(&fg, me, me);
+		fuzz_block(s);
+		kg_idle(&fg, me);
+		break;
+	case 1:
+		ret = kg_standby(&fg);
+		break;
+	case 2:
+		ret = kg_grant(&fg, rnd(s) % FUZZ_THREADS, rnd(s) % 4);
+		break;
+	default:
+		ret = kg_config(&fg, rnd(s) % 2 ? SACT_CONFIG_STRICT : 0,
+				1 + rnd(s) % 8);
+		break;
+	}
+	if (!documented(ret)) {
+		atomic_fetch_add(&sh->bad, 1);
+		sh->last_bad_op = 0x200;
+		sh->last_bad_err = ret;
+	} else if (ret >= 0) {
+		atomic_fetch_add(&sh->proper_ok, 1);
+	}
+}
+
 static void *fuzzer(void *p)
 {
 	uint64_t seed = (uintptr_t)p;
-	int i;
+	uint32_t me = (uintptr_t)p % FUZZ_THREADS;
+	int i, registered = 0;
 
 	for (i = 0; i < FUZZ_CALLS && !atomic_load(&stop); i++) {
-		switch (rnd(&seed) % 10) {
+		switch (rnd(&seed) % 12) {
 		case 0: fuzz_mmap(&seed); break;
 		case 1: fuzz_shm(&seed); break;
 		case 2: fuzz_block(&seed); break;
+		case 3: case 4: case 5:
+			fuzz_proper(&seed, me, &registered); break;
 		default: fuzz_ioctl(&seed); break;
 		}
 		atomic_fetch_add(&sh->calls, 1);
@@ -234,6 +277,7 @@ static int fuzz_process(uint64_t seed)
 	sigaction(SIGUSR1, &sa, NULL);
 	if (kg_open(&g[0]) || kg_open(&g[1]))
 		return 1;
+	fg = g[0];
 	fds[0] = g[0].fd;
 	fds[1] = g[1].fd;
 	maps[0] = g[0].shm;
@@ -241,7 +285,8 @@ static int fuzz_process(uint64_t seed)
 	atomic_store(&running, 1);
 	for (i = 0; i < FUZZ_THREADS; i++)
 		if (pthread_create(&threads[i], NULL, fuzzer,
-				   (void *)(uintptr_t)(seed * 7919 + i + 1)))
+				   (void *)(uintptr_t)((seed * 7919 + 1) *
+						       FUZZ_THREADS + i)))
 			return 2;
 	if (pthread_create(&k, NULL, kicker, NULL))
 		return 3;
@@ -316,6 +361,8 @@ TEST_F_TIMEOUT(fz, two_processes, 200)
 		}
 	}
 	EXPECT_EQ(0, fails);
+	TH_LOG("well-formed calls that succeeded: %lu",
+	       atomic_load(&sh->proper_ok));
 	TH_LOG("%lu calls, %lu succeeded: version %lu config %lu register %lu "
 	       "unregister %lu standby %lu grant %lu counters %lu",
 	       atomic_load(&sh->calls), atomic_load(&sh->successes),

@@ -103,9 +103,7 @@ TEST_F(ho, standby_gets_the_p)
 	wait_standbys(_metadata, g, 1);
 	EXPECT_EQ(SACT_MK_STANDBY, g->ms[1].kstate);
 
-	kg_running(g, 0, 0);
-	kt_sleep_ms(3);
-	kg_idle(g, 0);
+	ASSERT_EQ(0, kt_block_once(g, 0, 0));
 	ASSERT_EQ(0, pthread_join(s.t, NULL));
 	EXPECT_EQ(0, s.ret);
 	EXPECT_EQ(SACT_PW(SACT_P_HANDOFF, 1), kg_pword(g, 0));
@@ -146,9 +144,7 @@ TEST_F(ho, prefers_standby_on_blocking_cpu)
 	wait_standbys(_metadata, g, 2);
 
 	ASSERT_EQ(0, kt_pin(1));
-	kg_running(g, 0, 0);
-	kt_sleep_ms(3);
-	kg_idle(g, 0);
+	ASSERT_EQ(0, kt_block_once(g, 0, 0));
 	ASSERT_EQ(0, pthread_join(s1.t, NULL));
 	EXPECT_EQ(0, s1.ret);
 	EXPECT_EQ(SACT_PW(SACT_P_HANDOFF, 2), kg_pword(g, 0));
@@ -156,9 +152,7 @@ TEST_F(ho, prefers_standby_on_blocking_cpu)
 
 	kg_force(g, 0, 0);
 	ASSERT_EQ(0, kt_pin(0));
-	kg_running(g, 0, 0);
-	kt_sleep_ms(3);
-	kg_idle(g, 0);
+	ASSERT_EQ(0, kt_block_once(g, 0, 0));
 	ASSERT_EQ(0, pthread_join(s0.t, NULL));
 	EXPECT_EQ(0, s0.ret);
 	EXPECT_EQ(SACT_PW(SACT_P_HANDOFF, 1), kg_pword(g, 0));
@@ -215,9 +209,7 @@ TEST_F(ho, strict_park_until_grant)
 	sb_start(_metadata, &s, g, 1, -1, 0);
 	wait_standbys(_metadata, g, 1);
 
-	kg_running(g, 0, 0);
-	kt_sleep_ms(3);			/* returns only once granted */
-	kg_idle(g, 0);
+	ASSERT_EQ(0, kt_block_once(g, 0, 0));	/* returns once granted */
 	ASSERT_EQ(0, pthread_join(s.t, NULL));
 	EXPECT_EQ(0, s.ret);
 	EXPECT_EQ(SACT_MK_PARKED, s.kstate_seen);
@@ -247,9 +239,7 @@ TEST_F(ho, strict_reclaims_free_p)
 	struct sact_counters c;
 
 	ASSERT_EQ(0, kg_config(g, SACT_CONFIG_STRICT, 1));
-	kg_running(g, 0, 0);
-	kt_sleep_ms(3);
-	kg_idle(g, 0);
+	ASSERT_EQ(0, kt_block_once(g, 0, 0));
 	EXPECT_EQ(SACT_PW(SACT_P_OWNED, 0), kg_pword(g, 0));
 	EXPECT_EQ(0, g->ms[0].kproc);
 	c = kg_counters(g);
@@ -290,9 +280,7 @@ TEST_F(ho, strict_park_ends_on_signal)
 	wait_standbys(_metadata, g, 1);
 	ASSERT_EQ(0, pthread_create(&kt, NULL, kick_when_parked, &k));
 
-	kg_running(g, 0, 0);
-	kt_sleep_ms(3);
-	kg_idle(g, 0);
+	ASSERT_EQ(0, kt_block_once(g, 0, 0));
 	ASSERT_EQ(0, pthread_join(kt, NULL));
 	ASSERT_EQ(0, pthread_join(s.t, NULL));
 	EXPECT_TRUE(k.ok);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -274,5 +275,45 @@ static inline long long kt_debugfs_group(pid_t tgid, int col)
 /* debugfs columns */
 enum { KT_COL_ID, KT_COL_TGID, KT_COL_UID, KT_COL_WORKERS, KT_COL_STANDBYS,
        KT_COL_BLOCKS, KT_COL_UNBLOCKS };
+
+/*
+ * Block M m exactly once while it runs G code on P p: a helper thread
+ * waits until the module has published the block, then wakes us.  (A
+ * short nanosleep does not always block: on a slow guest its timer may
+ * expire before the task gets to schedule().)  0, or -ETIMEDOUT if the
+ * module never reported the block.
+ */
+struct kt_bo {
+	struct kgroup *g;
+	uint32_t m, target, word;
+	int timedout;
+};
+
+static inline void *kt_bo_waker(void *arg)
+{
+	struct kt_bo *b = arg;
+
+	b->timedout = !kt_wait_until(kg_load(&b->g->ms[b->m].blocks) >=
+				     b->target);
+	__atomic_store_n(&b->word, 1, __ATOMIC_RELEASE);
+	kt_futex(&b->word, FUTEX_WAKE_PRIVATE, 1);
+	return NULL;
+}
+
+static inline int kt_block_once(struct kgroup *g, uint32_t m, uint32_t p)
+{
+	struct kt_bo b = { .g = g, .m = m,
+			   .target = kg_load(&g->ms[m].blocks) + 1 };
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, kt_bo_waker, &b))
+		return -EAGAIN;
+	kg_running(g, m, p);
+	while (!__atomic_load_n(&b.word, __ATOMIC_ACQUIRE))
+		kt_futex(&b.word, FUTEX_WAIT_PRIVATE, 0);
+	kg_idle(g, m);
+	pthread_join(t, NULL);
+	return b.timedout ? -ETIMEDOUT : 0;
+}
 
 #endif /* SACT_KMOD_UTIL_H */

@@ -71,8 +71,9 @@ static void *exit_registered(void *p)
 		e->err = -1;
 		return NULL;
 	}
+	if (kt_block_once(e->g, e->m, e->m))
+		e->err = -2;
 	kg_running(e->g, e->m, e->m);
-	kt_sleep_ms(2);
 	/* exits registered and "running": the kernel cleans up */
 	return NULL;
 }
@@ -141,9 +142,7 @@ TEST(fork_child_is_outside)
 		_exit(bad);
 	}
 	/* the parent blocks while running: its own events only */
-	kg_running(&g, 0, 0);
-	kt_sleep_ms(1);
-	kg_idle(&g, 0);
+	ASSERT_EQ(0, kt_block_once(&g, 0, 0));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
@@ -191,10 +190,10 @@ TEST(execve_drops_the_worker)
 		if (kg_open(&g) || kg_register(&g, 0) || !kg_acquire(&g, 0, 0))
 			_exit(10);
 		fcntl(g.fd, F_SETFD, 0);	/* keep the group over execve */
+		if (kt_block_once(&g, 0, 0) || !kg_acquire(&g, 0, 0) ||
+		    kt_block_once(&g, 0, 0))
+			_exit(12);
 		kg_running(&g, 0, 0);
-		kt_sleep_ms(2);
-		kg_acquire(&g, 0, 0);
-		kt_sleep_ms(2);
 		/* still "running G code" in the shared slot: only the mm
 		 * check stops events from the new image */
 		snprintf(a1, sizeof(a1), "%d", g.fd);
@@ -284,8 +283,7 @@ static void victim(int wfd)
 		_exit(15);
 	if (!kt_wait_until(KG_COUNTER(&vg, standbys) == 2))
 		_exit(16);
-	kg_running(&vg, 0, 0);
-	kt_sleep_ms(1);		/* hands P 0 off, then parks: never returns */
+	kt_block_once(&vg, 0, 0);	/* hands P 0 off, then parks */
 	_exit(17);
 	(void)wfd;
 }
