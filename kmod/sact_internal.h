@@ -40,7 +40,7 @@
 
 struct sact_worker;
 
-/**
+/*
  * struct sact_group - one open /dev/sact: a process's workers and Ps
  *
  * Lifetime: the struct file.  Every registered worker holds a reference on
@@ -86,7 +86,7 @@ enum {
 	SACT_WF_DEAD,		/* the task switched out for the last time */
 };
 
-/**
+/*
  * struct sact_worker - a registered thread (an M)
  *
  * Lifetime: @ref counts the registration (dropped at unregister, at the
@@ -97,8 +97,8 @@ struct sact_worker {
 	struct preempt_notifier	pn;		/* T: on task->preempt_notifiers */
 	struct sact_group	*g;		/* I */
 	struct file		*file;		/* I: get_file(g->file) */
-	struct task_struct	*task;		/* I: deref only by the task, or
-						 * under L while it is parked */
+	/* I: dereferenced only by the task itself, or under L while parked */
+	struct task_struct	*task;
 	u32			index;		/* I: the M index */
 	refcount_t		ref;		/* A */
 	unsigned long		flags;		/* A: SACT_WF_* */

@@ -12,6 +12,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/build_bug.h>
 #include <linux/cred.h>
 #include <linux/debugfs.h>
 #include <linux/fs.h>
@@ -40,21 +41,21 @@ static LIST_HEAD(sact_groups);		/* G */
 static u64 sact_next_id;		/* G */
 static struct dentry *sact_debugfs;
 
-_Static_assert(sizeof(struct sact_shm_header) <= SACT_SHM_PROCS_OFFSET,
-	       "header overlaps the Ps");
-_Static_assert(SACT_SHM_PROCS_OFFSET +
-	       SACT_MAX_PROCS * sizeof(struct sact_proc) <=
-	       SACT_SHM_WORKERS_OFFSET, "Ps overlap the Ms");
-_Static_assert(SACT_SHM_WORKERS_OFFSET +
-	       SACT_MAX_WORKERS * sizeof(struct sact_mslot) <=
-	       SACT_SHM_RING_OFFSET, "Ms overlap the ring");
-_Static_assert(sizeof(struct sact_event) == 32, "event size");
-_Static_assert(SACT_SHM_RING_OFFSET +
-	       SACT_RING_ENTRIES * sizeof(struct sact_event) == SACT_SHM_SIZE,
-	       "ring size");
-_Static_assert(!(SACT_RING_ENTRIES & (SACT_RING_ENTRIES - 1)),
-	       "ring entries: a power of two");
-_Static_assert(SACT_MAX_WORKERS <= 0xffff, "owner field is 16 bits");
+static_assert(sizeof(struct sact_shm_header) <= SACT_SHM_PROCS_OFFSET,
+	      "header overlaps the Ps");
+static_assert(SACT_SHM_PROCS_OFFSET +
+	      SACT_MAX_PROCS * sizeof(struct sact_proc) <=
+	      SACT_SHM_WORKERS_OFFSET, "Ps overlap the Ms");
+static_assert(SACT_SHM_WORKERS_OFFSET +
+	      SACT_MAX_WORKERS * sizeof(struct sact_mslot) <=
+	      SACT_SHM_RING_OFFSET, "Ms overlap the ring");
+static_assert(sizeof(struct sact_event) == 32, "event size");
+static_assert(SACT_SHM_RING_OFFSET +
+	      SACT_RING_ENTRIES * sizeof(struct sact_event) == SACT_SHM_SIZE,
+	      "ring size");
+static_assert(!(SACT_RING_ENTRIES & (SACT_RING_ENTRIES - 1)),
+	      "ring entries: a power of two");
+static_assert(SACT_MAX_WORKERS <= 0xffff, "owner field is 16 bits");
 
 /*
  * sact_get_args() - read an ioctl argument under the size rules
@@ -400,9 +401,10 @@ static struct miscdevice sact_misc = {
 static int sact_groups_show(struct seq_file *m, void *unused)
 {
 	struct sact_group *g;
+	static const char header[] =
+		"id tgid uid workers standbys blocks unblocks upcalls handoffs strict_parks ring_overflows reclaims grants\n";
 
-	seq_puts(m, "id tgid uid workers standbys blocks unblocks upcalls "
-		 "handoffs strict_parks ring_overflows reclaims grants\n");
+	seq_puts(m, header);
 	mutex_lock(&sact_groups_lock);
 	list_for_each_entry(g, &sact_groups, node) {
 		raw_spin_lock_irq(&g->lock);

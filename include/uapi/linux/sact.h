@@ -130,8 +130,12 @@
  * struct sact_shm_header - page 0 of the shared area
  * @size:	K, once at open: SACT_SHM_SIZE.
  * @abi:	K, once at open: SACT_ABI_VERSION.
- * @max_procs, @max_workers, @ring_entries: K, once at open: the capacities.
- * @procs_offset, @workers_offset, @ring_offset: K, once at open.
+ * @max_procs:	K, once at open: SACT_MAX_PROCS.
+ * @max_workers: K, once at open: SACT_MAX_WORKERS.
+ * @ring_entries: K, once at open: SACT_RING_ENTRIES.
+ * @procs_offset: K, once at open: SACT_SHM_PROCS_OFFSET.
+ * @workers_offset: K, once at open: SACT_SHM_WORKERS_OFFSET.
+ * @ring_offset: K, once at open: SACT_SHM_RING_OFFSET.
  * @nr_procs:	K, by %SACT_IOC_CONFIG (plain store; informational).
  * @flags:	K, by %SACT_IOC_CONFIG: SACT_CONFIG_* (plain store).
  * @ring_head:	K, under the group lock, store-release after the event is
@@ -143,6 +147,9 @@
  *		reads it once per event.  A full ring (head - tail >=
  *		ring_entries, also a tail ahead of the head) drops the event
  *		and counts an overflow; it never overwrites an unread event.
+ * @__reserved: zero.
+ * @__pad1:	zero (keeps @ring_tail on its own cache line).
+ * @__pad2:	zero.
  */
 struct sact_shm_header {
 	__u32 size;
@@ -176,6 +183,7 @@ struct sact_shm_header {
  * @word:	U and K, 32-bit cmpxchg only: SACT_PW(state, owner), see above.
  * @handoffs:	K, under the group lock: times the kernel took this P from a
  *		blocked M (transitions (1) and (2)).
+ * @__pad:	zero (one cache line per P).
  */
 struct sact_proc {
 	__u32 word;
@@ -207,6 +215,7 @@ struct sact_proc {
  * @unblocks:	K: UNBLOCKED events of this M (wraps).
  * @tid:	K: the registered thread's id, as gettid() returned it in
  *		that thread (0 when the slot is free).
+ * @__pad:	zero (one cache line per M).
  */
 struct sact_mslot {
 	__u32 state;
