@@ -106,7 +106,12 @@ static void sact_ring_push(struct sact_group *g, u32 type, u32 worker,
 	u64 tail = READ_ONCE(hdr->ring_tail);
 	struct sact_event *e;
 
-	/* A tail ahead of the head (user garbage) also reads as full. */
+	/*
+	 * A tail ahead of the head (user garbage) also reads as full.  The
+	 * stores into the slot below are ordered after this load of the tail
+	 * by the control dependency: pairs with the reader's store-release of
+	 * ring_tail after it has read the slot.
+	 */
 	if (head - tail >= SACT_RING_ENTRIES) {
 		g->ring_overflows++;
 		WRITE_ONCE(hdr->ring_overflows, g->ring_overflows);
