@@ -58,6 +58,7 @@
 #include <linux/fs.h>
 #include <linux/irq_work.h>
 #include <linux/mm_types.h>
+#include <linux/rcupdate.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
@@ -219,6 +220,13 @@ out_unlock:
  * sact_upcall_work() - wake the standbys picked by sact_block()
  * @iw:	g->upcall_work
  *
+ * Each standby's entry lives on its stack, so it is read first, then
+ * released with @done, then the task is woken: the woken standby never
+ * has to wait for us.  The task_struct may only be freed after an RCU
+ * grace period (release_task() -> call_rcu()); the standby cannot start
+ * exiting before it sees @done, which is after our rcu_read_lock(), so
+ * the task is still there for wake_up_process() (a no-op if it is dead).
+ *
  * CONTEXT: hard irq (irq_work), right after the switch that queued it.
  */
 static void sact_upcall_work(struct irq_work *iw)
@@ -226,17 +234,20 @@ static void sact_upcall_work(struct irq_work *iw)
 	struct sact_group *g = container_of(iw, struct sact_group, upcall_work);
 	struct sact_standby_wait *sb, *next;
 	struct llist_node *list = llist_del_all(&g->wake_list);
+	struct task_struct *task;
 
+	rcu_read_lock();
 	llist_for_each_entry_safe(sb, next, list, llnode) {
-		wake_up_process(sb->task);
+		task = sb->task;
 		atomic64_inc(&g->upcalls);
 		/*
-		 * Last touch of *sb: the standby may return (and its stack
-		 * frame go) as soon as it sees @done.  Pairs with the
-		 * smp_load_acquire() in sact_standby().
+		 * Last touch of *sb: pairs with the smp_load_acquire() in
+		 * sact_standby(), after which its frame may go.
 		 */
 		smp_store_release(&sb->done, 1);
+		wake_up_process(task);
 	}
+	rcu_read_unlock();
 }
 
 static void sact_sched_out(struct preempt_notifier *pn,
@@ -644,10 +655,11 @@ int sact_standby(struct sact_group *g, struct sact_standby *arg)
 		return -EINTR;
 
 	/*
-	 * Picked: the irq_work still holds &sb until it stores sb.done (a few
-	 * instructions after its wake_up_process(), in hard irq context on
-	 * the blocking CPU).  Pairs with the smp_store_release() in
-	 * sact_upcall_work().
+	 * Picked: the irq_work reads &sb until it stores sb.done, before it
+	 * wakes us; we only get here first if a signal woke us, and then
+	 * only for the few instructions until the irq_work (in hard irq
+	 * context on the blocking CPU, queued already) gets there.  Pairs
+	 * with the smp_store_release() in sact_upcall_work().
 	 */
 	while (!smp_load_acquire(&sb.done))
 		cpu_relax();
