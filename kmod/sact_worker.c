@@ -310,7 +310,16 @@ static void sact_worker_put(struct sact_worker *w)
 		return;
 	irq_work_sync(&w->dead_work);
 	kfree(w);
-	fput(file);
+	/*
+	 * In release_work (a kworker), release the file now rather than one
+	 * jiffy later from delayed_fput: a dead process's group, and its
+	 * module reference, go as soon as its last worker does.  The module
+	 * cannot go while we return: its exit drains sact_wq.
+	 */
+	if (current->flags & PF_KTHREAD)
+		__fput_sync(file);
+	else
+		fput(file);
 }
 
 /*

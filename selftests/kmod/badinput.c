@@ -448,4 +448,6 @@ TEST_F(bad, two_processes_isolated)
 	close(other);
 }
 
+KT_TEST_MODULE_REFS_SETTLE
+
 TEST_HARNESS_MAIN

@@ -367,4 +367,6 @@ TEST_F(blk, preempted_spinner_is_not_blocked)
 	EXPECT_EQ(SACT_PW(SACT_P_OWNED, 0), kg_pword(g, 0));
 }
 
+KT_TEST_MODULE_REFS_SETTLE
+
 TEST_HARNESS_MAIN

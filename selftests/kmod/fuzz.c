@@ -384,4 +384,6 @@ TEST_F_TIMEOUT(fz, two_processes, 200)
 	ASSERT_TRUE(kt_wait_until(kt_module_refcnt() <= base));
 }
 
+KT_TEST_MODULE_REFS_SETTLE
+
 TEST_HARNESS_MAIN

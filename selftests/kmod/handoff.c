@@ -348,4 +348,6 @@ TEST_F(ho, strict_grant_before_unblock)
 	EXPECT_EQ(0, g->ring[1].to);
 }
 
+KT_TEST_MODULE_REFS_SETTLE
+
 TEST_HARNESS_MAIN

@@ -316,4 +316,30 @@ static inline int kt_block_once(struct kgroup *g, uint32_t m, uint32_t p)
 	return b.timedout ? -ETIMEDOUT : 0;
 }
 
+/*
+ * The last test of a binary (a fixture of its own, defined last, runs
+ * after the others; TEST()s run first): once every test process is gone, no
+ * group, worker or standby is left, so the module's reference count drops
+ * to 0 (the runner holds no /dev/sact open).  Releases after a thread's
+ * last switch are asynchronous: wait for it, bounded.
+ */
+#define KT_TEST_MODULE_REFS_SETTLE					\
+	FIXTURE(zz) {							\
+		int unused;						\
+	};								\
+	FIXTURE_SETUP(zz)						\
+	{								\
+	}								\
+	FIXTURE_TEARDOWN(zz)						\
+	{								\
+	}								\
+	TEST_F(zz, module_references_settle)				\
+	{								\
+		if (kt_module_refcnt() < 0)				\
+			SKIP(return, "sact.ko not loaded");		\
+		ASSERT_TRUE(kt_wait_until(kt_module_refcnt() == 0))	\
+			TH_LOG("refcnt stays at %d",			\
+			       kt_module_refcnt());			\
+	}
+
 #endif /* SACT_KMOD_UTIL_H */

@@ -346,6 +346,8 @@ TEST(rmmod_refused_while_a_worker_lives)
 	ASSERT_TRUE(kt_wait_until(kt_module_refcnt() <= base));
 }
 
+KT_TEST_MODULE_REFS_SETTLE
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "--exec-helper"))

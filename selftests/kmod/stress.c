@@ -251,4 +251,6 @@ TEST_F_TIMEOUT(stress, blocks_100k, 150)
 	EXPECT_LE(cons.unblocked, c.unblocks);
 }
 
+KT_TEST_MODULE_REFS_SETTLE
+
 TEST_HARNESS_MAIN
