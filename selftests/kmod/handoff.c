@@ -348,6 +348,66 @@ TEST_F(ho, strict_grant_before_unblock)
 	EXPECT_EQ(0, g->ring[1].to);
 }
 
+static uint32_t tword;
+
+struct blocked_m1 {
+	struct kgroup *g;
+	int err;
+	uint32_t kproc;
+};
+
+/* M 1 holds P 1 and blocks until tword is set. */
+static void *block_m1(void *p)
+{
+	struct blocked_m1 *b = p;
+
+	if ((b->err = kg_register(b->g, 1)))
+		return NULL;
+	if (!kg_acquire(b->g, 1, 1)) {
+		b->err = -1;
+		return NULL;
+	}
+	kg_running(b->g, 1, 1);
+	while (!__atomic_load_n(&tword, __ATOMIC_ACQUIRE))
+		kt_futex(&tword, FUTEX_WAIT_PRIVATE, 0);
+	kg_idle(b->g, 1);
+	b->kproc = kg_load(&b->g->ms[1].kproc);
+	return NULL;
+}
+
+/* GRANT's rules: whose P may be given, to whom, how often. */
+TEST_F(ho, grant_rules)
+{
+	struct kgroup *g = &self->g;
+	struct blocked_m1 b = { .g = g };
+	pthread_t t;
+
+	ASSERT_EQ(0, kg_config(g, 0, 4));
+	EXPECT_EQ(-ENOENT, kg_grant(g, 1, 0));		/* no M 1 yet */
+	ASSERT_EQ(0, pthread_create(&t, NULL, block_m1, &b));
+	ASSERT_TRUE(kt_wait_until(kg_load(&g->ms[1].kstate) ==
+				  SACT_MK_BLOCKED));
+	EXPECT_EQ(-EAGAIN, kg_grant(g, 0, 0));		/* M 0 waits for none */
+	kg_force(g, 2, 3);
+	EXPECT_EQ(-EBUSY, kg_grant(g, 1, 2));		/* P 2 is M 3's */
+	EXPECT_EQ(SACT_PW(SACT_P_OWNED, 3), kg_pword(g, 2));
+	EXPECT_EQ(0, kg_grant(g, 1, 0));		/* ours: P 0 */
+	EXPECT_EQ(SACT_PW(SACT_P_OWNED, 1), kg_pword(g, 0));
+	EXPECT_EQ(-EBUSY, kg_grant(g, 1, 3));		/* it has one */
+	EXPECT_EQ(SACT_P_FREE, kg_pword(g, 3));
+	EXPECT_EQ(-EBUSY, kg_grant(g, 1, 0));		/* not ours any more */
+	__atomic_store_n(&tword, 1, __ATOMIC_RELEASE);
+	kt_futex(&tword, FUTEX_WAKE_PRIVATE, 1);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	ASSERT_EQ(0, b.err);
+	EXPECT_EQ(0, b.kproc);				/* the grant, consumed */
+	EXPECT_EQ(1, KG_COUNTER(g, grants));
+	EXPECT_EQ(1, KG_COUNTER(g, blocks));
+	EXPECT_EQ(1, KG_COUNTER(g, unblocks));
+	ASSERT_EQ(2, kg_drain(g, NULL, NULL));
+	EXPECT_EQ(0, g->ring[1].to);
+}
+
 KT_TEST_MODULE_REFS_SETTLE
 
 TEST_HARNESS_MAIN
