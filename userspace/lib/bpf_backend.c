@@ -560,7 +560,7 @@ int sact_bpf_p_acquire(struct sact_bpf *b, int p, int slot)
 			break;
 	}
 	__atomic_store_n(&b->sh->m[slot].p, p + 1, __ATOMIC_RELEASE);
-	return 0;
+	return SACT_BPF_OWN_STATE(w) == SACT_BPF_P_HANDOFF;
 }
 
 __attribute__((visibility("hidden")))

@@ -101,7 +101,8 @@ static inline void sact_bpf_set_in_g(struct sact_bpf_m *m, bool in_g)
  * callers and the program agree on exactly one owner.  @slot is the caller's
  * M slot; the caller must be that M (it publishes m->p).
  *
- * sact_bpf_p_acquire: IDLE or HANDOFF -> OWNED(slot).  0, or -EBUSY (owned).
+ * sact_bpf_p_acquire: IDLE or HANDOFF -> OWNED(slot).  0 (it was IDLE), 1
+ *                     (it was HANDOFF: taken from a blocked M), or -EBUSY.
  * sact_bpf_p_keep:    after a syscall, by the M that held @p: 0 if it still
  *                     owns it (no handoff), 1 if it was handed off but not
  *                     yet taken and the M took it back, -EAGAIN if another
