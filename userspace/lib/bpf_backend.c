@@ -83,7 +83,12 @@
 
 #define RING_BYTES	4096	/* = struct sact_ring in the program */
 
-/* Per-standby futex word (RING_FUTEX): 0 parked/idle, else P + 1 handed. */
+/*
+ * Per-standby futex word (RING_FUTEX): 0 parked/idle, P + 1 handed a P,
+ * STOP_WORD stopped (a value, not just a wake: a standby between its last
+ * check and FUTEX_WAIT then does not sleep).
+ */
+#define STOP_WORD	UINT32_MAX
 struct standby {
 	uint32_t word;
 	bool parked;
@@ -426,9 +431,14 @@ void sact_bpf_stop(struct sact_bpf *b)
 		/* EAGAIN only: the counter is already non-zero. */
 	}
 	pthread_mutex_lock(&b->lock);
-	for (s = 0; s < SACT_BPF_MAX_M; s++)
-		if (b->sb[s].parked)
-			futex(&b->sb[s].word, FUTEX_WAKE_PRIVATE, 1, NULL);
+	for (s = 0; s < SACT_BPF_MAX_M; s++) {
+		if (!b->sb[s].parked)
+			continue;
+		b->sb[s].parked = false;
+		__atomic_store_n(&b->sb[s].word, STOP_WORD, __ATOMIC_RELEASE);
+		futex(&b->sb[s].word, FUTEX_WAKE_PRIVATE, 1, NULL);
+	}
+	b->nidle = 0;
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -705,6 +715,8 @@ static int wait_futex(struct sact_bpf *b, int slot, int timeout_ms,
 		}
 		pthread_mutex_unlock(&b->lock);
 
+		if (w == STOP_WORD)
+			return -ECANCELED;
 		if (w) {
 			int p = w - 1;
 
