@@ -80,13 +80,18 @@ func main() {
 
 	for i := 0; i < *n; i++ {
 		// G2: runnable before G1 blocks; its first statement is the stamp.
+		// It reports only after its write(2) has returned: otherwise
+		// its M, coming back from that syscall while G1 is already in
+		// the next read, would take the P at once (exitsyscall steals
+		// a P in _Psyscall) and the next sample would measure that,
+		// not a handoff.
 		go func() {
 			t1 := now()
-			done <- float64(t1-atomic.LoadInt64(&t0)) / 1e3
 			if *delay > 0 {
 				time.Sleep(time.Duration(*delay) * time.Microsecond)
 			}
 			syscall.Write(p[1], []byte{'x'})
+			done <- float64(t1-atomic.LoadInt64(&t0)) / 1e3
 		}()
 		atomic.StoreInt64(&t0, now())
 		if k, err := syscall.Read(p[0], buf); k != 1 || err != nil {
