@@ -9,12 +9,10 @@
 // around read(2)) on an empty pipe.  G2 can only run once sysmon notices
 // the P stuck in a syscall, retakes it and starts another M (thread) for
 // it.  G2's first instruction stamps the time, then G2 - on the M that took
-// the P over, another OS thread than G1's - fills the pipe so G1 comes back
-// (after -delay microseconds, time.Sleep: a G1 that stays blocked longer
-// lets sysmon back off from its 20 us tick, as real blocking does).
+// the P over, another OS thread than G1's - fills the pipe so G1 comes back.
 // Latency = G2's stamp - G1's stamp (monotonic clock).
 //
-//	build/bench/go/handoff [-n SAMPLES] [-delay US]
+//	build/bench/go/handoff [-n SAMPLES]
 //
 // Prints p50/p99/p999 in microseconds and the OS threads the process has
 // before and after (Go creates Ms for the handoffs).
@@ -63,7 +61,6 @@ func pct(v []float64, q float64) float64 {
 
 func main() {
 	n := flag.Int("n", 10000, "samples")
-	delay := flag.Int("delay", 0, "microseconds G1 stays blocked after G2 ran")
 	flag.Parse()
 	runtime.GOMAXPROCS(1)
 
@@ -87,9 +84,6 @@ func main() {
 		// not a handoff.
 		go func() {
 			t1 := now()
-			if *delay > 0 {
-				time.Sleep(time.Duration(*delay) * time.Microsecond)
-			}
 			syscall.Write(p[1], []byte{'x'})
 			done <- float64(t1-atomic.LoadInt64(&t0)) / 1e3
 		}()
@@ -101,8 +95,8 @@ func main() {
 		lat = append(lat, <-done)
 	}
 	sort.Float64s(lat)
-	fmt.Printf("go %s handoff latency, GOMAXPROCS=1, delay %d us, %d samples (us): "+
+	fmt.Printf("go %s handoff latency, GOMAXPROCS=1, %d samples (us): "+
 		"p50 %.1f p99 %.1f p999 %.1f; OS threads %s -> %s\n",
-		runtime.Version(), *delay, len(lat), pct(lat, 0.50), pct(lat, 0.99),
+		runtime.Version(), len(lat), pct(lat, 0.50), pct(lat, 0.99),
 		pct(lat, 0.999), before, threads())
 }
