@@ -48,15 +48,17 @@
  *
  * Wake designs, measured side by side by userspace/bench/bpf_handoff.c
  * (handoff = M enters read() -> standby back in user space owning the P;
- * host 6.18, 2 vCPUs shared with other work, medians of runs):
+ * host 6.18, 2 vCPUs shared with other work, median p50 of 3 runs of 10k):
  *   RING_PER_P:  one ring per P, the P's standby in epoll_wait on it.
- *                irq_work -> wake standby: one wakeup.
+ *                irq_work -> wake standby: one wakeup.          15.7 us
  *   RING_FUTEX:  one ring, a relay thread in epoll_wait; it futex-wakes a
  *                parked standby: two wakeups in series, and the relay is one
- *                more thread that must get a CPU first.
- * RING_PER_P is the default: it is faster (see the figures in HACKING.md,
- * "The BPF backend") because it has one wakeup on the path instead of two;
- * its cost is one standby per P and one ring (a page or two) per P.
+ *                more thread that must get a CPU first.         19.4 us
+ * RING_PER_P is the default: it was faster in every run (p50 ratio
+ * 0.75-0.85) because it has one wakeup on the path instead of two; its
+ * cost is one standby per P and one ring (a page) per P.  Most of what is
+ * left is the ring's irq_work (a self-IPI, as dear as a cross-CPU wake in
+ * this VM): a same-CPU futex wake costs 2.7 us here.  Figures: HACKING.md.
  * The stop eventfd shares each waiter's epoll set with the ring, so a
  * stopped runtime never leaves a thread asleep.
  */
