@@ -85,7 +85,8 @@ struct sact_bpf_m {
 	__u32 blocked;		/* B: 1 from a block until the next switch-in */
 	__u64 blocks;		/* B: blocks (switch-out, !preempt, not
 				 * TASK_RUNNING) while in_g */
-	__u64 unblocks;		/* B: switch-ins after such a block */
+	__u64 unblocks;		/* B: switch-ins after such a block
+				 * (advisory: see sact_sched.bpf.c) */
 	__u64 preempts;		/* B: switch-outs while runnable (preempted,
 				 * or rescheduled on the way to user space) */
 	__u64 handoffs;		/* B: blocks that handed its P off */
