@@ -37,9 +37,11 @@
  * made by the same thread before it enters the kernel, so the program
  * always sees its latest values.  Counters in struct sact_bpf_stats are
  * fetch_adds; per-M ones have a single writer (this program, for that task).
- * The unblock count is advisory: on 6.18 the program misses a switch-in
- * now and then (1-2 per 100k blocks in selftests/bpf/stress, no recursion
- * miss; never on 6.1), so nothing may depend on `blocked`/`unblocks`.
+ * The unblock count is advisory: the 6.18 host sometimes runs a task
+ * again without a sched_switch that names it as next (1-5 per 100k blocks
+ * in selftests/bpf/stress; perf record -e sched:sched_switch shows the
+ * same for kernel threads, with no event lost; never seen on 6.1), so
+ * nothing may depend on `blocked`/`unblocks`.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
