@@ -81,6 +81,93 @@ TEST(teardown_leaves_nothing)
 	       count_sact_progs());
 }
 
+struct waiter {
+	struct sact_bpf *b;
+	int ret, slot, started;
+};
+
+static void *waiter_main(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->slot = sact_bpf_register(w->b);
+	__atomic_store_n(&w->started, 1, __ATOMIC_RELEASE);
+	w->ret = sact_bpf_wait(w->b, w->slot, 0, -1, NULL);
+	sact_bpf_unregister(w->b, w->slot);
+	return NULL;
+}
+
+/*
+ * wait: a timeout with nothing handed off; a P already HANDOFF is taken at
+ * once; a second waiter on one P is refused (RING_PER_P); stop wakes a
+ * waiter with no timeout.
+ */
+TEST(wait_contract)
+{
+	struct sact_bpf *b = NULL;
+	int wake;
+
+	for (wake = SACT_BPF_WAKE_RING_PER_P; wake <= SACT_BPF_WAKE_RING_FUTEX;
+	     wake++) {
+		struct waiter w = { 0 };
+		pthread_t t;
+		int slot;
+
+		sact_bpf_open_or_skip(_metadata, 1, wake, &b);
+		slot = sact_bpf_register(b);
+		ASSERT_LE(0, slot);
+		EXPECT_EQ(-ETIMEDOUT, sact_bpf_wait(b, slot, 0, 20, NULL));
+		EXPECT_EQ(-EINVAL, sact_bpf_wait(b, SACT_BPF_MAX_M, 0, 0, NULL));
+		if (wake == SACT_BPF_WAKE_RING_PER_P) {
+			/* P 1 does not exist; no relay in this design. */
+			EXPECT_EQ(-EINVAL, sact_bpf_wait(b, slot, 1, 0, NULL));
+			EXPECT_EQ(-EINVAL, sact_bpf_relay(b, 0));
+		} else {
+			EXPECT_EQ(0, sact_bpf_relay(b, 0));	/* no event */
+		}
+
+		/* A waiter with no timeout, then stop. */
+		w.b = b;
+		ASSERT_EQ(0, pthread_create(&t, NULL, waiter_main, &w));
+		t_wait_until(_metadata, __atomic_load_n(&w.started,
+				__ATOMIC_ACQUIRE), "the waiter");
+		if (wake == SACT_BPF_WAKE_RING_PER_P) {
+			/* Wait until it sleeps: then a second one is -EBUSY. */
+			t_wait_until(_metadata,
+				     t_load64(&sact_bpf_mslot(b, w.slot)->idle_blocks),
+				     "the waiter to sleep");
+			EXPECT_EQ(-EBUSY, sact_bpf_wait(b, slot, 0, 0, NULL));
+		}
+		sact_bpf_stop(b);
+		pthread_join(t, NULL);
+		EXPECT_EQ(-ECANCELED, w.ret);
+		sact_bpf_close(b);
+		b = NULL;
+	}
+}
+
+/* A P left HANDOFF (its event lost, say) is claimed without sleeping. */
+TEST(wait_takes_a_handoff_p)
+{
+	struct sact_bpf *b = NULL;
+	struct sact_bpf_shared *sh;
+	int slot;
+
+	sact_bpf_open_or_skip(_metadata, 1, SACT_BPF_WAKE_RING_PER_P, &b);
+	sh = sact_bpf_shared(b);
+	slot = sact_bpf_register(b);
+	ASSERT_LE(0, slot);
+	/* As the program leaves it after a handoff whose ring was full. */
+	__atomic_store_n(&sh->p[0].own,
+			 SACT_BPF_OWN(41, SACT_BPF_P_HANDOFF, 7), __ATOMIC_RELEASE);
+	EXPECT_EQ(0, sact_bpf_wait(b, slot, 0, 0, NULL));
+	EXPECT_EQ(SACT_BPF_OWN(42, SACT_BPF_P_OWNED, slot),
+		  t_load64(&sh->p[0].own));
+	EXPECT_EQ(1, sh->m[slot].p);
+	EXPECT_EQ(0, sact_bpf_p_release(b, 0, slot));
+	sact_bpf_close(b);
+}
+
 TEST(bad_options)
 {
 	struct sact_bpf_opts o = { .size = sizeof(o), .nprocs = 1 };
