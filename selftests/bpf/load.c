@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * load.c - the bpf backend loads, attaches and leaves nothing behind; it
+ * refuses bad options and, without privilege, fails with -EPERM and a
+ * reason.
+ */
+#include <sys/wait.h>
+
+#include <bpf/bpf.h>
+
+#include "bpf_test.h"
+
+#include "kselftest_harness.h"
+
+static bool prog_exists(__u32 id)
+{
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* Is any program attached to a tracepoint-like hook named sact_switch? */
+static int count_sact_progs(void)
+{
+	__u32 id = 0;
+	int n = 0;
+
+	while (!bpf_prog_get_next_id(id, &id)) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_prog_get_fd_by_id(id);
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		    !strcmp(info.name, "sact_switch"))
+			n++;
+		close(fd);
+	}
+	return n;
+}
+
+TEST(teardown_leaves_nothing)
+{
+	struct sact_bpf *b = NULL;
+	int wake;
+
+	for (wake = SACT_BPF_WAKE_RING_PER_P; wake <= SACT_BPF_WAKE_RING_FUTEX;
+	     wake++) {
+		uint64_t end;
+		__u32 id;
+		int slot;
+
+		sact_bpf_open_or_skip(_metadata, 4, wake, &b);
+		id = sact_bpf_prog_id(b);
+		ASSERT_NE(0, id);
+		ASSERT_TRUE(prog_exists(id));
+		/* In use: a slot, a P, a stop. */
+		slot = sact_bpf_register(b);
+		ASSERT_LE(0, slot);
+		EXPECT_EQ(-EEXIST, sact_bpf_register(b));
+		EXPECT_EQ(0, sact_bpf_p_acquire(b, 3, slot));
+		EXPECT_EQ(-EBUSY, sact_bpf_p_acquire(b, 3, slot));
+		EXPECT_EQ(-EINVAL, sact_bpf_p_acquire(b, 4, slot));
+		sact_bpf_stop(b);
+		EXPECT_EQ(-ECANCELED, sact_bpf_wait(b, slot, 0, 1000, NULL));
+		sact_bpf_close(b);
+		b = NULL;
+		/* close() of the last fd drops the program at once; allow
+		 * for a deferred release all the same (no timing verdict). */
+		end = t_now_ns() + 30ull * 1000000000ull;
+		while (prog_exists(id) && t_now_ns() < end)
+			usleep(1000);
+		EXPECT_FALSE(prog_exists(id)) TH_LOG("program %u still loaded", id);
+	}
+	/* And none of ours is left from this process (others may run). */
+	TH_LOG("sact_switch programs loaded system-wide now: %d",
+	       count_sact_progs());
+}
+
+struct waiter {
+	struct sact_bpf *b;
+	int ret, slot, started;
+};
+
+static void *waiter_main(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->slot = sact_bpf_register(w->b);
+	__atomic_store_n(&w->started, 1, __ATOMIC_RELEASE);
+	w->ret = sact_bpf_wait(w->b, w->slot, 0, -1, NULL);
+	sact_bpf_unregister(w->b, w->slot);
+	return NULL;
+}
+
+/*
+ * wait: a timeout with nothing handed off; a P already HANDOFF is taken at
+ * once; a second waiter on one P is refused (RING_PER_P); stop wakes a
+ * waiter with no timeout.
+ */
+TEST(wait_contract)
+{
+	struct sact_bpf *b = NULL;
+	int wake;
+
+	for (wake = SACT_BPF_WAKE_RING_PER_P; wake <= SACT_BPF_WAKE_RING_FUTEX;
+	     wake++) {
+		struct waiter w = { 0 };
+		pthread_t t;
+		int slot;
+
+		sact_bpf_open_or_skip(_metadata, 1, wake, &b);
+		slot = sact_bpf_register(b);
+		ASSERT_LE(0, slot);
+		EXPECT_EQ(-ETIMEDOUT, sact_bpf_wait(b, slot, 0, 20, NULL));
+		EXPECT_EQ(-EINVAL, sact_bpf_wait(b, SACT_BPF_MAX_M, 0, 0, NULL));
+		if (wake == SACT_BPF_WAKE_RING_PER_P) {
+			/* P 1 does not exist; no relay in this design. */
+			EXPECT_EQ(-EINVAL, sact_bpf_wait(b, slot, 1, 0, NULL));
+			EXPECT_EQ(-EINVAL, sact_bpf_relay(b, 0));
+		} else {
+			EXPECT_EQ(0, sact_bpf_relay(b, 0));	/* no event */
+		}
+
+		/* A waiter with no timeout, then stop. */
+		w.b = b;
+		ASSERT_EQ(0, pthread_create(&t, NULL, waiter_main, &w));
+		t_wait_until(_metadata, __atomic_load_n(&w.started,
+				__ATOMIC_ACQUIRE), "the waiter");
+		if (wake == SACT_BPF_WAKE_RING_PER_P) {
+			/* Wait until it sleeps: then a second one is -EBUSY. */
+			t_wait_until(_metadata,
+				     t_load64(&sact_bpf_mslot(b, w.slot)->idle_blocks),
+				     "the waiter to sleep");
+			EXPECT_EQ(-EBUSY, sact_bpf_wait(b, slot, 0, 0, NULL));
+		}
+		sact_bpf_stop(b);
+		pthread_join(t, NULL);
+		EXPECT_EQ(-ECANCELED, w.ret);
+		sact_bpf_close(b);
+		b = NULL;
+	}
+}
+
+/* A P left HANDOFF (its event lost, say) is claimed without sleeping. */
+TEST(wait_takes_a_handoff_p)
+{
+	struct sact_bpf *b = NULL;
+	struct sact_bpf_shared *sh;
+	int slot;
+
+	sact_bpf_open_or_skip(_metadata, 1, SACT_BPF_WAKE_RING_PER_P, &b);
+	sh = sact_bpf_shared(b);
+	slot = sact_bpf_register(b);
+	ASSERT_LE(0, slot);
+	/* As the program leaves it after a handoff whose ring was full. */
+	__atomic_store_n(&sh->p[0].own,
+			 SACT_BPF_OWN(41, SACT_BPF_P_HANDOFF, 7), __ATOMIC_RELEASE);
+	EXPECT_EQ(0, sact_bpf_wait(b, slot, 0, 0, NULL));
+	EXPECT_EQ(SACT_BPF_OWN(42, SACT_BPF_P_OWNED, slot),
+		  t_load64(&sh->p[0].own));
+	EXPECT_EQ(1, sh->m[slot].p);
+	EXPECT_EQ(0, sact_bpf_p_release(b, 0, slot));
+	sact_bpf_close(b);
+}
+
+TEST(bad_options)
+{
+	struct sact_bpf_opts o = { .size = sizeof(o), .nprocs = 1 };
+	struct sact_bpf *b = (void *)1;
+	char why[128] = "";
+
+	o.nprocs = 0;
+	EXPECT_EQ(-EINVAL, sact_bpf_open(&o, &b, why, sizeof(why)));
+	EXPECT_EQ(NULL, b);
+	EXPECT_NE(0, why[0]);
+	o.nprocs = SACT_BPF_MAX_P + 1;
+	EXPECT_EQ(-EINVAL, sact_bpf_open(&o, &b, NULL, 0));
+	o.nprocs = 1;
+	o.wake = 7;
+	EXPECT_EQ(-EINVAL, sact_bpf_open(&o, &b, NULL, 0));
+	o.wake = 0;
+	o.size = 4;
+	EXPECT_EQ(-EINVAL, sact_bpf_open(&o, &b, NULL, 0));
+}
+
+/* Without privilege: -EPERM and a one-line reason, nothing printed. */
+TEST(unprivileged_eperm)
+{
+	struct sact_bpf_opts o = { .size = sizeof(o), .nprocs = 1 };
+	int status, pfd[2], efd[2];
+	char why[256] = "", err_out[256] = "";
+	pid_t child;
+
+	if (geteuid() != 0)
+		SKIP(return, "must start as root to drop privilege");
+	ASSERT_EQ(0, pipe(pfd));
+	ASSERT_EQ(0, pipe(efd));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (child == 0) {
+		struct sact_bpf *b;
+		int err;
+
+		close(pfd[0]);
+		close(efd[0]);
+		unsetenv("SACT_DEBUG");
+		if (dup2(efd[1], 2) < 0)
+			_exit(4);
+		/* nobody, and no capabilities left (setresuid drops them). */
+		if (setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(2);
+		err = sact_bpf_open(&o, &b, why, sizeof(why));
+		if (write(pfd[1], why, strlen(why)) < 0)
+			_exit(3);
+		_exit(err == -EPERM ? 0 : 1);
+	}
+	close(pfd[1]);
+	close(efd[1]);
+	ASSERT_LE(0, read(pfd[0], why, sizeof(why) - 1));
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	/* Quiet unless SACT_DEBUG=1: libbpf's complaints are swallowed. */
+	EXPECT_EQ(0, read(efd[0], err_out, sizeof(err_out) - 1))
+		TH_LOG("stderr: %s", err_out);
+	close(efd[0]);
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("reason: %s", why);
+	EXPECT_NE(NULL, strstr(why, "root")) TH_LOG("reason: %s", why);
+	EXPECT_EQ(NULL, strchr(why, '\n'));
+	close(pfd[0]);
+}
+
+TEST_HARNESS_MAIN
