@@ -107,8 +107,8 @@ struct sact_stats {
 
 /*
  * Fill *st (up to st->size bytes; set size first) with the statistics of
- * the current run when called from one of its Gs, else of the last run.
- * 0 or -EINVAL.  Counters read during a run are approximate.
+ * the run in progress (from any thread), else of the last run.  0 or
+ * -EINVAL.  Counters read during a run are approximate.
  */
 int sact_stats(struct sact_stats *st);
 

@@ -100,6 +100,7 @@
 struct sched sched;
 
 static _Atomic int sched_active;	/* a sact_run is in progress */
+static _Atomic int sched_live;		/* ... and sched is set up */
 static enum sact_backend last_backend = SACT_BACKEND_AUTO;
 static struct sact_stats last_stats;
 
@@ -1098,10 +1099,13 @@ SACT_API int sact_stats(struct sact_stats *st)
 
 	if (!st || st->size == 0)
 		return -EINVAL;
-	if (ld_acq(&sched_active) && getm())
-		stats_collect(&s);
-	else
-		s = last_stats;
+	s = last_stats;
+	if (ld_acq(&sched_live)) {
+		lock_acquire(&sched.lock);
+		if (sched.allm)
+			stats_collect(&s);
+		lock_release(&sched.lock);
+	}
 	n = st->size < sizeof(s) ? st->size : sizeof(s);
 	s.size = n;
 	memcpy(st, &s, n);
@@ -1125,16 +1129,19 @@ static void teardown(int nthreads)
 		sched.ops->stop();
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(sched.allm[i].thread, NULL);
-	stats_collect(&last_stats);
 	if (sched.ops->fini)
 		sched.ops->fini();
 	gfree_all();
+	lock_acquire(&sched.lock);	/* against a concurrent sact_stats */
+	st(&sched_live, 0);
+	stats_collect(&last_stats);
 	for (int i = 0; i < sched.nprocs; i++)
 		free(sched.allp[i].timers);
 	free(sched.allp);
 	free(sched.allm);
 	sched.allp = NULL;
 	sched.allm = NULL;
+	lock_release(&sched.lock);
 }
 
 SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
@@ -1246,6 +1253,7 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 			goto out_inactive;
 		}
 	}
+	st_rel(&sched_live, 1);
 
 	while (ld_acq(&sched.done) == 0)
 		futex_wait(&sched.done, 0, -1);

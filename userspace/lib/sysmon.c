@@ -74,7 +74,10 @@ static void *sysmon_main(void *arg)
 				futex_wait(&sched.sysmonwait, 1,
 					   SYSMON_SLEEP_NS);
 			st(&sched.sysmonwait, 0);
-			idle = 0;
+			/* back to the 20 us tick only if someone is in a
+			 * syscall (or woke us: then he will be) */
+			if (retake(nanotime()))
+				idle = 0;
 			continue;
 		}
 		futex_wait(&sysmon_stop, 0, delay);
