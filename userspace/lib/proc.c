@@ -698,6 +698,8 @@ void wakep(void)
 {
 	int z = 0;
 
+	if (sched.nprocs == 1)
+		return;	/* the caller holds the only P: none is ever idle */
 	atomic_thread_fence(SEQCST);	/* StoreLoad: pairs with nmspinning-- */
 	if (ld(&sched.npidle) == 0 || ld(&sched.nmspinning) != 0)
 		return;
