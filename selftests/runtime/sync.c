@@ -313,7 +313,12 @@ static void negative_wg(void *arg)
 	sact_wg_add(&wg, -1);
 }
 
-TEST(negative_waitgroup_throws)
+/*
+ * Run fn in a child; it must abort (SIGABRT) with msg on stderr: a broken
+ * invariant or a deadlock is reported by a fixed message (Go's throw).
+ */
+static void expect_throw(struct __test_metadata *_metadata,
+			 void (*fn)(void *), const char *want)
 {
 	char msg[4096] = "";
 	int fds[2], status;
@@ -325,7 +330,7 @@ TEST(negative_waitgroup_throws)
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		dup2(fds[1], 2);
-		sact_run(NULL, negative_wg, NULL);
+		sact_run(NULL, fn, NULL);
 		_exit(0);
 	}
 	close(fds[1]);
@@ -334,11 +339,38 @@ TEST(negative_waitgroup_throws)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFSIGNALED(status));
 	EXPECT_EQ(SIGABRT, WTERMSIG(status));
-	ASSERT_LT(0, n);
-	msg[n] = 0;
-	EXPECT_NE(NULL, strstr(msg, "sact: negative WaitGroup counter\n"))
-		TH_LOG("stderr: %s", msg);
+	EXPECT_NE(NULL, strstr(msg, want)) TH_LOG("stderr: %s", msg);
 	close(fds[0]);
+}
+
+TEST(negative_waitgroup_throws)
+{
+	expect_throw(_metadata, negative_wg, "sact: negative WaitGroup counter\n");
+}
+
+static void recv_forever(void *arg)
+{
+	struct sact_chan *c = sact_chan_new(sizeof(long), 0);
+	long v;
+
+	(void)arg;
+	sact_chan_recv(c, &v);	/* nobody will ever send */
+}
+
+static void deadlock_main(void *arg)
+{
+	struct sact_mutex mu = SACT_MUTEX_INIT;
+
+	(void)arg;
+	sact_go(recv_forever, NULL);
+	sact_mutex_lock(&mu);
+	sact_mutex_lock(&mu);	/* and this one waits for itself */
+}
+
+TEST(deadlock_throws)
+{
+	expect_throw(_metadata, deadlock_main,
+		     "sact: all Gs are asleep - deadlock\n");
 }
 
 TEST_HARNESS_MAIN

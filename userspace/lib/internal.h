@@ -137,6 +137,9 @@ struct g {
 #endif
 };
 
+/* at stack_lo of a G without a guard page (stack.c) */
+#define STACK_CANARY	0x5ac7ca9a12e5ac75ULL
+
 #define CLAIM_WOKEN	1
 #define CLAIM_TIMEOUT	2
 
@@ -291,6 +294,7 @@ struct sched {
 
 	_Atomic int64_t ngs;			/* A: live Gs */
 	_Atomic int64_t ngs_peak;		/* A */
+	_Atomic uint32_t started;		/* A: futex, all threads exist */
 	_Atomic uint32_t done;			/* A: futex, ngs reached 0 */
 	_Atomic int exiting;			/* A, set under L */
 	bool shuffle;				/* I: randomized order */
@@ -325,6 +329,7 @@ void runqput(struct p *pp, struct g *gp, bool next);
 void startm(struct p *pp, bool spinning, bool handoff);
 void handoffp(struct p *pp);
 void wakep(void);
+void sact_switch_to_g0(struct m *m, struct g *gp);
 
 /* stack.c */
 struct g *galloc(void);

@@ -210,7 +210,7 @@ void g_stack_check(struct g *gp)
 {
 	if ((char *)gp->sp < gp->stack_lo)
 		throw("sact: G stack overflow");
-	if (!gp->guarded && *(uint64_t *)gp->stack_lo != 0x5ac7ca9a12e5ac75ULL)
+	if (!gp->guarded && *(uint64_t *)gp->stack_lo != STACK_CANARY)
 		throw("sact: G stack overflow (canary)");
 }
 
@@ -276,6 +276,10 @@ static void run_after(struct m *m)
  */
 static void switch_to(struct m *m, struct g *from, struct g *to)
 {
+	if (unlikely(!from->guarded) && from != &m->g0 &&
+	    (*(uint64_t *)from->stack_lo != STACK_CANARY ||
+	     (char *)__builtin_frame_address(0) < from->stack_lo))
+		throw("sact: G stack overflow (canary)");
 	m->curg = to;
 	to->m = m;
 	stat_inc(&m->st.switches);
@@ -591,6 +595,24 @@ static void midle_put(struct m *m)
 }
 
 /*
+ * Go's checkdead: called by an M going idle with no timeout (sched.lock
+ * held).  If that was the last M, every P is idle, nothing is queued and no
+ * timer is pending, no G can ever run again: the program is deadlocked.
+ * Only a G can ready a G, so this cannot be a false alarm; an M in the
+ * kernel is not on the idle list, so it keeps the check from firing.
+ */
+static void checkdead(void)
+{
+	if (sched.nmidle != sched.nm || ld(&sched.npidle) != sched.nprocs ||
+	    ld(&sched.ngs) == 0 || ld(&sched.runqsize) != 0)
+		return;
+	for (int i = 0; i < sched.nprocs; i++)
+		if (!runqempty(&sched.allp[i]) || ld(&sched.allp[i].timer0))
+			return;
+	throw("sact: all Gs are asleep - deadlock");
+}
+
+/*
  * Wait, on the idle list, until startm hands m a P or deadline (nanotime,
  * <0: none) passes.  Returns true with m->p set, false on timeout or exit.
  */
@@ -646,6 +668,8 @@ static bool stopm(struct m *m, int64_t timeout_ns)
 		return false;
 	}
 	midle_put(m);
+	if (timeout_ns < 0)
+		checkdead();
 	lock_release(&sched.lock);
 	return stopm_wait(m, deadline);
 }
@@ -957,7 +981,6 @@ void goready(struct g *gp)
 }
 
 /* exitsyscall without a P (syscall.c): gp to g0, m->after already set. */
-void sact_switch_to_g0(struct m *m, struct g *gp);
 void sact_switch_to_g0(struct m *m, struct g *gp)
 {
 	switch_to(m, gp, &m->g0);
@@ -1063,6 +1086,9 @@ static void *m_main(void *arg)
 		throw("sact: backend m_start failed");
 	if (m->id != 0)
 		stopm_wait(m, -1);	/* registered idle by sact_run */
+	else	/* the first G runs once every thread exists */
+		while (ld_acq(&sched.started) == 0)
+			futex_wait(&sched.started, 0, -1);
 	schedule_loop(m);
 	if (sched.ops->m_stop)
 		sched.ops->m_stop(m);
@@ -1144,6 +1170,15 @@ static void teardown(int nthreads)
 	sched.allp = NULL;
 	sched.allm = NULL;
 	lock_release(&sched.lock);
+}
+
+/* Threads could not all be started: stop the nthreads that were. */
+static void start_failed(int nthreads)
+{
+	st(&sched.exiting, 1);		/* before M0 may look */
+	st_rel(&sched.started, 1);
+	futex_wake(&sched.started, 1);
+	teardown(nthreads);
 }
 
 SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
@@ -1243,7 +1278,7 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 		err = -pthread_create(&sched.allm[i].thread, NULL, m_main,
 				      &sched.allm[i]);
 		if (err) {
-			teardown(i);
+			start_failed(i);
 			goto out_inactive;
 		}
 		sched.threads++;
@@ -1251,11 +1286,13 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 	if (ops->start) {
 		err = ops->start();
 		if (err < 0) {
-			teardown(sched.nm);
+			start_failed(sched.nm);
 			goto out_inactive;
 		}
 	}
 	st_rel(&sched_live, 1);
+	st_rel(&sched.started, 1);
+	futex_wake(&sched.started, 1);
 
 	while (ld_acq(&sched.done) == 0)
 		futex_wait(&sched.done, 0, -1);

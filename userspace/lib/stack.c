@@ -51,7 +51,6 @@
 #define PAGE		4096UL
 #define SLAB_BYTES	(4UL << 20)
 #define SLAB_MAX_SLOTS	64
-#define CANARY		0x5ac7ca9a12e5ac75ULL
 
 struct slab {
 	struct slab *next;
@@ -97,7 +96,7 @@ static struct g *slot_init(struct slab *s, int i)
 		gp->guarded = true;
 	} else {
 		sched.guards_left = 0;	/* out of budget or of VMAs */
-		*(uint64_t *)gp->stack_lo = CANARY;
+		*(uint64_t *)gp->stack_lo = STACK_CANARY;
 	}
 #if defined(__SANITIZE_THREAD__)
 	gp->tsan_fiber = __tsan_create_fiber(0);

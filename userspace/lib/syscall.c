@@ -88,11 +88,7 @@ static __attribute__((noinline)) void exitsyscall_slow(struct g *gp)
 	st(&gp->status, G_RUNNABLE);
 	m->after = AFTER_GLOBRUNQ;
 	m->after_g = gp;
-	{
-		extern void sact_switch_to_g0(struct m *m, struct g *gp);
-
-		sact_switch_to_g0(m, gp);
-	}
+	sact_switch_to_g0(m, gp);
 }
 
 static inline void exitsyscall(struct g *gp)

@@ -28,6 +28,7 @@
 #define SYSMON_SLEEP_NS	10000000
 
 static pthread_t sysmon_thread;
+static bool sysmon_running;
 static _Atomic uint32_t sysmon_stop;
 
 /* Take Ps stuck in syscalls.  Returns how many Ps were in a syscall. */
@@ -97,12 +98,16 @@ static int sysmon_start(void)
 	err = pthread_create(&sysmon_thread, NULL, sysmon_main, NULL);
 	if (err)
 		return -err;
+	sysmon_running = true;
 	sched.threads++;
 	return 0;
 }
 
 static void sysmon_stop_fn(void)
 {
+	if (!sysmon_running)
+		return;
+	sysmon_running = false;
 	st_rel(&sysmon_stop, 1);
 	futex_wake(&sysmon_stop, 1);
 	st_rel(&sched.sysmonwait, 0);
