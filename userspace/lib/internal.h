@@ -329,12 +329,13 @@ void runqput(struct p *pp, struct g *gp, bool next);
 void startm(struct p *pp, bool spinning, bool handoff);
 void handoffp(struct p *pp);
 void wakep(void);
+struct p *pidleget(void);		/* sched.lock held */
+void acquirep(struct m *m, struct p *pp);
 void sact_switch_to_g0(struct m *m, struct g *gp);
 
 /* stack.c */
 struct g *galloc(void);
 void gfree_all(void);
-void g_stack_check(struct g *gp);
 void gfput(struct p *pp, struct g *gp);
 struct g *gfget(struct p *pp);
 

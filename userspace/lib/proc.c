@@ -205,19 +205,7 @@ int64_t nanotime(void)
 
 /* ---- the context switch and the post-switch step ------------------------ */
 
-/* Check that a G without a guard page did not run past its stack. */
-void g_stack_check(struct g *gp)
-{
-	if ((char *)gp->sp < gp->stack_lo)
-		throw("sact: G stack overflow");
-	if (!gp->guarded && *(uint64_t *)gp->stack_lo != STACK_CANARY)
-		throw("sact: G stack overflow (canary)");
-}
-
 static void globrunqput(struct g *gp);
-static struct p *pidleget(void);
-static void acquirep(struct m *m, struct p *pp);
-void runqput(struct p *pp, struct g *gp, bool next);
 
 /*
  * Run what the context we switched away from left in m->after.  Called
@@ -276,6 +264,7 @@ static void run_after(struct m *m)
  */
 static void switch_to(struct m *m, struct g *from, struct g *to)
 {
+	/* a stack without a guard page: did it run past its bottom? */
 	if (unlikely(!from->guarded) && from != &m->g0 &&
 	    (*(uint64_t *)from->stack_lo != STACK_CANARY ||
 	     (char *)__builtin_frame_address(0) < from->stack_lo))
@@ -548,7 +537,7 @@ static void pidleput(struct p *pp)
 	atomic_fetch_add(&sched.npidle, 1);
 }
 
-static struct p *pidleget(void)
+struct p *pidleget(void)
 {
 	struct p *pp = sched.pidle;
 
@@ -559,7 +548,7 @@ static struct p *pidleget(void)
 	return pp;
 }
 
-static void acquirep(struct m *m, struct p *pp)
+void acquirep(struct m *m, struct p *pp)
 {
 	m->p = pp;
 	pp->m = m;
@@ -744,8 +733,9 @@ void handoffp(struct p *pp)
 		startm(pp, false, true);
 		return;
 	}
-	/* no local work: like Go, make sure someone spins if nobody does */
-	if (ld(&sched.nmspinning) == 0 &&
+	/* no local work: like Go, make sure someone looks for work if no M
+	 * spins and no P is idle */
+	if (ld(&sched.nmspinning) + ld(&sched.npidle) == 0 &&
 	    atomic_compare_exchange_strong(&sched.nmspinning, &z, 1)) {
 		startm(pp, true, true);
 		return;

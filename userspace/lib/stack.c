@@ -26,7 +26,7 @@
  * default, leaving the rest of the limit to the application.  Stacks beyond
  * the budget (or when mprotect fails) have no guard: their lowest page is a
  * dead zone and a canary word at stack_lo is checked every time the G is
- * switched out or exits (g_stack_check): an overflow is caught late rather
+ * switched out or exits (switch_to in proc.c): an overflow is caught late rather
  * than at the faulting instruction, and an overflow larger than the dead
  * zone can corrupt the slot below before it is caught.  The canary costs one
  * touched page per unguarded G (counted in the RSS per parked G).
@@ -175,7 +175,6 @@ struct g *gfget(struct p *pp)
 /* Free a dead G (off its stack).  Must run on the owner of pp (or NULL). */
 void gfput(struct p *pp, struct g *gp)
 {
-	g_stack_check(gp);
 	st(&gp->status, G_IDLE);
 	gp->fn = NULL;
 	gp->arg = NULL;

@@ -71,16 +71,10 @@ static __attribute__((noinline)) void exitsyscall_slow(struct g *gp)
 	m->p = NULL;
 	m->oldp = NULL;
 	lock_acquire(&sched.lock);
-	pp = sched.pidle;
-	if (pp) {
-		sched.pidle = pp->link;
-		atomic_fetch_sub(&sched.npidle, 1);
-	}
+	pp = pidleget();
 	lock_release(&sched.lock);
 	if (pp) {
-		m->p = pp;
-		pp->m = m;
-		st(&pp->status, P_RUNNING);
+		acquirep(m, pp);
 		st(&gp->status, G_RUNNING);
 		return;
 	}

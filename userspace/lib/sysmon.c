@@ -5,9 +5,10 @@
  * sysmon: a monitor thread wakes every 20 us while any P is P_SYSCALL and
  * retakes a P whose syscalltick has not moved for at least one tick (its M
  * has been in the same syscall for > 20 us): CAS P_SYSCALL -> P_IDLE, then
- * handoffp() gives it to a standby M.  Go does the same in retake().  After
- * 50 ticks with no P in a syscall it sleeps on sched.sysmonwait until an
- * entersyscall wakes it.
+ * handoffp() gives it to a standby M.  Go does the same in retake(), with
+ * the same back-off: after 50 ticks without a retake the tick doubles, up
+ * to 10 ms (see sysmon_main).  After 50 ticks with no P in a syscall at all
+ * it sleeps on sched.sysmonwait until an entersyscall wakes it.
  *
  * Race we accept (racy; any error is contained and temporary): entersyscall
  * publishes P_SYSCALL with a plain store and then reads sysmonwait, with no
@@ -31,11 +32,15 @@ static pthread_t sysmon_thread;
 static bool sysmon_running;
 static _Atomic uint32_t sysmon_stop;
 
-/* Take Ps stuck in syscalls.  Returns how many Ps were in a syscall. */
-static int retake(int64_t now)
+/*
+ * Take Ps stuck in syscalls.  *insys: how many Ps were in a syscall.
+ * Returns how many were retaken.
+ */
+static int retake(int64_t now, int *insys)
 {
-	int insys = 0;
+	int n = 0;
 
+	*insys = 0;
 	for (int i = 0; i < sched.nprocs; i++) {
 		struct p *pp = &sched.allp[i];
 		uint32_t t;
@@ -43,7 +48,7 @@ static int retake(int64_t now)
 
 		if (ld(&pp->status) != P_SYSCALL)
 			continue;
-		insys++;
+		(*insys)++;
 		t = ld(&pp->syscalltick);
 		if (pp->sysmon_tick != t) {
 			pp->sysmon_tick = t;	/* a new syscall: note it */
@@ -55,37 +60,53 @@ static int retake(int64_t now)
 		if (atomic_compare_exchange_strong(&pp->status, &s, P_IDLE)) {
 			atomic_fetch_add(&sched.handoffs, 1);
 			handoffp(pp);
+			n++;
 		}
 	}
-	return insys;
+	return n;
 }
 
+/*
+ * The monitor loop.  Like Go's sysmon: a 20 us tick; after 50 ticks that
+ * retook nothing the delay doubles, up to 10 ms (a stream of short
+ * syscalls does not keep it polling at 20 us); any retake resets it.
+ * After 50 ticks that saw no P in a syscall at all it sleeps on
+ * sysmonwait until an entersyscall wakes it.
+ */
 static void *sysmon_main(void *arg)
 {
-	int idle = 0;
+	int64_t delay = SYSMON_TICK_NS;
+	int idle = 0, nosys = 0;
 
 	(void)arg;
 	while (!ld_acq(&sysmon_stop)) {
-		int64_t delay = SYSMON_TICK_NS;
+		int insys;
 
-		if (idle > SYSMON_IDLE_TICKS) {
+		if (nosys > SYSMON_IDLE_TICKS) {
 			st(&sched.sysmonwait, 1);
 			atomic_thread_fence(SEQCST);
-			if (!retake(nanotime()))
+			retake(nanotime(), &insys);
+			if (!insys)
 				futex_wait(&sched.sysmonwait, 1,
 					   SYSMON_SLEEP_NS);
-			st(&sched.sysmonwait, 0);
-			/* back to the 20 us tick only if someone is in a
-			 * syscall (or woke us: then he will be) */
-			if (retake(nanotime()))
-				idle = 0;
-			continue;
+			/* an entersyscall that woke us cleared sysmonwait:
+			 * back to the 20 us tick */
+			if (atomic_exchange(&sched.sysmonwait, 0) == 0 ||
+			    insys)
+				idle = nosys = 0;
+		} else {
+			if (idle == 0)
+				delay = SYSMON_TICK_NS;
+			else if (idle > SYSMON_IDLE_TICKS &&
+				 delay < SYSMON_SLEEP_NS)
+				delay *= 2;
+			futex_wait(&sysmon_stop, 0, delay);
 		}
-		futex_wait(&sysmon_stop, 0, delay);
-		if (retake(nanotime()))
+		if (retake(nanotime(), &insys))
 			idle = 0;
 		else
 			idle++;
+		nosys = insys ? 0 : nosys + 1;
 	}
 	return NULL;
 }

@@ -64,15 +64,15 @@ func benchChan(n int) {
 
 func benchSyscall(n int) {
 	best := 1e9
-	for round := 0; round < 5; round++ {
+	for round := 0; round < 40; round++ {
 		t0 := time.Now()
-		for i := 0; i < n/5; i++ {
+		for i := 0; i < n/40; i++ {
 			// Syscall, not RawSyscall (what syscall.Getppid uses):
 			// the peer of sact_syscall enters and exits the
 			// scheduler's syscall state
 			syscall.Syscall(syscall.SYS_GETPPID, 0, 0, 0)
 		}
-		d := float64(time.Since(t0).Nanoseconds()) / float64(n/5)
+		d := float64(time.Since(t0).Nanoseconds()) / float64(n/40)
 		if d < best {
 			best = d
 		}
