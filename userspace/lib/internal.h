@@ -164,6 +164,7 @@ struct p {
 	uint32_t sysmon_tick;			/* sysmon only */
 	int64_t sysmon_when;			/* sysmon only */
 	uint64_t rand;				/* O: fastrand state */
+	uint64_t goidnext, goidend;		/* O: a batch of G ids */
 
 	/* free Gs with their stacks (O) */
 	struct g *gfree;

@@ -1004,7 +1004,12 @@ SACT_API int sact_go(void (*fn)(void *), void *arg)
 		return -ENOMEM;
 	gp->fn = fn;
 	gp->arg = arg;
-	gp->goid = atomic_fetch_add_explicit(&sched.goid, 1, RELAXED) + 1;
+	if (m->p->goidnext == m->p->goidend) {	/* a batch, like Go */
+		m->p->goidnext = atomic_fetch_add_explicit(
+			&sched.goid, 16, RELAXED) + 1;
+		m->p->goidend = m->p->goidnext + 16;
+	}
+	gp->goid = m->p->goidnext++;
 	gframe_init(gp);
 	n = atomic_fetch_add(&sched.ngs, 1) + 1;
 	peak = ld(&sched.ngs_peak);

@@ -259,18 +259,27 @@ SACT_API void sact_cond_broadcast(struct sact_cond *c)
 	ready_all(list);
 }
 
-/* ---- wait group ------------------------------------------------------------ */
+/* ---- wait group --------------------------------------------------------------
+ * count_ is changed by an atomic add, without the lock (Go's WaitGroup);
+ * only the add that brings it to 0 takes the lock to wake the waiters.  A
+ * waiter checks count_ under the lock before it queues: either the add that
+ * reached 0 came before that check (the waiter does not wait) or its
+ * wake-up takes the lock after the waiter queued and finds it.
+ */
+
+#define WGCOUNT(wg)	((_Atomic int64_t *)&(wg)->count_)
 
 SACT_API void sact_wg_add(struct sact_waitgroup *wg, int64_t delta)
 {
-	struct waiter *list = NULL;
+	int64_t v = atomic_fetch_add(WGCOUNT(wg), delta) + delta;
+	struct waiter *list;
 
-	lock_acquire(LOCK(wg));
-	wg->count_ += delta;
-	if (wg->count_ < 0)
+	if (v < 0)
 		throw("sact: negative WaitGroup counter");
-	if (wg->count_ == 0)
-		list = wq_pop_all(WQ(wg));
+	if (v > 0 || delta == 0)
+		return;
+	lock_acquire(LOCK(wg));
+	list = wq_pop_all(WQ(wg));
 	lock_release(LOCK(wg));
 	ready_all(list);
 }
@@ -284,8 +293,10 @@ SACT_API void sact_wg_wait(struct sact_waitgroup *wg)
 {
 	struct waiter w = { .g = getg_or_throw() };
 
+	if (ld_acq(WGCOUNT(wg)) == 0)
+		return;
 	lock_acquire(LOCK(wg));
-	if (wg->count_ == 0) {
+	if (ld_acq(WGCOUNT(wg)) == 0) {
 		lock_release(LOCK(wg));
 		return;
 	}
