@@ -850,23 +850,27 @@ top:
 	pidleput(pp);
 	lock_release(&sched.lock);
 
+	/*
+	 * Only a spinning M rechecks (as in Go): work submitted while no M
+	 * spun made its submitter wake one (wakep), and a non-spinning M
+	 * that rechecked could not steal anyway (too many spinners) and
+	 * would loop here.
+	 */
 	was_spinning = m->spinning;
 	if (m->spinning) {
 		m->spinning = false;
 		if (atomic_fetch_sub(&sched.nmspinning, 1) < 1)
 			throw("sact: negative nmspinning");
 	}
-	for (int k = 0; k < sched.nprocs; k++) {
+	for (int k = 0; was_spinning && k < sched.nprocs; k++) {
 		if (!runqempty(&sched.allp[k])) {
 			lock_acquire(&sched.lock);
 			pp = pidleget();
 			lock_release(&sched.lock);
 			if (pp) {
 				acquirep(m, pp);
-				if (was_spinning) {
-					m->spinning = true;
-					atomic_fetch_add(&sched.nmspinning, 1);
-				}
+				m->spinning = true;
+				atomic_fetch_add(&sched.nmspinning, 1);
 				goto top;
 			}
 			break;
