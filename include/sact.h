@@ -56,6 +56,8 @@ struct sact_config {
  * again after it returned.  Defaults: standby = nprocs, stack_size = 64 KiB
  * (including ~200 bytes of bookkeeping and one guard page).  The
  * environment variable SACT_SHUFFLE=1 randomizes scheduling order (debug).
+ * When every G is parked and nothing can wake one (no timer, no syscall in
+ * progress), the runtime aborts: "sact: all Gs are asleep - deadlock".
  */
 int sact_run(const struct sact_config *cfg, void (*fn)(void *), void *arg);
 

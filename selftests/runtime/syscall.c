@@ -258,9 +258,22 @@ static void spawn_sleepers(void *arg)
 TEST_F(syscall, many_blocking_gs)
 {
 	struct many m = { .n = RT_SANITIZED ? 20 : 50 };
+	struct sact_stats st = { .size = sizeof(st) };
 
 	ASSERT_EQ(0, rt_run(spawn_sleepers, &m));
 	EXPECT_EQ(m.n, atomic_load(&m.done));
+	/* the pool is nprocs + standby (default nprocs) Ms, plus sysmon's
+	 * thread; however many Gs blocked, no thread was created later */
+	ASSERT_EQ(0, sact_stats(&st));
+	EXPECT_EQ(variant->nprocs, st.nprocs);
+	EXPECT_EQ(2 * variant->nprocs, st.nms);
+	EXPECT_EQ(st.nms + (variant->backend == SACT_BACKEND_SYSMON),
+		  st.threads_created);
+	EXPECT_EQ(st.threads_created, st.threads_peak);
+	EXPECT_EQ(m.n * 5, st.syscalls);
+	EXPECT_EQ(m.n + 1, st.gs_spawned);
+	if (variant->backend == SACT_BACKEND_NONE)
+		EXPECT_EQ(0, st.handoffs);
 }
 
 TEST_HARNESS_MAIN
