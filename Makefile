@@ -7,6 +7,8 @@
 #   make test            build, run user-space tests natively, then the
 #                        module's tests in a QEMU VM; prints one summary line
 #   make demo            boot the VM, load the module, run the demo
+#   make install         libsact (.a, .so), headers, sact.pc, and the module
+#                        (modules_install); PREFIX=/usr/local, DESTDIR=
 #   make V=1             show the commands
 #   make KDIR=/lib/modules/$(uname -r)/build module   build for a real host
 #
@@ -85,18 +87,26 @@ SAN_TESTS := $(call tests_of,runtime,$(O)/asan) \
 
 lib_objs = $(patsubst userspace/%,$(1)/%.o,$(LIB_SRCS))
 
-.PHONY: all module lib demos bench tests test demo clean help FORCE
+VERSION	:= $(shell cat VERSION)
+PREFIX	?= /usr/local
+LIBDIR	?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+
+.PHONY: all module lib demos bench tests test demo clean help FORCE \
+	install install-lib install-module
 all: module lib demos bench tests
 
 help:
 	@sed -n '3,22p' Makefile
 
 # --- the module ------------------------------------------------------------
+# kbuild reads O= as its own output directory, and ours would reach it
+# through MAKEFLAGS: every kbuild call passes O=$(KDIR), kbuild's default.
 # kbuild builds in the source tree (M=); the result is copied to $(O)/kmod.
 module: $(O)/kmod/sact.ko
 $(O)/kmod/sact.ko: FORCE
-	$(Q)$(MAKE) --no-print-directory -C $(KDIR) M=$(CURDIR) \
-		$(if $(filter 1,$(V)),V=1) modules \
+	$(Q)$(MAKE) --no-print-directory -C $(KDIR) M=$(CURDIR) O=$(KDIR) \
+		$(if $(filter 1,$(V)),V=1) modules 2>&1 \
 		| { grep -v 'Skipping BTF generation' || true; }
 	$(Q)mkdir -p $(@D) && cp kmod/sact.ko $@
 
@@ -125,9 +135,12 @@ $(eval $(call variant_rules,$(O)/tsan,$(TSAN_FLAGS)))
 -include $(addsuffix .d,$(TESTS) $(SAN_TESTS) $(DEMOS) $(BENCHES))
 
 lib: $(O)/libsact.a $(O)/libsact.so
-$(O)/libsact.so: $(call lib_objs,$(O))
+# Only the public API (sact_*) is exported: userspace/lib/libsact.map.
+$(O)/libsact.so: $(call lib_objs,$(O)) userspace/lib/libsact.map
 	$(msg) LD $@
-	$(Q)$(CC) -shared -Wl,-soname,libsact.so.0 -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) -shared -Wl,-soname,libsact.so.0 \
+		-Wl,--version-script=userspace/lib/libsact.map \
+		-o $@ $(filter %.o,$^) $(LDLIBS)
 
 # --- BPF programs ------------------------------------------------------------
 $(O)/bpf/vmlinux.h:
@@ -176,9 +189,39 @@ test: all
 demo: all
 	$(Q)O=$(O) VMLINUZ=$(DEB_VMLINUZ) scripts/demo
 
+# --- install -----------------------------------------------------------------
+install: install-lib install-module
+
+install-lib: lib
+	$(msg) INSTALL $(DESTDIR)$(PREFIX)
+	$(Q)install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/linux
+	$(Q)install -m 644 $(O)/libsact.a $(DESTDIR)$(LIBDIR)/
+	$(Q)install -m 755 $(O)/libsact.so $(DESTDIR)$(LIBDIR)/libsact.so.$(VERSION)
+	$(Q)ln -sf libsact.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libsact.so.0
+	$(Q)ln -sf libsact.so.0 $(DESTDIR)$(LIBDIR)/libsact.so
+	$(Q)install -m 644 include/sact.h $(DESTDIR)$(INCLUDEDIR)/
+	$(Q)install -m 644 include/uapi/linux/sact.h $(DESTDIR)$(INCLUDEDIR)/linux/
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		sact.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/sact.pc
+
+# The module goes to /lib/modules/<kernel>/extra; nothing signs it (a
+# distribution's key is not ours).  depmod runs for a real install only.
+install-module: module
+	$(msg) INSTALL $(DESTDIR)/lib/modules
+	$(Q)$(MAKE) --no-print-directory -s -C $(KDIR) M=$(CURDIR) O=$(KDIR) \
+		INSTALL_MOD_PATH=$(DESTDIR) CONFIG_MODULE_SIG_ALL= \
+		modules_install 2>&1 | { grep -v 'System.map' || true; }
+	$(Q)if [ -z "$(DESTDIR)" ]; then \
+		for ko in /lib/modules/*/extra/kmod/sact.ko; do \
+			depmod -a "$$(echo "$$ko" | cut -d/ -f4)"; \
+		done; \
+	fi
+
 clean:
 	$(Q)rm -rf $(O)
-	$(Q)$(MAKE) -s -C $(or $(KDIR),$(shell ls -d /usr/src/linux-headers-6.1*-amd64 2>/dev/null | tail -n 1),/nonexistent) M=$(CURDIR) clean 2>/dev/null || true
+	$(Q)kdir=$(or $(KDIR),$$(ls -d /usr/src/linux-headers-6.1*-amd64 2>/dev/null | tail -n 1)); \
+		[ -z "$$kdir" ] || $(MAKE) -s -C $$kdir M=$(CURDIR) O=$$kdir clean
 
 FORCE:
 .SECONDARY:
