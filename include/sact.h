@@ -223,6 +223,26 @@ int sact_chan_close(struct sact_chan *c);
 /* Elements buffered now (a hint). */
 size_t sact_chan_len(struct sact_chan *c);
 
+#define SACT_SEL_SEND	1
+#define SACT_SEL_RECV	2
+#define SACT_FOREVER	UINT64_MAX
+
+/* One case of sact_chan_select. */
+struct sact_sel {
+	struct sact_chan *chan;
+	int op;			/* SACT_SEL_SEND or SACT_SEL_RECV */
+	void *elem;		/* send: the value; recv: where it goes */
+	int err;		/* out, for the chosen case: 0 or -EPIPE */
+};
+
+/*
+ * Go's select over n (1..64) cases: do one case that can proceed (ready
+ * ones are taken fairly) and return its index; its err is 0, or -EPIPE for
+ * a closed channel.  None ready: wait up to timeout_ns (SACT_FOREVER: no
+ * limit; 0: don't wait, -EAGAIN), then -ETIMEDOUT.  -EINVAL, -ENOMEM.
+ */
+int sact_chan_select(struct sact_sel *cases, int n, uint64_t timeout_ns);
+
 /* ------------------------------------------------------------------------
  * System calls
  *

@@ -2,7 +2,7 @@
 /*
  * chan.c - channels: producers and consumers with exact sums (buffered and
  * unbuffered), ping-pong, FIFO order, close semantics, try and timeout
- * forms.
+ * forms, select over several channels.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -251,6 +251,160 @@ TEST_F(chan, close_try_timeout)
 	EXPECT_EQ(-EPIPE, f.blocked_recv);
 	EXPECT_EQ(-EPIPE, f.blocked_send);
 	sact_chan_free(cb);
+}
+
+/* ---- select ------------------------------------------------------------------ */
+
+#define NSRC 4
+struct sel {
+	struct sact_chan *src[NSRC];
+	struct sact_chan *quit;		/* select mixes recv and send */
+	long per, sum, count;
+	int closed_seen;
+	long quit_sent;
+};
+
+struct src_arg {
+	struct sact_chan *c;
+	long per;
+};
+
+static void src_producer(void *arg)
+{
+	struct src_arg *a = arg;
+
+	for (long i = 1; i <= a->per; i++)
+		sact_chan_send(a->c, &i);
+	sact_chan_close(a->c);
+}
+
+static void quit_receiver(void *arg)
+{
+	struct sel *s = arg;
+	long v;
+
+	while (sact_chan_recv(s->quit, &v) == 0)
+		s->quit_sent++;
+}
+
+static void sel_main(void *arg)
+{
+	struct sel *s = arg;
+	struct src_arg a[NSRC];
+	struct sact_sel cases[NSRC + 1];
+	long vals[NSRC], qv = 7;
+	int n = NSRC;
+
+	for (int i = 0; i < NSRC; i++) {
+		a[i] = (struct src_arg){ s->src[i], s->per };
+		sact_go(src_producer, &a[i]);
+		cases[i] = (struct sact_sel){ s->src[i], SACT_SEL_RECV,
+					      &vals[i], 0 };
+	}
+	sact_go(quit_receiver, s);
+	/* the last case sends on quit whenever its receiver waits */
+	cases[n] = (struct sact_sel){ s->quit, SACT_SEL_SEND, &qv, 0 };
+	while (n > 0) {
+		int i = sact_chan_select(cases, n + 1, SACT_FOREVER);
+
+		if (i < 0)
+			break;
+		if (i == n)
+			continue;	/* a send on quit */
+		if (cases[i].err == -EPIPE) {
+			s->closed_seen++;
+			/* drop the case: move the last source case here */
+			cases[i] = cases[n - 1];
+			cases[n - 1] = cases[n];
+			n--;
+			continue;
+		}
+		s->sum += *(long *)cases[i].elem;
+		s->count++;
+	}
+	sact_chan_close(s->quit);
+}
+
+static void run_select(struct __test_metadata *_metadata,
+		       const FIXTURE_VARIANT(chan) *variant, size_t cap)
+{
+	struct sel s = { .per = RT_SCALE(5000) };
+
+	for (int i = 0; i < NSRC; i++)
+		s.src[i] = sact_chan_new(sizeof(long), cap);
+	s.quit = sact_chan_new(sizeof(long), 0);
+	ASSERT_EQ(0, rt_run(sel_main, &s));
+	EXPECT_EQ(NSRC, s.closed_seen);
+	EXPECT_EQ(NSRC * s.per, s.count);
+	EXPECT_EQ(NSRC * s.per * (s.per + 1) / 2, s.sum);
+	for (int i = 0; i < NSRC; i++)
+		sact_chan_free(s.src[i]);
+	sact_chan_free(s.quit);
+}
+
+TEST_F(chan, select_unbuffered)
+{
+	run_select(_metadata, variant, 0);
+}
+
+TEST_F(chan, select_buffered)
+{
+	run_select(_metadata, variant, 8);
+}
+
+struct sel_forms {
+	int again, timedout, closed_idx, closed_err, einval;
+	int picked[2];
+};
+
+static void sel_forms_main(void *arg)
+{
+	struct sel_forms *f = arg;
+	struct sact_chan *a = sact_chan_new(sizeof(long), 4);
+	struct sact_chan *b = sact_chan_new(sizeof(long), 4);
+	long va, vb, one = 1;
+	struct sact_sel cases[2] = {
+		{ a, SACT_SEL_RECV, &va, 0 },
+		{ b, SACT_SEL_RECV, &vb, 0 },
+	};
+
+	f->again = sact_chan_select(cases, 2, 0);
+	f->timedout = sact_chan_select(cases, 2, 1000000);
+	f->einval = sact_chan_select(cases, 0, 0);
+	/* both always ready: both get picked */
+	for (int i = 0; i < 100; i++) {
+		int k;
+
+		sact_chan_trysend(a, &one);
+		sact_chan_trysend(b, &one);
+		k = sact_chan_select(cases, 2, SACT_FOREVER);
+		if (k >= 0)
+			f->picked[k]++;
+	}
+	sact_chan_close(b);
+	while (sact_chan_tryrecv(b, &vb) == 0)
+		;
+	while (sact_chan_tryrecv(a, &va) == 0)
+		;
+	f->closed_idx = sact_chan_select(cases, 2, SACT_FOREVER);
+	f->closed_err = cases[1].err;
+	sact_chan_free(a);
+	sact_chan_free(b);
+}
+
+TEST_F(chan, select_forms)
+{
+	struct sel_forms f = { 0 };
+
+	ASSERT_EQ(0, rt_run(sel_forms_main, &f));
+	EXPECT_EQ(-EAGAIN, f.again);
+	EXPECT_EQ(-ETIMEDOUT, f.timedout);
+	EXPECT_EQ(-EINVAL, f.einval);
+	EXPECT_LT(0, f.picked[0]);
+	EXPECT_LT(0, f.picked[1]);
+	EXPECT_EQ(100, f.picked[0] + f.picked[1]);
+	EXPECT_EQ(1, f.closed_idx);
+	EXPECT_EQ(-EPIPE, f.closed_err);
 }
 
 TEST(chan_new_rejects)

@@ -11,8 +11,9 @@
  * transfer is a direct hand-over.  Waiters and timeouts: see sync.c.
  *
  * Rejected: a lock-free ring (Go kept the lock too: the parked-waiter
- * hand-over needs the queue and the buffer to change together); select over
- * many channels (not here yet: try/timeout forms cover polling).
+ * hand-over needs the queue and the buffer to change together).  Select
+ * (at the end) reuses send_now/recv_now and the wait queues unchanged: the
+ * claim protocol of sync.c already lets one G wait on many queues.
  */
 #include <string.h>
 
@@ -54,33 +55,85 @@ SACT_API void sact_chan_free(struct sact_chan *c)
 
 enum { BLOCK, TRY, TIMED };
 
-static int chan_send(struct sact_chan *c, const void *elem, int mode,
-		     uint64_t ns)
+/*
+ * With c->lock held: send *elem if that can be done without waiting.
+ * 1: done (*wake: a receiver to ready once the lock is dropped), 0: it
+ * would wait, -EPIPE: closed.
+ */
+static int send_now(struct sact_chan *c, const void *elem, struct g **wake)
 {
-	struct waiter *r, w;
-	int err = park_prepare(mode == TIMED);
+	struct waiter *r;
 
-	if (err)
-		return err;
-	lock_acquire(&c->lock);
-	if (c->closed) {
-		lock_release(&c->lock);
+	if (c->closed)
 		return -EPIPE;
-	}
 	r = wq_pop(&c->recvq);
 	if (r) {
 		memcpy(r->elem, elem, c->elemsize);
 		r->ok = 1;
-		lock_release(&c->lock);
-		goready(r->g);
-		return 0;
+		*wake = r->g;
+		return 1;
 	}
 	if (c->count < c->cap) {
 		memcpy(slot(c, c->sendx), elem, c->elemsize);
 		c->sendx = (c->sendx + 1) % c->cap;
 		c->count++;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * With c->lock held: receive into *elem if that can be done without
+ * waiting.  1: done (*wake: a sender to ready), 0: it would wait, -EPIPE:
+ * closed and drained (*elem zeroed).
+ */
+static int recv_now(struct sact_chan *c, void *elem, struct g **wake)
+{
+	struct waiter *s = wq_pop(&c->sendq);
+
+	if (s) {
+		if (c->cap == 0) {
+			memcpy(elem, s->elem, c->elemsize);
+		} else {
+			/* full: take the head, the sender's goes to the tail */
+			memcpy(elem, slot(c, c->recvx), c->elemsize);
+			memcpy(slot(c, c->recvx), s->elem, c->elemsize);
+			c->recvx = (c->recvx + 1) % c->cap;
+			c->sendx = c->recvx;
+		}
+		s->ok = 1;
+		*wake = s->g;
+		return 1;
+	}
+	if (c->count > 0) {
+		memcpy(elem, slot(c, c->recvx), c->elemsize);
+		c->recvx = (c->recvx + 1) % c->cap;
+		c->count--;
+		return 1;
+	}
+	if (c->closed) {
+		memset(elem, 0, c->elemsize);
+		return -EPIPE;
+	}
+	return 0;
+}
+
+static int chan_send(struct sact_chan *c, const void *elem, int mode,
+		     uint64_t ns)
+{
+	struct g *wake = NULL;
+	struct waiter w;
+	int err = park_prepare(mode == TIMED);
+
+	if (err)
+		return err;
+	lock_acquire(&c->lock);
+	err = send_now(c, elem, &wake);
+	if (err) {
 		lock_release(&c->lock);
-		return 0;
+		if (wake)
+			goready(wake);
+		return err < 0 ? err : 0;
 	}
 	if (mode == TRY) {
 		lock_release(&c->lock);
@@ -95,39 +148,19 @@ static int chan_send(struct sact_chan *c, const void *elem, int mode,
 
 static int chan_recv(struct sact_chan *c, void *elem, int mode, uint64_t ns)
 {
-	struct waiter *s, w;
+	struct g *wake = NULL;
+	struct waiter w;
 	int err = park_prepare(mode == TIMED);
 
 	if (err)
 		return err;
 	lock_acquire(&c->lock);
-	s = wq_pop(&c->sendq);
-	if (s) {
-		if (c->cap == 0) {
-			memcpy(elem, s->elem, c->elemsize);
-		} else {
-			/* full: take the head, the sender's goes to the tail */
-			memcpy(elem, slot(c, c->recvx), c->elemsize);
-			memcpy(slot(c, c->recvx), s->elem, c->elemsize);
-			c->recvx = (c->recvx + 1) % c->cap;
-			c->sendx = c->recvx;
-		}
-		s->ok = 1;
+	err = recv_now(c, elem, &wake);
+	if (err) {
 		lock_release(&c->lock);
-		goready(s->g);
-		return 0;
-	}
-	if (c->count > 0) {
-		memcpy(elem, slot(c, c->recvx), c->elemsize);
-		c->recvx = (c->recvx + 1) % c->cap;
-		c->count--;
-		lock_release(&c->lock);
-		return 0;
-	}
-	if (c->closed) {
-		lock_release(&c->lock);
-		memset(elem, 0, c->elemsize);
-		return -EPIPE;
+		if (wake)
+			goready(wake);
+		return err < 0 ? err : 0;
 	}
 	if (mode == TRY) {
 		lock_release(&c->lock);
@@ -208,4 +241,122 @@ SACT_API size_t sact_chan_len(struct sact_chan *c)
 	n = c->count;
 	lock_release(&c->lock);
 	return n;
+}
+
+/* ---- select ----------------------------------------------------------------
+ * Lock every channel involved (in address order: no lock-order cycles),
+ * take the first ready case from a rotating start (no case starves); else
+ * queue one waiter per case, all for this G, and park releasing every lock.
+ * The first waker to claim the G (g->claim) fires its waiter; wakers that
+ * find another of our waiters afterwards lose the claim and skip it.  Woken,
+ * the G locks them all again and unlinks the waiters still queued.
+ */
+
+static int lock_set(struct sact_sel *cases, int n, struct lock **locks)
+{
+	int nl = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct lock *l = &cases[i].chan->lock;
+		int j = nl;
+
+		for (int k = 0; k < nl; k++)
+			if (locks[k] == l)
+				goto next;
+		while (j > 0 && locks[j - 1] > l) {
+			locks[j] = locks[j - 1];
+			j--;
+		}
+		locks[j] = l;
+		nl++;
+next:;
+	}
+	return nl;
+}
+
+static void lock_all(struct lock **locks, int n)
+{
+	for (int i = 0; i < n; i++)
+		lock_acquire(locks[i]);
+}
+
+static void unlock_all(struct lock **locks, int n)
+{
+	for (int i = n - 1; i >= 0; i--)
+		lock_release(locks[i]);
+}
+
+static struct waitq *sel_queue(struct sact_sel *sc)
+{
+	return sc->op == SACT_SEL_SEND ? &sc->chan->sendq : &sc->chan->recvq;
+}
+
+SACT_API int sact_chan_select(struct sact_sel *cases, int n,
+			      uint64_t timeout_ns)
+{
+	static _Atomic unsigned int rotor;
+	struct lock *locks[SACT_SELECT_MAX];
+	struct waiter w[SACT_SELECT_MAX];
+	bool timed = timeout_ns != 0 && timeout_ns != SACT_FOREVER;
+	int nl, start, err;
+	struct g *gp, *wake = NULL;
+
+	if (n < 1 || n > SACT_SELECT_MAX)
+		return -EINVAL;
+	for (int i = 0; i < n; i++)
+		if (!cases[i].chan || (cases[i].op != SACT_SEL_SEND &&
+				       cases[i].op != SACT_SEL_RECV))
+			return -EINVAL;
+	gp = getg_or_throw();
+	err = park_prepare(timed);
+	if (err)
+		return err;
+	nl = lock_set(cases, n, locks);
+	start = atomic_fetch_add_explicit(&rotor, 1, RELAXED) % n;
+	lock_all(locks, nl);
+	for (int k = 0; k < n; k++) {
+		int i = (start + k) % n;
+		struct sact_sel *sc = &cases[i];
+
+		err = sc->op == SACT_SEL_SEND ?
+			      send_now(sc->chan, sc->elem, &wake) :
+			      recv_now(sc->chan, sc->elem, &wake);
+		if (err) {
+			unlock_all(locks, nl);
+			if (wake)
+				goready(wake);
+			sc->err = err < 0 ? err : 0;
+			return i;
+		}
+	}
+	if (timeout_ns == 0) {
+		unlock_all(locks, nl);
+		return -EAGAIN;
+	}
+	st(&gp->claim, 0);
+	for (int i = 0; i < n; i++) {
+		w[i] = (struct waiter){ .g = gp, .elem = cases[i].elem };
+		wq_push(sel_queue(&cases[i]), &w[i]);
+	}
+	err = gopark_locks(gp, locks, nl,
+			   timed ? nanotime() + (int64_t)(timeout_ns >
+							   INT64_MAX / 4 ?
+						   INT64_MAX / 4 : timeout_ns) :
+				   0);
+	lock_all(locks, nl);
+	for (int i = 0; i < n; i++)
+		if (w[i].queued)
+			wq_remove(sel_queue(&cases[i]), &w[i]);
+	unlock_all(locks, nl);
+	if (err == CLAIM_TIMEOUT)
+		return -ETIMEDOUT;
+	for (int i = 0; i < n; i++) {
+		if (!w[i].fired)
+			continue;
+		cases[i].err = w[i].ok ? 0 : -EPIPE;
+		if (!w[i].ok && cases[i].op == SACT_SEL_RECV)
+			memset(cases[i].elem, 0, cases[i].chan->elemsize);
+		return i;
+	}
+	throw("sact: select woken by no case");
 }

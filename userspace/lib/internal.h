@@ -160,6 +160,7 @@ struct p {
 	struct m *m;				/* O: the owner, informative */
 	struct p *link;				/* L: sched.pidle */
 	uint32_t schedtick;			/* O: schedules run */
+	uint32_t runnext_chain;			/* O: runnext picks in a row */
 	_Atomic uint32_t syscalltick;		/* A: owner++, sysmon reads */
 	uint32_t sysmon_tick;			/* sysmon only */
 	int64_t sysmon_when;			/* sysmon only */
@@ -187,6 +188,8 @@ struct p {
 } __attribute__((aligned(64)));
 
 /* ---- M -------------------------------------------------------------------- */
+
+#define SACT_SELECT_MAX	64	/* cases of one sact_chan_select */
 
 /* What the context switched to must do for the one switched from. */
 enum after {
@@ -217,6 +220,10 @@ struct m {
 	enum after after;
 	struct g *after_g;
 	struct lock *after_lock;
+	/* AFTER_PARK with several locks (select): copied here, off the G's
+	 * stack, since the G may run again once the first is released */
+	struct lock *after_locks[SACT_SELECT_MAX];
+	int after_nlocks;
 	struct m_stats st;			/* O writes, anyone reads */
 	uint64_t rand;
 #if defined(__SANITIZE_ADDRESS__)
@@ -325,6 +332,7 @@ struct m *getm(void);
 /* Scheduler entry points used by the other files (proc.c). */
 void goready(struct g *gp);
 int gopark(struct g *gp, struct lock *unlock, int64_t deadline);
+int gopark_locks(struct g *gp, struct lock **locks, int n, int64_t deadline);
 bool runqempty(struct p *pp);
 void runqput(struct p *pp, struct g *gp, bool next);
 void startm(struct p *pp, bool spinning, bool handoff);
@@ -354,6 +362,7 @@ struct waiter {
 	void *elem;		/* channel: where to copy from/to */
 	int ok;			/* woken with success */
 	bool queued;		/* Q: still on the queue */
+	bool fired;		/* Q: wq_pop claimed the G through it */
 };
 struct waitq {
 	struct waiter *head, *tail;

@@ -237,6 +237,9 @@ static void run_after(struct m *m)
 			timer_add(m->p, gp);
 		if (m->after_lock)
 			lock_release(m->after_lock);
+		for (int i = 0; i < m->after_nlocks; i++)
+			lock_release(m->after_locks[i]);
+		m->after_nlocks = 0;
 		return;
 	case AFTER_EXIT:
 		gfput(m->p, gp);
@@ -391,14 +394,9 @@ static bool runqputslow(struct p *pp, struct g *gp, uint32_t h, uint32_t t)
 	return true;
 }
 
-/* Take a G from pp's local queue, runnext first.  Must run on the owner. */
-static struct g *runqget(struct p *pp)
+/* Take the G at the head of pp's ring (not runnext).  Any M (owner). */
+static struct g *runqget_ring(struct p *pp)
 {
-	struct g *next = ld(&pp->runnext);
-
-	if (next && atomic_compare_exchange_strong_explicit(
-			    &pp->runnext, &next, NULL, ACQUIRE, RELAXED))
-		return next;
 	for (;;) {
 		uint32_t h = ld_acq(&pp->runqhead);
 		uint32_t t = ld(&pp->runqtail);
@@ -412,6 +410,33 @@ static struct g *runqget(struct p *pp)
 							  RELAXED))
 			return gp;
 	}
+}
+
+/*
+ * Take a G from pp's local queue, runnext first.  Must run on the owner.
+ * Go bounds a chain of runnext hand-offs (two Gs readying each other) by
+ * the time slice they share: sysmon preempts it after 10 ms.  Without
+ * preemption the chain is bounded by count: after RUNNEXT_CHAIN runnext
+ * picks in a row the head of the ring goes first, so it is not starved.
+ */
+#define RUNNEXT_CHAIN	16
+
+static struct g *runqget(struct p *pp)
+{
+	struct g *next = ld(&pp->runnext);
+
+	if (next && unlikely(++pp->runnext_chain > RUNNEXT_CHAIN)) {
+		struct g *gp = runqget_ring(pp);
+
+		pp->runnext_chain = 0;
+		if (gp)
+			return gp;
+	}
+	if (next && atomic_compare_exchange_strong_explicit(
+			    &pp->runnext, &next, NULL, ACQUIRE, RELAXED))
+		return next;
+	pp->runnext_chain = 0;
+	return runqget_ring(pp);
 }
 
 bool runqempty(struct p *pp)
@@ -960,6 +985,22 @@ int gopark(struct g *gp, struct lock *unlock, int64_t deadline)
 	if (deadline)
 		timer_del(gp);
 	return ld_acq(&gp->claim);
+}
+
+/*
+ * gopark releasing n locks (n <= SACT_SELECT_MAX) once gp is off its
+ * stack: sact_chan_select, queued on several channels at once.
+ */
+int gopark_locks(struct g *gp, struct lock **locks, int n, int64_t deadline)
+{
+	struct m *m = gp->m;
+
+	if (n > SACT_SELECT_MAX)
+		throw("sact: gopark_locks: too many locks");
+	for (int i = 0; i < n; i++)
+		m->after_locks[i] = locks[i];
+	m->after_nlocks = n;
+	return gopark(gp, NULL, deadline);
 }
 
 /* Make gp runnable on the current P (it was parked; the caller won its

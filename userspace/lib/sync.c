@@ -65,9 +65,12 @@ struct waiter *wq_pop(struct waitq *q)
 
 		wq_remove(q, w);
 		if (atomic_compare_exchange_strong(&w->g->claim, &z,
-						   CLAIM_WOKEN))
+						   CLAIM_WOKEN)) {
+			w->fired = true;
 			return w;
-		/* its timer won: it will see !queued and leave */
+		}
+		/* its timer (or, in a select, another waiter of the same G)
+		 * won: it will see !queued and leave */
 	}
 	return NULL;
 }
