@@ -14,6 +14,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,10 +49,23 @@ struct sact_config {
 /*
  * Run fn(arg) as the first G; return when it and every G it spawned exit.
  * 0 or -errno (e.g. -ENODEV when the requested backend is unavailable).
+ * cfg may be NULL (defaults).  Today AUTO means sysmon; once the kmod and
+ * bpf backends exist it tries kmod, then bpf, then sysmon.  KMOD and BPF
+ * return -ENODEV for now.  -EBUSY if a run is already in progress,
+ * -EINVAL for a bad config, -ENOMEM, -EAGAIN (no threads).  May be called
+ * again after it returned.  Defaults: standby = nprocs, stack_size = 64 KiB
+ * (including ~200 bytes of bookkeeping and one guard page).  The
+ * environment variable SACT_SHUFFLE=1 randomizes scheduling order (debug).
+ * When every G is parked and nothing can wake one (no timer, no syscall in
+ * progress), the runtime aborts: "sact: all Gs are asleep - deadlock".
  */
 int sact_run(const struct sact_config *cfg, void (*fn)(void *), void *arg);
 
-/* Spawn a G running fn(arg). 0 or -errno. */
+/*
+ * Spawn a G running fn(arg); it runs when a P picks it (soon: it is put
+ * next in line on the caller's P).  A G whose fn returns exits.
+ * 0; -EPERM when not called from a G of a running sact_run; -ENOMEM.
+ */
 int sact_go(void (*fn)(void *), void *arg);
 
 /* Put the calling G at the back of the run queue and run another. */
@@ -69,6 +85,188 @@ enum sact_backend sact_backend(void);
 
 /* "auto", "kmod", "bpf", "sysmon", "none"; NULL for an unknown value. */
 const char *sact_backend_name(enum sact_backend b);
+
+/* ------------------------------------------------------------------------
+ * Statistics
+ * ------------------------------------------------------------------------ */
+
+struct sact_stats {
+	size_t size;		/* in: sizeof(struct sact_stats) the caller has */
+	enum sact_backend backend;
+	int nprocs;		/* Ps */
+	int nms;		/* Ms in the pool (nprocs + standby) */
+	uint64_t gs_spawned;	/* Gs created, the first included */
+	uint64_t gs_peak;	/* most Gs alive at once */
+	uint64_t switches;	/* context switches */
+	uint64_t steals;	/* successful steals from another P */
+	uint64_t parks;		/* Gs parked (sync, sleep) */
+	uint64_t syscalls;	/* sact_syscall calls made on a G */
+	uint64_t handoffs;	/* Ps taken from Ms blocked in the kernel */
+	uint64_t handoff_waits;	/* ... that found no standby M and waited */
+	uint64_t threads_created; /* OS threads created by the run */
+	uint64_t threads_peak;	/* most runtime threads alive at once */
+};
+
+/*
+ * Fill *st (up to st->size bytes; set size first) with the statistics of
+ * the run in progress (from any thread), else of the last run.  0 or
+ * -EINVAL.  Counters read during a run are approximate.
+ */
+int sact_stats(struct sact_stats *st);
+
+/* ------------------------------------------------------------------------
+ * Synchronization between Gs
+ *
+ * All of these park the calling G, never its M, and must be called from a
+ * G.  Objects are zero-initialized (or by the *_INIT macros) and need no
+ * destruction.  Timeouts are relative, in nanoseconds.  The fields are
+ * private.
+ * ------------------------------------------------------------------------ */
+
+struct sact_waitq_ {
+	void *head_, *tail_;
+};
+
+struct sact_mutex {
+	uint32_t state_;
+	uint32_t lock_;
+	struct sact_waitq_ q_;
+};
+#define SACT_MUTEX_INIT { 0, 0, { 0, 0 } }
+
+/* Lock; waiters are served in FIFO order (ownership is handed over). */
+void sact_mutex_lock(struct sact_mutex *mu);
+/* 0, or -EBUSY if it is held. */
+int sact_mutex_trylock(struct sact_mutex *mu);
+/* 0, or -ETIMEDOUT after timeout_ns without the lock; -ENOMEM. */
+int sact_mutex_timedlock(struct sact_mutex *mu, uint64_t timeout_ns);
+/* Unlock; the caller must hold it. */
+void sact_mutex_unlock(struct sact_mutex *mu);
+
+struct sact_cond {
+	uint32_t lock_;
+	uint32_t pad_;
+	struct sact_waitq_ q_;
+};
+#define SACT_COND_INIT { 0, 0, { 0, 0 } }
+
+/* Atomically unlock mu and wait for a signal; mu is held again on return. */
+void sact_cond_wait(struct sact_cond *c, struct sact_mutex *mu);
+/* Same, 0 or -ETIMEDOUT (mu held again either way); -ENOMEM. */
+int sact_cond_timedwait(struct sact_cond *c, struct sact_mutex *mu,
+			uint64_t timeout_ns);
+/* Wake one waiter (the oldest), or all. */
+void sact_cond_signal(struct sact_cond *c);
+void sact_cond_broadcast(struct sact_cond *c);
+
+struct sact_waitgroup {
+	int64_t count_;
+	uint32_t lock_;
+	uint32_t pad_;
+	struct sact_waitq_ q_;
+};
+#define SACT_WAITGROUP_INIT { 0, 0, 0, { 0, 0 } }
+
+/* Add delta (may be negative) to the counter; at 0 every waiter wakes.
+ * A negative counter is a bug: the runtime aborts. */
+void sact_wg_add(struct sact_waitgroup *wg, int64_t delta);
+/* sact_wg_add(wg, -1). */
+void sact_wg_done(struct sact_waitgroup *wg);
+/* Wait until the counter is 0. */
+void sact_wg_wait(struct sact_waitgroup *wg);
+
+struct sact_sem {
+	int64_t count_;
+	uint32_t lock_;
+	uint32_t pad_;
+	struct sact_waitq_ q_;
+};
+#define SACT_SEM_INIT(n) { (n), 0, 0, { 0, 0 } }
+
+/* Take a unit, waiting for one (FIFO). */
+void sact_sem_acquire(struct sact_sem *s);
+/* 0, or -EAGAIN if there is none. */
+int sact_sem_tryacquire(struct sact_sem *s);
+/* 0, or -ETIMEDOUT; -ENOMEM. */
+int sact_sem_timedacquire(struct sact_sem *s, uint64_t timeout_ns);
+/* Give a unit back (to the oldest waiter, if any). */
+void sact_sem_release(struct sact_sem *s);
+
+/* ------------------------------------------------------------------------
+ * Channels (Go's): elements are copied in and out by value.  cap 0 is an
+ * unbuffered channel (a send waits for its receiver).
+ * ------------------------------------------------------------------------ */
+
+struct sact_chan;
+
+/* A channel of elem_size-byte elements holding up to cap; NULL: no memory
+ * (or elem_size 0).  May be created outside a run. */
+struct sact_chan *sact_chan_new(size_t elem_size, size_t cap);
+/* Free it; no G may be using it. */
+void sact_chan_free(struct sact_chan *c);
+/* Send *elem.  0, or -EPIPE if the channel is (or gets) closed. */
+int sact_chan_send(struct sact_chan *c, const void *elem);
+/* Receive into *elem.  0, or -EPIPE once it is closed and drained
+ * (*elem zeroed). */
+int sact_chan_recv(struct sact_chan *c, void *elem);
+/* Non-blocking forms: -EAGAIN instead of waiting. */
+int sact_chan_trysend(struct sact_chan *c, const void *elem);
+int sact_chan_tryrecv(struct sact_chan *c, void *elem);
+/* Timed forms: -ETIMEDOUT after timeout_ns; -ENOMEM. */
+int sact_chan_send_timeout(struct sact_chan *c, const void *elem,
+			   uint64_t timeout_ns);
+int sact_chan_recv_timeout(struct sact_chan *c, void *elem,
+			   uint64_t timeout_ns);
+/* Close: receivers drain what is buffered then get -EPIPE; blocked senders
+ * get -EPIPE.  0, or -EPIPE if already closed. */
+int sact_chan_close(struct sact_chan *c);
+/* Elements buffered now (a hint). */
+size_t sact_chan_len(struct sact_chan *c);
+
+#define SACT_SEL_SEND	1
+#define SACT_SEL_RECV	2
+#define SACT_FOREVER	UINT64_MAX
+
+/* One case of sact_chan_select. */
+struct sact_sel {
+	struct sact_chan *chan;
+	int op;			/* SACT_SEL_SEND or SACT_SEL_RECV */
+	void *elem;		/* send: the value; recv: where it goes */
+	int err;		/* out, for the chosen case: 0 or -EPIPE */
+};
+
+/*
+ * Go's select over n (1..64) cases: do one case that can proceed (ready
+ * ones are taken fairly) and return its index; its err is 0, or -EPIPE for
+ * a closed channel.  None ready: wait up to timeout_ns (SACT_FOREVER: no
+ * limit; 0: don't wait, -EAGAIN), then -ETIMEDOUT.  -EINVAL, -ENOMEM.
+ */
+int sact_chan_select(struct sact_sel *cases, int n, uint64_t timeout_ns);
+
+/* ------------------------------------------------------------------------
+ * System calls
+ *
+ * Each runs the call between entersyscall and exitsyscall: while it is in
+ * the kernel, the backend may hand the G's P to another M, so the other
+ * Gs keep running; afterwards the G continues on some M with some P.  The
+ * raw kernel result is returned: >= 0, or -errno (errno is not set).
+ * Called outside a G, they are plain system calls.
+ * ------------------------------------------------------------------------ */
+
+ssize_t sact_read(int fd, void *buf, size_t count);
+ssize_t sact_write(int fd, const void *buf, size_t count);
+ssize_t sact_pread(int fd, void *buf, size_t count, off_t offset);
+ssize_t sact_pwrite(int fd, const void *buf, size_t count, off_t offset);
+int sact_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+int sact_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
+ssize_t sact_recv(int fd, void *buf, size_t len, int flags);
+ssize_t sact_send(int fd, const void *buf, size_t len, int flags);
+int sact_fsync(int fd);
+/* Blocks the M in the kernel (unlike sact_sleep_ns, which parks the G). */
+int sact_nanosleep(const struct timespec *req, struct timespec *rem);
+/* FUTEX_WAIT (shared) on *uaddr while it equals val; timeout may be NULL. */
+int sact_futex_wait(uint32_t *uaddr, uint32_t val,
+		    const struct timespec *timeout);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * errors.c - running out of memory leaves the runtime consistent (sact_go
+ * returns -ENOMEM, every G already spawned still runs and exits, sact_run
+ * returns); a stack overflow hits the guard page.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rt.h"
+#include "kselftest_harness.h"
+
+struct oom {
+	struct sact_waitgroup gate, exited;
+	atomic_long ran;
+	long spawned, err, after;
+};
+
+static void gated(void *arg)
+{
+	struct oom *o = arg;
+
+	sact_wg_wait(&o->gate);
+	atomic_fetch_add(&o->ran, 1);
+	sact_wg_done(&o->exited);
+}
+
+static long vsz_bytes(void)
+{
+	long size = 0, rss;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &size, &rss) != 2)
+			size = 0;
+		fclose(f);
+	}
+	return size * sysconf(_SC_PAGESIZE);
+}
+
+static void nothing(void *arg)
+{
+	(void)arg;
+}
+
+static void oom_main(void *arg)
+{
+	struct oom *o = arg;
+	struct rlimit old, lim;
+
+	getrlimit(RLIMIT_AS, &old);
+	lim = old;
+	lim.rlim_cur = vsz_bytes() + (64L << 20);
+	setrlimit(RLIMIT_AS, &lim);
+	sact_wg_add(&o->gate, 1);
+	for (;;) {
+		int err;
+
+		sact_wg_add(&o->exited, 1);
+		err = sact_go(gated, o);
+		if (err) {
+			sact_wg_done(&o->exited);
+			o->err = err;
+			break;
+		}
+		if (++o->spawned > 10000000)
+			break;
+	}
+	setrlimit(RLIMIT_AS, &old);
+	o->after = sact_go(gated, o) == 0;
+	if (o->after)
+		sact_wg_add(&o->exited, 1);
+	sact_wg_done(&o->gate);
+	sact_wg_wait(&o->exited);
+}
+
+TEST(enomem_keeps_runtime_consistent)
+{
+	struct oom o = { 0 };
+	struct sact_config c = rt_config(2, SACT_BACKEND_SYSMON);
+
+	if (RT_SANITIZED)
+		SKIP(return, "sanitizers reserve address space and abort on OOM");
+	ASSERT_EQ(0, sact_run(&c, oom_main, &o));
+	EXPECT_EQ(-ENOMEM, o.err);
+	EXPECT_LT(100, o.spawned);
+	EXPECT_EQ(1, o.after);
+	EXPECT_EQ(o.spawned + o.after, atomic_load(&o.ran));
+	/* and it runs again afterwards */
+	ASSERT_EQ(0, sact_run(&c, nothing, NULL));
+}
+
+TEST(first_g_enomem)
+{
+	struct sact_config c = rt_config(1, SACT_BACKEND_NONE);
+
+	if (RT_SANITIZED)
+		SKIP(return, "sanitizers abort on huge mappings");
+	struct rlimit lim = { vsz_bytes() + (16L << 20), RLIM_INFINITY };
+
+	c.stack_size = (size_t)1 << 30;	/* 1 GiB: over the limit */
+	ASSERT_EQ(0, setrlimit(RLIMIT_AS, &lim));	/* in this test's fork */
+	EXPECT_EQ(-ENOMEM, sact_run(&c, nothing, NULL));
+}
+
+static int depth(int n)
+{
+	volatile char buf[1024];
+
+	buf[0] = n;
+	return n ? depth(n - 1) + buf[0] : 0;
+}
+
+static void overflow(void *arg)
+{
+	(void)arg;
+	depth(1000);	/* ~1 MiB of frames on a 64 KiB stack */
+}
+
+TEST(stack_overflow_hits_guard)
+{
+	int status;
+	pid_t pid;
+
+	if (RT_SANITIZED)
+		SKIP(return, "sanitizers handle SIGSEGV themselves");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		sact_run(NULL, overflow, NULL);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGSEGV, WTERMSIG(status));
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * internal.h - libsact's private types: G, M, P, the scheduler, the
+ * context-switch frame, internal locks, and the backend interface.
+ *
+ * The design essay is at the top of proc.c.  This header only says what
+ * each field is, who writes it and who reads it:
+ *
+ *	I:  set at creation, read-only afterwards
+ *	O:  owner only (the M that holds the P, or the G itself)
+ *	A:  atomic; the comment says which order pairs with what
+ *	L:  sched.lock
+ *	T:  the P's timerlock
+ *	Q:  the lock of the wait queue the G is on
+ */
+#ifndef SACT_INTERNAL_H
+#define SACT_INTERNAL_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <sact.h>
+
+#define SACT_API __attribute__((visibility("default")))
+
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+
+#define RELAXED	memory_order_relaxed
+#define ACQUIRE	memory_order_acquire
+#define RELEASE	memory_order_release
+#define SEQCST	memory_order_seq_cst
+
+#define ld(p)		atomic_load_explicit((p), RELAXED)
+#define st(p, v)	atomic_store_explicit((p), (v), RELAXED)
+#define ld_acq(p)	atomic_load_explicit((p), ACQUIRE)
+#define st_rel(p, v)	atomic_store_explicit((p), (v), RELEASE)
+
+/* Counters with a single writer: plain load+store, no locked instruction. */
+#define stat_inc(p)	st((p), ld(p) + 1)
+
+/* A broken invariant: print the fixed message and abort (Go's throw). */
+__attribute__((noreturn, cold)) void sact_throw(const char *msg);
+#define throw(msg)	sact_throw(msg)
+
+/* ---- the context-switch frame (see arch/x86_64/switch.S) ---------------- */
+
+struct ctx_frame {
+	uint32_t mxcsr;
+	uint16_t fpucw;
+	uint16_t pad;
+	uint64_t r15, r14, r13, r12, rbx, rbp;
+	void *ret;
+};
+_Static_assert(offsetof(struct ctx_frame, mxcsr) == 0, "switch.S frame");
+_Static_assert(offsetof(struct ctx_frame, fpucw) == 4, "switch.S frame");
+_Static_assert(offsetof(struct ctx_frame, r15) == 8, "switch.S frame");
+_Static_assert(offsetof(struct ctx_frame, r14) == 16, "switch.S frame");
+_Static_assert(offsetof(struct ctx_frame, r13) == 24, "switch.S frame");
+_Static_assert(offsetof(struct ctx_frame, r12) == 32, "switch.S frame");
+_Static_assert(offsetof(struct ctx_frame, rbx) == 40, "switch.S frame");
+_Static_assert(offsetof(struct ctx_frame, rbp) == 48, "switch.S frame");
+_Static_assert(offsetof(struct ctx_frame, ret) == 56, "switch.S frame");
+_Static_assert(sizeof(struct ctx_frame) == 64, "switch.S frame");
+
+void sact_ctx_switch(void **save_sp, void *load_sp);
+void sact_gstart(void);
+
+/* ---- futexes and the internal lock --------------------------------------- */
+
+/* Wait while *addr == val, at most timeout_ns (<0: forever). */
+void futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns);
+void futex_wake(_Atomic uint32_t *addr, int n);
+
+/*
+ * A short-term lock between Ms (Drepper's three-state futex mutex: 0 free,
+ * 1 held, 2 held with sleepers).  Never held across a blocking call; may
+ * be released by another context than the one that took it (gopark hands
+ * a held queue lock to the post-switch step).
+ */
+struct lock {
+	_Atomic uint32_t v;
+};
+void lock_acquire(struct lock *l);
+void lock_release(struct lock *l);
+
+int64_t nanotime(void);
+
+/* ---- G -------------------------------------------------------------------- */
+
+/*
+ * G statuses.  Each says who owns the G (may touch its sp and schedlink).
+ */
+enum gstatus {
+	G_IDLE,		/* on a free list; owns its stack, nothing else */
+	G_RUNNABLE,	/* on a run queue; no M; the queue owns it */
+	G_RUNNING,	/* an M with a P runs it; that M owns it */
+	G_SYSCALL,	/* in the kernel; its M owns it, the P may be gone */
+	G_WAITING,	/* parked; the wait queue or timer that will ready it
+			 * owns it (through g->claim) */
+	G_DEAD,		/* exited; the M that switches away frees it */
+};
+
+struct p;
+struct m;
+
+struct g {
+	void *sp;			/* O: saved stack pointer */
+	struct g *schedlink;		/* global run queue, free lists */
+	void (*fn)(void *);		/* O: entry and argument */
+	void *arg;
+	struct m *m;			/* O: the M running it, if running */
+	_Atomic int status;		/* A: enum gstatus (relaxed; debug) */
+	/*
+	 * A: 0 while parked; whoever moves it 0 -> CLAIM_WOKEN (a waker,
+	 * under the queue's lock) or 0 -> CLAIM_TIMEOUT (the timer, under
+	 * the P's timerlock) owns the wakeup and must goready() the G.
+	 */
+	_Atomic int claim;
+	int64_t when;			/* T: timer deadline */
+	int timer_idx;			/* T: index in timer_p's heap, -1 */
+	struct p *timer_p;		/* T: the heap the timer is in */
+	char *stack_lo;			/* I: lowest usable stack byte */
+	char *stack_hi;			/* I: top of the stack (g is above) */
+	bool guarded;			/* I: a PROT_NONE page below stack_lo */
+	uint64_t goid;			/* O: for debugging */
+#if defined(__SANITIZE_ADDRESS__)
+	void *asan_fake;		/* ASan's fake stack while switched out */
+#endif
+#if defined(__SANITIZE_THREAD__)
+	void *tsan_fiber;		/* TSan's context for this stack */
+#endif
+};
+
+/* at stack_lo of a G without a guard page (stack.c) */
+#define STACK_CANARY	0x5ac7ca9a12e5ac75ULL
+
+#define CLAIM_WOKEN	1
+#define CLAIM_TIMEOUT	2
+
+/* ---- P -------------------------------------------------------------------- */
+
+enum pstatus {
+	P_IDLE,		/* on sched.pidle (or being handed to an M) */
+	P_RUNNING,	/* owned by an M running Gs */
+	P_SYSCALL,	/* its M is in a syscall; anyone may CAS it away */
+};
+
+#define RUNQ_SIZE	256
+#define GFREE_MAX	64
+
+struct p {
+	int id;					/* I */
+	_Atomic int status;			/* A: enum pstatus */
+	struct m *m;				/* O: the owner, informative */
+	struct p *link;				/* L: sched.pidle */
+	uint32_t schedtick;			/* O: schedules run */
+	uint32_t runnext_chain;			/* O: runnext picks in a row */
+	_Atomic uint32_t syscalltick;		/* A: owner++, sysmon reads */
+	uint32_t sysmon_tick;			/* sysmon only */
+	int64_t sysmon_when;			/* sysmon only */
+	uint64_t rand;				/* O: fastrand state */
+	uint64_t goidnext, goidend;		/* O: a batch of G ids */
+
+	/* free Gs with their stacks (O) */
+	struct g *gfree;
+	int ngfree;
+
+	/* timers: a min-heap of parked Gs by g->when */
+	struct lock timerlock;
+	struct g **timers;			/* T */
+	int ntimers, timercap;			/* T */
+	_Atomic int64_t timer0;			/* A: earliest when, 0: none */
+
+	/*
+	 * The local run queue (see runqput in proc.c).  head: A, CASed by
+	 * consumers (owner and thieves); tail: A, written by the owner only.
+	 */
+	_Atomic uint32_t runqhead __attribute__((aligned(64)));
+	_Atomic uint32_t runqtail __attribute__((aligned(64)));
+	_Atomic(struct g *) runnext;		/* A: owner xchg, thief CAS */
+	_Atomic(struct g *) runq[RUNQ_SIZE];
+} __attribute__((aligned(64)));
+
+/* ---- M -------------------------------------------------------------------- */
+
+#define SACT_SELECT_MAX	64	/* cases of one sact_chan_select */
+
+/* What the context switched to must do for the one switched from. */
+enum after {
+	AFTER_NONE,
+	AFTER_RUNQPUT,		/* yield: put it on this P's queue */
+	AFTER_PARK,		/* gopark: add its timer, release its lock */
+	AFTER_EXIT,		/* goexit: free it */
+	AFTER_GLOBRUNQ,		/* exitsyscall without P: global queue */
+};
+
+struct m_stats {
+	_Atomic uint64_t switches, parks, steals, syscalls, spawned;
+};
+
+struct m {
+	int id;					/* I */
+	pthread_t thread;			/* I */
+	struct g g0;				/* I: the thread's own stack */
+	struct g *curg;				/* O: the G running (or &g0) */
+	struct p *p;				/* O: the P held, or NULL */
+	struct p *oldp;				/* O: P left in entersyscall */
+	struct p *nextp;			/* L: P handed by startm */
+	struct m *link;				/* L: sched.midle */
+	_Atomic uint32_t park;			/* A: futex; 1 = go */
+	bool spinning;				/* O */
+	bool on_midle;				/* L */
+	/* the post-switch step (O: set before, done right after a switch) */
+	enum after after;
+	struct g *after_g;
+	struct lock *after_lock;
+	/* AFTER_PARK with several locks (select): copied here, off the G's
+	 * stack, since the G may run again once the first is released */
+	struct lock *after_locks[SACT_SELECT_MAX];
+	int after_nlocks;
+	struct m_stats st;			/* O writes, anyone reads */
+	uint64_t rand;
+#if defined(__SANITIZE_ADDRESS__)
+	const void *g0_bottom;
+	size_t g0_size;
+#endif
+} __attribute__((aligned(64)));
+
+/* ---- backends ------------------------------------------------------------- */
+
+/*
+ * struct backend_ops - how a backend learns that an M blocks and hands its P
+ * to a standby M.  One table per backend (sysmon.c has sysmon and none);
+ * kmod and bpf will add theirs.  Every hook may be NULL (nothing to do).
+ *
+ * @init:	at sact_run, before any M starts.  0 or -errno (-ENODEV: not
+ *		available here; AUTO then tries the next backend).
+ *		kmod: open /dev/sact, create the group, mmap the shared area.
+ *		bpf: load and attach the program, map its state.
+ * @fini:	after every M has exited.
+ * @m_start:	on each M's thread, before it runs anything (kmod/bpf:
+ *		register the thread as a worker).  0 or -errno.
+ * @m_stop:	on each M's thread, before it exits.
+ * @start:	after the Ms exist (sysmon: start the monitor thread).
+ * @stop:	before the Ms are joined (sysmon: stop and join it).
+ * @enter_syscall: after the P is marked P_SYSCALL (the hot path: keep it
+ *		to a few stores; sysmon wakes the monitor if it sleeps).
+ * @exit_syscall: after the call, before the P-ownership check.
+ * @standby_wait: park the calling M (no P) until startm() sets m->park
+ *		or timeout_ns passes (<0: forever).  Default: futex_wait on
+ *		m->park.  kmod: wait in the module, which wakes it on a block
+ *		upcall; strict mode also parks an M returning from the kernel
+ *		whose P was handed off, here.
+ * @standby_wake: the other half of standby_wait (default: futex_wake).
+ *
+ * The user-side check in exitsyscall (CAS P_SYSCALL -> P_RUNNING) stays
+ * authoritative for every backend: whoever wins that CAS owns the P.
+ */
+struct backend_ops {
+	enum sact_backend id;
+	int (*init)(void);
+	void (*fini)(void);
+	int (*m_start)(struct m *m);
+	void (*m_stop)(struct m *m);
+	int (*start)(void);
+	void (*stop)(void);
+	void (*enter_syscall)(struct m *m, struct p *pp);
+	void (*exit_syscall)(struct m *m, struct p *pp);
+	void (*standby_wait)(struct m *m, int64_t timeout_ns);
+	void (*standby_wake)(struct m *m);
+};
+
+extern const struct backend_ops backend_sysmon, backend_none;
+const struct backend_ops *backend_select(enum sact_backend b, int *err);
+
+/* ---- the scheduler ------------------------------------------------------ */
+
+struct slab;
+
+struct sched {
+	struct lock lock;
+	/* global run queue (L) */
+	struct g *runqhead, *runqtail;
+	_Atomic int runqsize;			/* L writes, anyone peeks */
+	/* idle Ps and Ms (L) */
+	struct p *pidle;
+	_Atomic int npidle;			/* L writes, A reads */
+	struct m *midle;
+	int nmidle;
+	_Atomic int nmspinning;			/* A, seq_cst: see proc.c */
+
+	int nprocs;				/* I */
+	struct p *allp;				/* I */
+	int nm;					/* I */
+	struct m *allm;				/* I */
+
+	_Atomic int64_t ngs;			/* A: live Gs */
+	_Atomic int64_t ngs_peak;		/* A */
+	_Atomic uint32_t started;		/* A: futex, all threads exist */
+	_Atomic uint32_t done;			/* A: futex, ngs reached 0 */
+	_Atomic int exiting;			/* A, set under L */
+	bool shuffle;				/* I: randomized order */
+
+	const struct backend_ops *ops;		/* I */
+	size_t stack_size;			/* I: per G, incl. its struct g */
+
+	/* free Gs beyond the per-P caches, and the stack slabs */
+	struct lock gflock;
+	struct g *gfree;			/* gflock */
+	int ngfree;				/* gflock */
+	struct slab *slabs;			/* gflock */
+	long guards_left;			/* gflock: guard-page budget */
+	_Atomic uint64_t goid;
+
+	/* sysmon (sysmon.c) */
+	_Atomic uint32_t sysmonwait;		/* A: 1 while it sleeps long */
+	_Atomic uint64_t handoffs, handoff_waits;
+	int threads;				/* threads created this run */
+};
+
+extern struct sched sched;
+
+/* The M running this code (fs-relative load; see getm() in proc.c). */
+struct m *getm(void);
+
+/* Scheduler entry points used by the other files (proc.c). */
+void goready(struct g *gp);
+int gopark(struct g *gp, struct lock *unlock, int64_t deadline);
+int gopark_locks(struct g *gp, struct lock **locks, int n, int64_t deadline);
+bool runqempty(struct p *pp);
+void runqput(struct p *pp, struct g *gp, bool next);
+void startm(struct p *pp, bool spinning, bool handoff);
+void handoffp(struct p *pp);
+void wakep(void);
+struct p *pidleget(void);		/* sched.lock held */
+void acquirep(struct m *m, struct p *pp);
+void sact_switch_to_g0(struct m *m, struct g *gp);
+
+/* stack.c */
+struct g *galloc(void);
+void gfree_all(void);
+void gfput(struct p *pp, struct g *gp);
+struct g *gfget(struct p *pp);
+
+/* time.c */
+bool timer_reserve(struct p *pp);
+void timer_add(struct p *pp, struct g *gp);
+void timer_del(struct g *gp);
+void timers_run(struct p *pp, int64_t now, struct p *into);
+int64_t timers_next(void);
+
+/* wait queues of the sync primitives (sync.c) */
+struct waiter {
+	struct waiter *next, *prev;
+	struct g *g;
+	void *elem;		/* channel: where to copy from/to */
+	int ok;			/* woken with success */
+	bool queued;		/* Q: still on the queue */
+	bool fired;		/* Q: wq_pop claimed the G through it */
+};
+struct waitq {
+	struct waiter *head, *tail;
+};
+void wq_push(struct waitq *q, struct waiter *w);
+void wq_remove(struct waitq *q, struct waiter *w);
+struct waiter *wq_pop(struct waitq *q);
+struct g *getg_or_throw(void);
+int park_prepare(bool timed);
+int park_on(struct waitq *q, struct waiter *w, struct lock *l,
+	    bool timed, uint64_t timeout_ns);
+
+#endif /* SACT_INTERNAL_H */

@@ -1,0 +1,1356 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * proc.c - the scheduler: Gs, Ms and Ps, in the shape of Go's proc.go.
+ *
+ * G: a user-level thread (stack, saved registers).  M: an OS thread.  P: the
+ * right to run Gs; nprocs of them.  An M must hold a P to run G code, so at
+ * most nprocs Ms run Gs at once, however many are blocked in the kernel.
+ *
+ * Design
+ * ======
+ *
+ * Rejected designs:
+ *
+ * 1. One global run queue under a lock.  Simple, but every spawn and wakeup
+ *    contends on one cache line; Go left it in 2012 for the same reason.
+ * 2. Per-M queues.  A blocked M would strand its queue; the queue belongs to
+ *    the right to run (P), which moves to another M when its M blocks.
+ * 3. Always switching through a per-M scheduler stack (g0), as Go does with
+ *    mcall.  That costs two context switches per yield or park.  Here a G
+ *    that parks or yields switches straight to the next G of its P when the
+ *    local queue has one; only when the P has nothing local does it switch
+ *    to g0 (the M's own thread stack), which runs findrunnable and may
+ *    block the thread.  What the old context still needed done once off its
+ *    stack (release a wait-queue lock, queue it, free it) is the "post-switch
+ *    step" (m->after) that the new context runs first thing.
+ * 4. Creating threads when a P needs an M (Go's newm).  Ms come from a pool
+ *    created by sact_run (nprocs + standby); if none is idle, the P waits for
+ *    the next M to come back from the kernel (sched.handoff_waits counts it).
+ * 5. A lock-protected deque for stealing.  Go's bounded ring with a CAS on
+ *    the head is lock-free for the owner's put and cheap for thieves.
+ *
+ * Run queues (runqput/runqget/runqgrab): a 256-slot ring per P.  tail is
+ * written only by the owner; head is advanced by CAS by the owner (runqget)
+ * and by thieves (runqgrab).  Why the CAS is ABA-safe: head is a 32-bit
+ * counter that only grows, never a pointer; a consumer reads slot h and then
+ * CASes head h -> h+k.  The owner writes slot t only when t - head < 256, so
+ * slot h cannot be overwritten until head has moved past h, which makes the
+ * CAS fail.  A false success needs head to advance by exactly 2^32 between
+ * the read and the CAS (four billion dequeues while one thread is between two
+ * instructions): the same argument Go makes.  runnext is a single slot for
+ * the G readied last (it inherits the rest of the time slice: ping-pong
+ * stays on one P); the owner sets it with xchg, thieves take it with CAS.
+ *
+ * Fairness: every 61 schedticks a P looks at the global queue first (Go's
+ * number), so a G there is not starved by a busy local queue; yield puts
+ * the G at the tail of the local queue (behind runnext and the rest).
+ *
+ * Wake/park protocol (no lost wakeups).  An M looking for work "spins"
+ * (steals) before it parks; nmspinning counts spinners.  The invariant: if
+ * there is an idle P and runnable work, some M is spinning or will be woken.
+ *
+ *  Submitter (goready, sact_go):
+ *   1. runqput(): store the G into the P's ring, store-release the tail.
+ *   2. a full barrier (StoreLoad, in wakep).
+ *   3. if npidle > 0 and nmspinning == 0, CAS nmspinning 0 -> 1 and
+ *      startm(NULL, spinning): wake an idle M with an idle P.
+ *  Spinning M giving up (findrunnable):
+ *   1. under sched.lock: check the global queue, put the P on the idle list
+ *      (npidle++); unlock.
+ *   2. nmspinning-- (a seq_cst RMW: the full barrier pairing with step 2
+ *      of the submitter).
+ *   3. look at every P's run queue; if one has work, take an idle P back,
+ *      become spinning again and steal.
+ *   4. only then park (stopm).
+ *  Either the submitter sees nmspinning == 0 and wakes someone, or the
+ *  spinner's step 3 sees the submitted G.  A spinner that finds work calls
+ *  wakep() after it stops spinning (resetspinning), so one wakeup fans out.
+ *  The global queue is only touched under sched.lock, and the last check of
+ *  it is under the same lock as pidleput, so it needs no barrier.
+ *  An M parks on a futex word (m->park): stopm sets park = 0 and puts the M
+ *  on the idle list under sched.lock; startm takes it off under the lock,
+ *  sets nextp, stores park = 1 and wakes it: futex_wait(&park, 0) cannot
+ *  miss it.
+ *
+ * Parking a G (gopark): the G records what to do in m->after (release the
+ * lock of the wait queue it is on, add its timer), picks the next G and
+ * switches.  Wakers find the G only through that queue, under that lock, so
+ * they cannot ready it before it is off its stack.  A parked G is readied
+ * once: wakers and its timer race on g->claim (CAS 0 -> woken/timeout).
+ *
+ * Syscalls (syscall.c) mark the P P_SYSCALL; anyone may CAS it away (sysmon
+ * retake) and the returning M must win the CAS back or find another P.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
+
+#include "internal.h"
+
+struct sched sched;
+
+static _Atomic int sched_active;	/* a sact_run is in progress */
+static _Atomic int sched_live;		/* ... and sched is set up */
+static enum sact_backend last_backend = SACT_BACKEND_AUTO;
+static struct sact_stats last_stats;
+
+/*
+ * The current M lives in TLS.  A G can resume on another thread after any
+ * switch, and the compiler may keep the address of a TLS variable across a
+ * call, so it is read with an explicit %fs-relative load every time.
+ */
+static __thread struct m *tls_m __attribute__((tls_model("initial-exec"), used));
+
+struct m *getm(void)
+{
+	struct m *m;
+
+	__asm__ volatile("movq tls_m@gottpoff(%%rip), %0\n\t"
+			 "movq %%fs:(%0), %0" : "=r"(m));
+	return m;
+}
+
+void sact_throw(const char *msg)
+{
+	static const char nl = '\n';
+
+	if (write(2, msg, strlen(msg)) < 0 || write(2, &nl, 1) < 0)
+		abort();
+	abort();
+}
+
+__attribute__((visibility("hidden"), noreturn)) void sact_gstart_returned(void);
+void sact_gstart_returned(void)
+{
+	throw("sact: G entry returned");
+}
+
+static uint32_t fastrand(uint64_t *s)
+{
+	/* xorshift64*: a debug shuffle and steal order, not cryptography */
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+/* ---- futexes, locks, time ------------------------------------------------ */
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+void futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns)
+{
+	struct timespec ts, *tsp = NULL;
+
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+		tsp = &ts;
+	}
+	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, tsp, NULL, 0);
+}
+
+void futex_wake(_Atomic uint32_t *addr, int n)
+{
+	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+void lock_acquire(struct lock *l)
+{
+	uint32_t c = 0;
+
+	if (likely(atomic_compare_exchange_strong_explicit(&l->v, &c, 1,
+							   ACQUIRE, RELAXED)))
+		return;
+	for (int i = 0; i < 100; i++) {
+		__builtin_ia32_pause();
+		c = 0;
+		if (ld(&l->v) == 0 &&
+		    atomic_compare_exchange_weak_explicit(&l->v, &c, 1,
+							  ACQUIRE, RELAXED))
+			return;
+	}
+	while (atomic_exchange_explicit(&l->v, 2, ACQUIRE) != 0)
+		futex_wait(&l->v, 2, -1);
+}
+
+void lock_release(struct lock *l)
+{
+	if (atomic_exchange_explicit(&l->v, 0, RELEASE) == 2)
+		futex_wake(&l->v, 1);
+}
+
+int64_t nanotime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- the context switch and the post-switch step ------------------------ */
+
+static void globrunqput(struct g *gp);
+
+/*
+ * Run what the context we switched away from left in m->after.  Called
+ * first thing in every context that gains the CPU through a switch: the
+ * resumed side of switch_to, a new G's entry, g0's loop.
+ */
+static void run_after(struct m *m)
+{
+	struct g *gp = m->after_g;
+	struct p *pp;
+	enum after a = m->after;
+
+	m->after = AFTER_NONE;
+	switch (a) {
+	case AFTER_NONE:
+		return;
+	case AFTER_RUNQPUT:
+		if (sched.shuffle && (fastrand(&m->rand) & 3) == 0) {
+			/* debug: sometimes through the global queue */
+			lock_acquire(&sched.lock);
+			globrunqput(gp);
+			lock_release(&sched.lock);
+			return;
+		}
+		runqput(m->p, gp, false);
+		return;
+	case AFTER_PARK:
+		if (gp->when)
+			timer_add(m->p, gp);
+		if (m->after_lock)
+			lock_release(m->after_lock);
+		for (int i = 0; i < m->after_nlocks; i++)
+			lock_release(m->after_locks[i]);
+		m->after_nlocks = 0;
+		return;
+	case AFTER_EXIT:
+		gfput(m->p, gp);
+		if (atomic_fetch_sub(&sched.ngs, 1) == 1) {
+			st_rel(&sched.done, 1);
+			futex_wake(&sched.done, 1);
+		}
+		return;
+	case AFTER_GLOBRUNQ:
+		/* Under one lock hold: no P can go idle between the two. */
+		lock_acquire(&sched.lock);
+		globrunqput(gp);
+		pp = pidleget();
+		lock_release(&sched.lock);
+		if (pp)
+			acquirep(m, pp);
+		return;
+	}
+}
+
+/*
+ * Switch from the running context `from` (a G or g0 of m) to `to`.  Must run
+ * on m; m->after says what `to` must do for `from`.  Returns when someone
+ * switches back to `from`, possibly on another M.
+ */
+static void switch_to(struct m *m, struct g *from, struct g *to)
+{
+	/* a stack without a guard page: did it run past its bottom? */
+	if (unlikely(!from->guarded) && from != &m->g0 &&
+	    (*(uint64_t *)from->stack_lo != STACK_CANARY ||
+	     (char *)__builtin_frame_address(0) < from->stack_lo))
+		throw("sact: G stack overflow (canary)");
+	m->curg = to;
+	to->m = m;
+	stat_inc(&m->st.switches);
+#if defined(__SANITIZE_ADDRESS__)
+	{
+		const void *bottom = to->stack_lo;
+		size_t size = to->stack_hi - to->stack_lo;
+
+		if (to == &m->g0) {
+			bottom = m->g0_bottom;
+			size = m->g0_size;
+		}
+		__sanitizer_start_switch_fiber(
+			ld(&from->status) == G_DEAD ? NULL : &from->asan_fake,
+			bottom, size);
+	}
+#endif
+#if defined(__SANITIZE_THREAD__)
+	__tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+	sact_ctx_switch(&from->sp, to->sp);
+#if defined(__SANITIZE_ADDRESS__)
+	__sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
+#endif
+	run_after(getm());
+}
+
+/* The first code of every G, reached from sact_gstart. */
+static __attribute__((noreturn)) void gentry(struct g *gp);
+static void goexit(struct g *gp) __attribute__((noreturn));
+
+static void gentry(struct g *gp)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	__sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+	run_after(getm());
+	gp->fn(gp->arg);
+	goexit(gp);
+}
+
+/* Build the frame sact_ctx_switch will "return" into for a new G. */
+static void gframe_init(struct g *gp)
+{
+	struct ctx_frame *f = (struct ctx_frame *)(gp->stack_hi) - 1;
+
+	memset(f, 0, sizeof(*f));
+	f->mxcsr = 0x1f80;	/* all exceptions masked, round to nearest */
+	f->fpucw = 0x037f;	/* same for x87, 64-bit precision */
+	f->r12 = (uint64_t)(uintptr_t)gentry;
+	f->r13 = (uint64_t)(uintptr_t)gp;
+	f->rbp = 0;
+	f->ret = (void *)sact_gstart;
+	gp->sp = f;
+}
+
+/* ---- run queues ------------------------------------------------------------ */
+
+/*
+ * Put gp on pp's local queue: in runnext if next (the old runnext moves to
+ * the tail), else at the tail; half the queue goes to the global queue when
+ * it is full.  Must run on the owner of pp.
+ */
+static bool runqputslow(struct p *pp, struct g *gp, uint32_t h, uint32_t t);
+
+void runqput(struct p *pp, struct g *gp, bool next)
+{
+	st(&gp->status, G_RUNNABLE);
+	if (next && sched.shuffle && (fastrand(&pp->rand) & 1))
+		next = false;	/* debug: order must not matter */
+	if (next) {
+		struct g *old = atomic_exchange_explicit(&pp->runnext, gp,
+							 SEQCST);
+		if (!old)
+			return;
+		gp = old;
+	}
+	for (;;) {
+		uint32_t h = ld_acq(&pp->runqhead);
+		uint32_t t = ld(&pp->runqtail);
+
+		if (t - h < RUNQ_SIZE) {
+			st(&pp->runq[t % RUNQ_SIZE], gp);
+			st_rel(&pp->runqtail, t + 1);
+			return;
+		}
+		if (runqputslow(pp, gp, h, t))
+			return;
+		/* a thief moved head: there is room now */
+	}
+}
+
+/* Move half of the full local queue and gp to the global queue. */
+static bool runqputslow(struct p *pp, struct g *gp, uint32_t h, uint32_t t)
+{
+	struct g *batch[RUNQ_SIZE / 2 + 1];
+	uint32_t n = (t - h) / 2;
+
+	if (n != RUNQ_SIZE / 2)
+		throw("sact: runqputslow: queue is not full");
+	for (uint32_t i = 0; i < n; i++)
+		batch[i] = ld(&pp->runq[(h + i) % RUNQ_SIZE]);
+	if (!atomic_compare_exchange_strong_explicit(&pp->runqhead, &h, h + n,
+						     RELEASE, RELAXED))
+		return false;
+	batch[n] = gp;
+	if (sched.shuffle) {
+		for (uint32_t i = 1; i <= n; i++) {
+			uint32_t j = fastrand(&pp->rand) % (i + 1);
+			struct g *tmp = batch[i];
+
+			batch[i] = batch[j];
+			batch[j] = tmp;
+		}
+	}
+	lock_acquire(&sched.lock);
+	for (uint32_t i = 0; i <= n; i++)
+		globrunqput(batch[i]);
+	lock_release(&sched.lock);
+	return true;
+}
+
+/* Take the G at the head of pp's ring (not runnext).  Any M (owner). */
+static struct g *runqget_ring(struct p *pp)
+{
+	for (;;) {
+		uint32_t h = ld_acq(&pp->runqhead);
+		uint32_t t = ld(&pp->runqtail);
+		struct g *gp;
+
+		if (t == h)
+			return NULL;
+		gp = ld(&pp->runq[h % RUNQ_SIZE]);
+		if (atomic_compare_exchange_weak_explicit(&pp->runqhead, &h,
+							  h + 1, RELEASE,
+							  RELAXED))
+			return gp;
+	}
+}
+
+/*
+ * Take a G from pp's local queue, runnext first.  Must run on the owner.
+ * Go bounds a chain of runnext hand-offs (two Gs readying each other) by
+ * the time slice they share: sysmon preempts it after 10 ms.  Without
+ * preemption the chain is bounded by count: after RUNNEXT_CHAIN runnext
+ * picks in a row the head of the ring goes first, so it is not starved.
+ */
+#define RUNNEXT_CHAIN	16
+
+static struct g *runqget(struct p *pp)
+{
+	struct g *next = ld(&pp->runnext);
+
+	if (next && unlikely(++pp->runnext_chain > RUNNEXT_CHAIN)) {
+		struct g *gp = runqget_ring(pp);
+
+		pp->runnext_chain = 0;
+		if (gp)
+			return gp;
+	}
+	if (next && atomic_compare_exchange_strong_explicit(
+			    &pp->runnext, &next, NULL, ACQUIRE, RELAXED))
+		return next;
+	pp->runnext_chain = 0;
+	return runqget_ring(pp);
+}
+
+bool runqempty(struct p *pp)
+{
+	/* tail then head then runnext, then tail again: a consistent view */
+	for (;;) {
+		uint32_t h = ld_acq(&pp->runqhead);
+		uint32_t t = ld_acq(&pp->runqtail);
+		struct g *next = ld_acq(&pp->runnext);
+
+		if (t == ld_acq(&pp->runqtail))
+			return h == t && !next;
+	}
+}
+
+/*
+ * Grab half of pp's queue into batch[bhead..] (a ring of RUNQ_SIZE).  With
+ * steal_next, take runnext when the ring is empty.  Returns the count.  Runs
+ * on any M (a thief).
+ */
+static uint32_t runqgrab(struct p *pp, _Atomic(struct g *) *batch,
+			 uint32_t bhead, bool steal_next)
+{
+	for (;;) {
+		uint32_t h = ld_acq(&pp->runqhead);
+		uint32_t t = ld_acq(&pp->runqtail);
+		uint32_t n = t - h;
+
+		n -= n / 2;
+		if (n == 0) {
+			struct g *next = ld(&pp->runnext);
+
+			if (steal_next && next &&
+			    atomic_compare_exchange_strong_explicit(
+				    &pp->runnext, &next, NULL, ACQUIRE,
+				    RELAXED)) {
+				st(&batch[bhead % RUNQ_SIZE], next);
+				return 1;
+			}
+			return 0;
+		}
+		if (n > RUNQ_SIZE / 2)
+			continue;	/* read h and t at different times */
+		for (uint32_t i = 0; i < n; i++)
+			st(&batch[(bhead + i) % RUNQ_SIZE],
+			   ld(&pp->runq[(h + i) % RUNQ_SIZE]));
+		if (atomic_compare_exchange_strong_explicit(
+			    &pp->runqhead, &h, h + n, RELEASE, RELAXED))
+			return n;
+	}
+}
+
+/* Steal half of p2's queue into pp's and return one G.  Must own pp. */
+static struct g *runqsteal(struct p *pp, struct p *p2, bool steal_next)
+{
+	uint32_t t = ld(&pp->runqtail);
+	uint32_t n = runqgrab(p2, pp->runq, t, steal_next);
+	struct g *gp;
+
+	if (n == 0)
+		return NULL;
+	n--;
+	gp = ld(&pp->runq[(t + n) % RUNQ_SIZE]);
+	if (n) {
+		uint32_t h = ld_acq(&pp->runqhead);
+
+		if (t - h + n >= RUNQ_SIZE)
+			throw("sact: runqsteal: queue overflow");
+		st_rel(&pp->runqtail, t + n);
+	}
+	return gp;
+}
+
+/* ---- the global run queue, idle Ps and Ms (sched.lock held) ------------- */
+
+static void globrunqput(struct g *gp)
+{
+	st(&gp->status, G_RUNNABLE);
+	gp->schedlink = NULL;
+	if (sched.runqtail)
+		sched.runqtail->schedlink = gp;
+	else
+		sched.runqhead = gp;
+	sched.runqtail = gp;
+	st(&sched.runqsize, ld(&sched.runqsize) + 1);
+}
+
+/* Take a batch for pp from the global queue (sched.lock held). */
+static struct g *globrunqget(struct p *pp, int max)
+{
+	int n = ld(&sched.runqsize);
+	struct g *gp;
+
+	if (n == 0)
+		return NULL;
+	n = n / sched.nprocs + 1;
+	if (n > ld(&sched.runqsize))
+		n = ld(&sched.runqsize);
+	if (max > 0 && n > max)
+		n = max;
+	if (n > RUNQ_SIZE / 2)
+		n = RUNQ_SIZE / 2;
+	st(&sched.runqsize, ld(&sched.runqsize) - n);
+	gp = sched.runqhead;
+	sched.runqhead = gp->schedlink;
+	while (--n > 0) {
+		struct g *g2 = sched.runqhead;
+
+		sched.runqhead = g2->schedlink;
+		runqput(pp, g2, false);
+	}
+	if (!sched.runqhead)
+		sched.runqtail = NULL;
+	return gp;
+}
+
+static void pidleput(struct p *pp)
+{
+	st(&pp->status, P_IDLE);
+	pp->m = NULL;
+	pp->link = sched.pidle;
+	sched.pidle = pp;
+	atomic_fetch_add(&sched.npidle, 1);
+}
+
+struct p *pidleget(void)
+{
+	struct p *pp = sched.pidle;
+
+	if (pp) {
+		sched.pidle = pp->link;
+		atomic_fetch_sub(&sched.npidle, 1);
+	}
+	return pp;
+}
+
+void acquirep(struct m *m, struct p *pp)
+{
+	m->p = pp;
+	pp->m = m;
+	st(&pp->status, P_RUNNING);
+}
+
+/* ---- Ms: park and unpark ---------------------------------------------------- */
+
+static void standby_wait(struct m *m, int64_t timeout)
+{
+	if (sched.ops->standby_wait)
+		sched.ops->standby_wait(m, timeout);
+	else
+		futex_wait(&m->park, 0, timeout);
+}
+
+static void standby_wake(struct m *m)
+{
+	if (sched.ops->standby_wake)
+		sched.ops->standby_wake(m);
+	else
+		futex_wake(&m->park, 1);
+}
+
+/* Put m on the idle list, ready for startm (sched.lock held). */
+static void midle_put(struct m *m)
+{
+	st(&m->park, 0);
+	m->link = sched.midle;
+	sched.midle = m;
+	sched.nmidle++;
+	m->on_midle = true;
+}
+
+/*
+ * Go's checkdead: called by an M going idle with no timeout (sched.lock
+ * held).  If that was the last M, every P is idle, nothing is queued and no
+ * timer is pending, no G can ever run again: the program is deadlocked.
+ * Only a G can ready a G, so this cannot be a false alarm; an M in the
+ * kernel is not on the idle list, so it keeps the check from firing.
+ */
+static void checkdead(void)
+{
+	if (sched.nmidle != sched.nm || ld(&sched.npidle) != sched.nprocs ||
+	    ld(&sched.ngs) == 0 || ld(&sched.runqsize) != 0)
+		return;
+	for (int i = 0; i < sched.nprocs; i++)
+		if (!runqempty(&sched.allp[i]) || ld(&sched.allp[i].timer0))
+			return;
+	throw("sact: all Gs are asleep - deadlock");
+}
+
+/*
+ * Wait, on the idle list, until startm hands m a P or deadline (nanotime,
+ * <0: none) passes.  Returns true with m->p set, false on timeout or exit.
+ */
+static bool stopm_wait(struct m *m, int64_t deadline)
+{
+	while (ld_acq(&m->park) == 0) {
+		int64_t left = -1;
+
+		if (deadline >= 0) {
+			left = deadline - nanotime();
+			if (left <= 0) {
+				/* time is up: leave the list unless already
+				 * picked (then wait for the handoff) */
+				lock_acquire(&sched.lock);
+				if (m->on_midle) {
+					struct m **pm = &sched.midle;
+
+					while (*pm != m)
+						pm = &(*pm)->link;
+					*pm = m->link;
+					sched.nmidle--;
+					m->on_midle = false;
+					lock_release(&sched.lock);
+					return false;
+				}
+				lock_release(&sched.lock);
+				deadline = -1;
+				continue;
+			}
+		}
+		standby_wait(m, left);
+	}
+	if (!m->nextp)
+		return false;	/* woken to exit */
+	acquirep(m, m->nextp);
+	m->nextp = NULL;
+	return true;
+}
+
+/*
+ * Park m (no P) until startm hands it one, or timeout_ns (<0: forever)
+ * passes.  Returns true with m->p set, false on timeout or exit.
+ */
+static bool stopm(struct m *m, int64_t timeout_ns)
+{
+	int64_t deadline = timeout_ns >= 0 ? nanotime() + timeout_ns : -1;
+
+	if (m->p)
+		throw("sact: stopm holding a P");
+	lock_acquire(&sched.lock);
+	if (ld(&sched.exiting)) {
+		lock_release(&sched.lock);
+		return false;
+	}
+	midle_put(m);
+	if (timeout_ns < 0)
+		checkdead();
+	lock_release(&sched.lock);
+	return stopm_wait(m, deadline);
+}
+
+/*
+ * Give pp (or an idle P if pp is NULL) to an idle M.  spinning: the M is
+ * to steal (nmspinning was already incremented for it).  handoff: pp came
+ * from an M blocked in the kernel (counted when no M is left for it).
+ */
+void startm(struct p *pp, bool spinning, bool handoff)
+{
+	struct m *m;
+
+	lock_acquire(&sched.lock);
+	if (!pp) {
+		pp = pidleget();
+		if (!pp) {
+			lock_release(&sched.lock);
+			if (spinning)
+				atomic_fetch_sub(&sched.nmspinning, 1);
+			return;
+		}
+	}
+	m = sched.midle;
+	if (!m || ld(&sched.exiting)) {
+		/* every M is busy or in the kernel: the P waits for one */
+		pidleput(pp);
+		lock_release(&sched.lock);
+		if (handoff)
+			atomic_fetch_add(&sched.handoff_waits, 1);
+		if (spinning)
+			atomic_fetch_sub(&sched.nmspinning, 1);
+		return;
+	}
+	sched.midle = m->link;
+	sched.nmidle--;
+	m->on_midle = false;
+	m->nextp = pp;
+	m->spinning = spinning;
+	st_rel(&m->park, 1);
+	lock_release(&sched.lock);
+	standby_wake(m);
+}
+
+/*
+ * Try to add one more spinning M when there is an idle P (step 2-3 of the
+ * submitter in the essay).
+ */
+void wakep(void)
+{
+	int z = 0;
+
+	if (sched.nprocs == 1)
+		return;	/* the caller holds the only P: none is ever idle */
+	atomic_thread_fence(SEQCST);	/* StoreLoad: pairs with nmspinning-- */
+	if (ld(&sched.npidle) == 0 || ld(&sched.nmspinning) != 0)
+		return;
+	if (!atomic_compare_exchange_strong(&sched.nmspinning, &z, 1))
+		return;
+	startm(NULL, true, false);
+}
+
+/*
+ * pp was taken from an M blocked in the kernel (sysmon's retake, or a block
+ * upcall): give it to a standby M if it has anything to do, else idle it.
+ */
+void handoffp(struct p *pp)
+{
+	int z = 0;
+
+	if (!runqempty(pp) || ld(&sched.runqsize) > 0 || ld(&pp->timer0)) {
+		startm(pp, false, true);
+		return;
+	}
+	/* no local work: like Go, make sure someone looks for work if no M
+	 * spins and no P is idle */
+	if (ld(&sched.nmspinning) + ld(&sched.npidle) == 0 &&
+	    atomic_compare_exchange_strong(&sched.nmspinning, &z, 1)) {
+		startm(pp, true, true);
+		return;
+	}
+	lock_acquire(&sched.lock);
+	pidleput(pp);
+	lock_release(&sched.lock);
+}
+
+/* A spinning M found work: stop spinning, let another M take over. */
+static void resetspinning(struct m *m)
+{
+	m->spinning = false;
+	if (atomic_fetch_sub(&sched.nmspinning, 1) < 1)
+		throw("sact: negative nmspinning");
+	wakep();
+}
+
+/* ---- finding work ------------------------------------------------------------ */
+
+/*
+ * The fast path of schedule: timers due on pp, the global queue every 61
+ * ticks, then the local queue.  Must run on the owner of pp.  Callable from
+ * a G's stack (it never blocks).
+ */
+static struct g *pick_local(struct p *pp)
+{
+	struct g *gp;
+
+	if (unlikely(ld(&pp->timer0)))
+		timers_run(pp, nanotime(), pp);
+	pp->schedtick++;
+	if (unlikely(pp->schedtick % 61 == 0) && ld(&sched.runqsize) > 0) {
+		lock_acquire(&sched.lock);
+		gp = globrunqget(pp, 1);
+		lock_release(&sched.lock);
+		if (gp)
+			return gp;
+	}
+	return runqget(pp);
+}
+
+/*
+ * Find a runnable G for m, blocking the M if there is none.  On g0 only.
+ * Returns with m->p held, or NULL when the runtime is exiting.
+ */
+static struct g *findrunnable(struct m *m)
+{
+	struct g *gp;
+	struct p *pp;
+	bool was_spinning;
+
+top:
+	if (ld(&sched.exiting))
+		return NULL;
+	if (!m->p) {
+		/* a standby M: wait for a P, then look for work */
+		if (!stopm(m, -1))
+			goto top;
+	}
+	pp = m->p;
+	gp = pick_local(pp);
+	if (gp)
+		goto found;
+	if (ld(&sched.runqsize) > 0) {
+		lock_acquire(&sched.lock);
+		gp = globrunqget(pp, 0);
+		lock_release(&sched.lock);
+		if (gp)
+			goto found;
+	}
+
+	/* steal, spinning, when not too many already spin */
+	if (m->spinning ||
+	    2 * ld(&sched.nmspinning) < sched.nprocs - ld(&sched.npidle)) {
+		if (!m->spinning) {
+			m->spinning = true;
+			atomic_fetch_add(&sched.nmspinning, 1);
+		}
+		for (int i = 0; i < 4; i++) {
+			uint32_t off = fastrand(&m->rand);
+			int64_t now = nanotime();
+
+			for (int k = 0; k < sched.nprocs; k++) {
+				struct p *p2 = &sched.allp[(off + k) %
+							   sched.nprocs];
+
+				if (p2 == pp)
+					continue;
+				if (ld(&p2->timer0) && ld(&p2->timer0) <= now)
+					timers_run(p2, now, pp);
+				gp = runqget(pp);
+				if (gp)
+					goto found;
+				gp = runqsteal(pp, p2, i == 3);
+				if (gp) {
+					stat_inc(&m->st.steals);
+					goto found;
+				}
+			}
+		}
+	}
+
+	/* nothing: give up the P (steps 1-4 of the spinning M in the essay) */
+	lock_acquire(&sched.lock);
+	if (ld(&sched.runqsize) > 0) {
+		gp = globrunqget(pp, 0);
+		lock_release(&sched.lock);
+		goto found;
+	}
+	m->p = NULL;
+	pidleput(pp);
+	lock_release(&sched.lock);
+
+	/*
+	 * Only a spinning M rechecks (as in Go): work submitted while no M
+	 * spun made its submitter wake one (wakep), and a non-spinning M
+	 * that rechecked could not steal anyway (too many spinners) and
+	 * would loop here.
+	 */
+	was_spinning = m->spinning;
+	if (m->spinning) {
+		m->spinning = false;
+		if (atomic_fetch_sub(&sched.nmspinning, 1) < 1)
+			throw("sact: negative nmspinning");
+	}
+	for (int k = 0; was_spinning && k < sched.nprocs; k++) {
+		if (!runqempty(&sched.allp[k])) {
+			lock_acquire(&sched.lock);
+			pp = pidleget();
+			lock_release(&sched.lock);
+			if (pp) {
+				acquirep(m, pp);
+				m->spinning = true;
+				atomic_fetch_add(&sched.nmspinning, 1);
+				goto top;
+			}
+			break;
+		}
+	}
+
+	/* sleep until the next timer (or for ever), then look again */
+	{
+		int64_t next = timers_next(), timeout = -1;
+
+		if (next) {
+			timeout = next - nanotime();
+			if (timeout < 0)
+				timeout = 0;
+		}
+		if (!stopm(m, timeout) && timeout >= 0 &&
+		    !ld(&sched.exiting)) {
+			/* the timer is due: take an idle P to run it */
+			lock_acquire(&sched.lock);
+			pp = pidleget();
+			lock_release(&sched.lock);
+			if (pp) {
+				acquirep(m, pp);
+				m->spinning = true;
+				atomic_fetch_add(&sched.nmspinning, 1);
+			} else {
+				/* every P runs: they run their timers */
+				stopm(m, -1);
+			}
+		}
+	}
+	goto top;
+
+found:
+	if (m->spinning)
+		resetspinning(m);
+	return gp;
+}
+
+/* The scheduler loop of an M, on g0. */
+static void schedule_loop(struct m *m)
+{
+	for (;;) {
+		struct g *gp;
+
+		run_after(m);
+		gp = findrunnable(m);
+		if (!gp)
+			return;
+		st(&gp->status, G_RUNNING);
+		switch_to(m, &m->g0, gp);
+	}
+}
+
+/* ---- parking and readying Gs ------------------------------------------------ */
+
+/* Pick what m runs after gp stops: the local queue, else g0. */
+static struct g *next_after(struct m *m)
+{
+	struct g *next = pick_local(m->p);
+
+	if (next) {
+		st(&next->status, G_RUNNING);
+		return next;
+	}
+	return &m->g0;
+}
+
+/*
+ * Park the running G gp (must be the caller).  unlock: released once gp is
+ * off its stack (the lock of the queue gp is on).  deadline (nanotime, 0:
+ * none): a timer readies gp then; timer_reserve() must have succeeded on
+ * this P since the last switch.  gp->claim must be 0 (set under unlock).
+ * Returns CLAIM_WOKEN or CLAIM_TIMEOUT.
+ */
+int gopark(struct g *gp, struct lock *unlock, int64_t deadline)
+{
+	struct m *m = gp->m;
+
+	gp->when = deadline;
+	st(&gp->status, G_WAITING);
+	stat_inc(&m->st.parks);
+	m->after = AFTER_PARK;
+	m->after_g = gp;
+	m->after_lock = unlock;
+	switch_to(m, gp, next_after(m));
+	if (deadline)
+		timer_del(gp);
+	return ld_acq(&gp->claim);
+}
+
+/*
+ * gopark releasing n locks (n <= SACT_SELECT_MAX) once gp is off its
+ * stack: sact_chan_select, queued on several channels at once.
+ */
+int gopark_locks(struct g *gp, struct lock **locks, int n, int64_t deadline)
+{
+	struct m *m = gp->m;
+
+	if (n > SACT_SELECT_MAX)
+		throw("sact: gopark_locks: too many locks");
+	for (int i = 0; i < n; i++)
+		m->after_locks[i] = locks[i];
+	m->after_nlocks = n;
+	return gopark(gp, NULL, deadline);
+}
+
+/* Make gp runnable on the current P (it was parked; the caller won its
+ * claim).  Must run on a G or g0 of an M holding a P. */
+void goready(struct g *gp)
+{
+	struct m *m = getm();
+
+	if (!m || !m->p)
+		throw("sact: goready without a P");
+	runqput(m->p, gp, true);
+	wakep();
+}
+
+/* exitsyscall without a P (syscall.c): gp to g0, m->after already set. */
+void sact_switch_to_g0(struct m *m, struct g *gp)
+{
+	switch_to(m, gp, &m->g0);
+}
+
+static void goexit(struct g *gp)
+{
+	struct m *m = gp->m;
+
+	st(&gp->status, G_DEAD);
+	m->after = AFTER_EXIT;
+	m->after_g = gp;
+	switch_to(m, gp, next_after(m));
+	throw("sact: dead G resumed");
+}
+
+/* ---- the public API ---------------------------------------------------------- */
+
+SACT_API int sact_go(void (*fn)(void *), void *arg)
+{
+	struct m *m = getm();
+	struct g *gp;
+	int64_t n, peak;
+
+	if (!m || !m->p || m->curg == &m->g0)
+		return -EPERM;
+	if (!fn)
+		return -EINVAL;
+	gp = gfget(m->p);
+	if (!gp)
+		return -ENOMEM;
+	gp->fn = fn;
+	gp->arg = arg;
+	if (m->p->goidnext == m->p->goidend) {	/* a batch, like Go */
+		m->p->goidnext = atomic_fetch_add_explicit(
+			&sched.goid, 16, RELAXED) + 1;
+		m->p->goidend = m->p->goidnext + 16;
+	}
+	gp->goid = m->p->goidnext++;
+	gframe_init(gp);
+	n = atomic_fetch_add(&sched.ngs, 1) + 1;
+	peak = ld(&sched.ngs_peak);
+	while (n > peak &&
+	       !atomic_compare_exchange_weak(&sched.ngs_peak, &peak, n))
+		;
+	stat_inc(&m->st.spawned);
+	runqput(m->p, gp, true);
+	wakep();
+	return 0;
+}
+
+SACT_API void sact_yield(void)
+{
+	struct m *m = getm();
+	struct g *gp, *next;
+
+	if (!m || m->curg == &m->g0)
+		return;
+	gp = m->curg;
+	next = pick_local(m->p);
+	if (!next) {
+		if (ld(&sched.runqsize) == 0)
+			return;		/* nothing else to run here */
+		lock_acquire(&sched.lock);
+		next = globrunqget(m->p, 0);
+		lock_release(&sched.lock);
+		if (!next)
+			return;
+	}
+	st(&next->status, G_RUNNING);
+	m->after = AFTER_RUNQPUT;
+	m->after_g = gp;
+	switch_to(m, gp, next);
+}
+
+SACT_API enum sact_backend sact_backend(void)
+{
+	return last_backend;
+}
+
+/* ---- Ms and sact_run ------------------------------------------------------- */
+
+static void *m_main(void *arg)
+{
+	struct m *m = arg;
+
+	tls_m = m;
+	m->curg = &m->g0;
+	m->g0.m = m;
+	st(&m->g0.status, G_RUNNING);
+#if defined(__SANITIZE_ADDRESS__)
+	{
+		pthread_attr_t a;
+		void *addr;
+		size_t size;
+
+		pthread_getattr_np(pthread_self(), &a);
+		pthread_attr_getstack(&a, &addr, &size);
+		pthread_attr_destroy(&a);
+		m->g0_bottom = addr;
+		m->g0_size = size;
+	}
+#endif
+#if defined(__SANITIZE_THREAD__)
+	m->g0.tsan_fiber = __tsan_get_current_fiber();
+#endif
+	if (sched.ops->m_start && sched.ops->m_start(m) < 0)
+		throw("sact: backend m_start failed");
+	if (m->id != 0)
+		stopm_wait(m, -1);	/* registered idle by sact_run */
+	else	/* the first G runs once every thread exists */
+		while (ld_acq(&sched.started) == 0)
+			futex_wait(&sched.started, 0, -1);
+	schedule_loop(m);
+	if (sched.ops->m_stop)
+		sched.ops->m_stop(m);
+	tls_m = NULL;
+	return NULL;
+}
+
+static void stats_collect(struct sact_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->size = sizeof(*s);
+	s->backend = last_backend;
+	for (int i = 0; i < sched.nm; i++) {
+		struct m_stats *ms = &sched.allm[i].st;
+
+		s->switches += ld(&ms->switches);
+		s->parks += ld(&ms->parks);
+		s->steals += ld(&ms->steals);
+		s->syscalls += ld(&ms->syscalls);
+		s->gs_spawned += ld(&ms->spawned);
+	}
+	s->gs_spawned += 1;	/* the first G */
+	s->gs_peak = ld(&sched.ngs_peak);
+	s->handoffs = ld(&sched.handoffs);
+	s->handoff_waits = ld(&sched.handoff_waits);
+	s->threads_created = sched.threads;
+	s->threads_peak = sched.threads;
+	s->nprocs = sched.nprocs;
+	s->nms = sched.nm;
+}
+
+SACT_API int sact_stats(struct sact_stats *st)
+{
+	struct sact_stats s;
+	size_t n;
+
+	if (!st || st->size == 0)
+		return -EINVAL;
+	s = last_stats;
+	if (ld_acq(&sched_live)) {
+		lock_acquire(&sched.lock);
+		if (sched.allm)
+			stats_collect(&s);
+		lock_release(&sched.lock);
+	}
+	n = st->size < sizeof(s) ? st->size : sizeof(s);
+	s.size = n;
+	memcpy(st, &s, n);
+	return 0;
+}
+
+/* Stop every thread of this run and free what it allocated. */
+static void teardown(int nthreads)
+{
+	lock_acquire(&sched.lock);
+	st(&sched.exiting, 1);
+	for (struct m *m = sched.midle; m; m = m->link) {
+		m->on_midle = false;
+		m->nextp = NULL;
+		st_rel(&m->park, 1);
+		standby_wake(m);
+	}
+	sched.midle = NULL;
+	lock_release(&sched.lock);
+	if (sched.ops->stop)
+		sched.ops->stop();
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(sched.allm[i].thread, NULL);
+	if (sched.ops->fini)
+		sched.ops->fini();
+	gfree_all();
+	lock_acquire(&sched.lock);	/* against a concurrent sact_stats */
+	st(&sched_live, 0);
+	stats_collect(&last_stats);
+	for (int i = 0; i < sched.nprocs; i++)
+		free(sched.allp[i].timers);
+	free(sched.allp);
+	free(sched.allm);
+	sched.allp = NULL;
+	sched.allm = NULL;
+	lock_release(&sched.lock);
+}
+
+/* Threads could not all be started: stop the nthreads that were. */
+static void start_failed(int nthreads)
+{
+	st(&sched.exiting, 1);		/* before M0 may look */
+	st_rel(&sched.started, 1);
+	futex_wake(&sched.started, 1);
+	teardown(nthreads);
+}
+
+SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
+		      void *arg)
+{
+	struct sact_config c = { .size = sizeof(c), .standby = -1 };
+	const struct backend_ops *ops;
+	const char *env;
+	long nprocs;
+	struct g *gp;
+	int err, i, expected = 0;
+
+	if (!fn)
+		return -EINVAL;
+	if (cfg) {
+		if (cfg->size < sizeof(c))
+			return -EINVAL;
+		c = *cfg;
+	}
+	nprocs = c.nprocs ? c.nprocs : sysconf(_SC_NPROCESSORS_ONLN);
+	if (nprocs < 1 || nprocs > 1024 || c.standby > 1024)
+		return -EINVAL;
+	if (c.standby < 0)
+		c.standby = nprocs;
+	if (c.stack_size == 0)
+		c.stack_size = 64 * 1024;
+	if (c.stack_size < 16 * 1024 || c.stack_size > ((size_t)1 << 40))
+		return -EINVAL;
+	ops = backend_select(c.backend, &err);
+	if (!ops)
+		return err;
+	if (!atomic_compare_exchange_strong(&sched_active, &expected, 1))
+		return -EBUSY;
+
+	memset(&sched, 0, sizeof(sched));
+	sched.ops = ops;
+	last_backend = ops->id;
+	sched.nprocs = nprocs;
+	sched.nm = nprocs + c.standby;
+	sched.stack_size = (c.stack_size + 4095) & ~(size_t)4095;
+	env = getenv("SACT_SHUFFLE");
+	sched.shuffle = env && *env && strcmp(env, "0") != 0;
+	sched.guards_left = -1;		/* stack.c computes the budget */
+
+	err = -ENOMEM;
+	sched.allp = aligned_alloc(64, sizeof(struct p) * nprocs);
+	sched.allm = aligned_alloc(64, sizeof(struct m) * sched.nm);
+	if (!sched.allp || !sched.allm)
+		goto out_free;
+	memset(sched.allp, 0, sizeof(struct p) * nprocs);
+	memset(sched.allm, 0, sizeof(struct m) * sched.nm);
+	for (i = 0; i < nprocs; i++) {
+		struct p *pp = &sched.allp[i];
+
+		pp->id = i;
+		pp->rand = 0x9e3779b97f4a7c15ULL * (i + 1) + (uint64_t)nanotime();
+		pp->timercap = 64;
+		pp->timers = malloc(sizeof(struct g *) * pp->timercap);
+		if (!pp->timers)
+			goto out_free;
+	}
+	for (i = 0; i < sched.nm; i++) {
+		sched.allm[i].id = i;
+		sched.allm[i].rand = 0xbf58476d1ce4e5b9ULL * (i + 1) |
+				     (uint64_t)nanotime() | 1;
+	}
+	gp = gfget(NULL);
+	if (!gp)
+		goto out_free;
+	gp->fn = fn;
+	gp->arg = arg;
+	gp->goid = 1;
+	sched.goid = 1;
+	gframe_init(gp);
+	sched.ngs = 1;
+	sched.ngs_peak = 1;
+
+	/* P0 and the first G go to M0; the other Ps are idle */
+	for (i = nprocs - 1; i >= 1; i--)
+		pidleput(&sched.allp[i]);
+	acquirep(&sched.allm[0], &sched.allp[0]);
+	runqput(&sched.allp[0], gp, false);
+	/*
+	 * The other Ms are idle from the start, before their threads run, so
+	 * that the first wakep() finds them (a wakeup that finds no idle M
+	 * is dropped: work would be stranded on a busy P).
+	 */
+	for (i = sched.nm - 1; i >= 1; i--)
+		midle_put(&sched.allm[i]);
+
+	if (ops->init) {
+		err = ops->init();
+		if (err < 0)
+			goto out_gfree;
+	}
+	for (i = 0; i < sched.nm; i++) {
+		err = -pthread_create(&sched.allm[i].thread, NULL, m_main,
+				      &sched.allm[i]);
+		if (err) {
+			start_failed(i);
+			goto out_inactive;
+		}
+		sched.threads++;
+	}
+	if (ops->start) {
+		err = ops->start();
+		if (err < 0) {
+			start_failed(sched.nm);
+			goto out_inactive;
+		}
+	}
+	st_rel(&sched_live, 1);
+	st_rel(&sched.started, 1);
+	futex_wake(&sched.started, 1);
+
+	while (ld_acq(&sched.done) == 0)
+		futex_wait(&sched.done, 0, -1);
+	teardown(sched.nm);
+	st_rel(&sched_active, 0);
+	return 0;
+
+out_gfree:
+	gfree_all();
+out_free:
+	if (sched.allp)
+		for (i = 0; i < nprocs; i++)
+			free(sched.allp[i].timers);
+	free(sched.allp);
+	free(sched.allm);
+	sched.allp = NULL;
+	sched.allm = NULL;
+out_inactive:
+	st_rel(&sched_active, 0);
+	return err;
+}
