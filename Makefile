@@ -18,6 +18,8 @@
 #   userspace/demos/*.c          -> $(O)/demos/*
 #   userspace/bench/*.c          -> $(O)/bench/*
 #   userspace/bench/go/*.go      -> $(O)/bench/go/*
+#   userspace/tools/*.c          -> $(O)/tools/*  (installed to BINDIR)
+#   man/*.[1-8]                  -> installed to MANDIR/man<section>
 #   selftests/<suite>/*.c        -> $(O)/selftests/<suite>/*  (one test each)
 # The runtime suite is also built against ASan+UBSan and TSan builds of
 # libsact, in $(O)/asan and $(O)/tsan.
@@ -76,6 +78,9 @@ DEMOS	 := $(patsubst userspace/demos/%.c,$(O)/demos/%,\
 		$(wildcard userspace/demos/*.c))
 BENCHES	 := $(patsubst userspace/bench/%.c,$(O)/bench/%,\
 		$(wildcard userspace/bench/*.c))
+TOOLS	 := $(patsubst userspace/tools/%.c,$(O)/tools/%,\
+		$(wildcard userspace/tools/*.c))
+MANPAGES := $(wildcard man/*.[1-8])
 GO_BENCHES := $(patsubst userspace/bench/go/%.go,$(O)/bench/go/%,\
 		$(wildcard userspace/bench/go/*.go))
 SUITES	 := $(notdir $(wildcard selftests/*))
@@ -91,10 +96,12 @@ VERSION	:= $(shell cat VERSION)
 PREFIX	?= /usr/local
 LIBDIR	?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
 
-.PHONY: all module lib demos bench tests test demo clean help FORCE \
+.PHONY: all module lib demos bench tools tests test demo clean help FORCE \
 	install install-lib install-module
-all: module lib demos bench tests
+all: module lib demos bench tools tests
 
 help:
 	@sed -n '3,22p' Makefile
@@ -132,7 +139,7 @@ $(eval $(call variant_rules,$(O),))
 $(eval $(call variant_rules,$(O)/asan,$(ASAN_FLAGS)))
 $(eval $(call variant_rules,$(O)/tsan,$(TSAN_FLAGS)))
 
--include $(addsuffix .d,$(TESTS) $(SAN_TESTS) $(DEMOS) $(BENCHES))
+-include $(addsuffix .d,$(TESTS) $(SAN_TESTS) $(DEMOS) $(BENCHES) $(TOOLS))
 
 lib: $(O)/libsact.a $(O)/libsact.so
 # Only the public API (sact_*) is exported: userspace/lib/libsact.map.
@@ -160,6 +167,11 @@ $(O)/bpf/%.skel.h: $(O)/bpf/%.bpf.o
 link_prog = mkdir -p $(@D) && $(CC) $(CFLAGS) -o $@ $< $(O)/libsact.a $(LDLIBS)
 demos: $(DEMOS)
 $(O)/demos/%: userspace/demos/%.c $(O)/libsact.a
+	$(msg) CC $@
+	$(Q)$(link_prog)
+
+tools: $(TOOLS)
+$(O)/tools/%: userspace/tools/%.c $(O)/libsact.a
 	$(msg) CC $@
 	$(Q)$(link_prog)
 
@@ -192,9 +204,13 @@ demo: all
 # --- install -----------------------------------------------------------------
 install: install-lib install-module
 
-install-lib: lib
+install-lib: lib tools
 	$(msg) INSTALL $(DESTDIR)$(PREFIX)
-	$(Q)install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/linux
+	$(Q)install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/linux \
+		$(DESTDIR)$(BINDIR)
+	$(Q)$(if $(TOOLS),install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/)
+	$(Q)$(foreach m,$(MANPAGES),install -D -m 644 $(m) \
+		$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)) &&) true
 	$(Q)install -m 644 $(O)/libsact.a $(DESTDIR)$(LIBDIR)/
 	$(Q)install -m 755 $(O)/libsact.so $(DESTDIR)$(LIBDIR)/libsact.so.$(VERSION)
 	$(Q)ln -sf libsact.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libsact.so.0
