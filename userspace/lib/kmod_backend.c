@@ -103,6 +103,8 @@
 #define sact_config sact_kconfig
 #include <linux/sact.h>
 #undef sact_config
+/* SACT_IOC_CONFIG names the struct: expand it with the module's */
+#define KIOC_CONFIG	_IOW(SACT_IOC_MAGIC, 0x01, struct sact_kconfig)
 
 #include "internal.h"
 
@@ -198,10 +200,14 @@ static void kmod_exit_syscall(struct m *m, struct p *pp)
 	if (likely(kmod_unblocks(m->ks) == m->kseen))
 		return;
 	kmod_resync(m);
-	if (m->p != pp) {
-		st(&m->p->status, P_SYSCALL);
-		m->oldp = m->p;
-	}
+	/*
+	 * m owns m->p by its word now: its own P (reclaimed, or no handoff)
+	 * or a granted one, whose status the granter set to P_RUNNING.  No
+	 * one else moves the status of a P whose word names m.
+	 */
+	st(&m->p->status, P_SYSCALL);
+	m->oldp = m->p;
+	(void)pp;
 }
 
 /*
@@ -401,7 +407,7 @@ static int kmod_init(void)
 		goto out_close;
 	c.flags = SACT_CONFIG_STRICT;
 	c.nr_procs = (uint32_t)sched.nprocs;
-	if (ioctl(kfd, SACT_IOC_CONFIG, &c) < 0) {
+	if (ioctl(kfd, KIOC_CONFIG, &c) < 0) {
 		err = -errno;
 		goto out_close;
 	}
