@@ -93,7 +93,7 @@ FIXTURE_VARIANT_ADD(rawblock, kmod_read) { 1, SACT_BACKEND_KMOD, READ };
 FIXTURE_VARIANT_ADD(rawblock, kmod_usleep) { 1, SACT_BACKEND_KMOD, USLEEP };
 FIXTURE_VARIANT_ADD(rawblock, kmod_poll) { 1, SACT_BACKEND_KMOD, POLL };
 
-TEST_F_TIMEOUT(rawblock, others_run, 90)
+TEST_F_TIMEOUT(rawblock, others_run, 60)
 {
 	struct run r = { .how = variant->how };
 	struct sact_stats st = { .size = sizeof(st) };

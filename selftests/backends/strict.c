@@ -152,7 +152,7 @@ FIXTURE_VARIANT(strict) { int nprocs; enum sact_backend backend; };
 FIXTURE_VARIANT_ADD(strict, p1_kmod) { 1, SACT_BACKEND_KMOD };
 FIXTURE_VARIANT_ADD(strict, p2_kmod) { 2, SACT_BACKEND_KMOD };
 
-TEST_F_TIMEOUT(strict, at_most_nprocs, 120)
+TEST_F_TIMEOUT(strict, at_most_nprocs, 60)
 {
 	struct run r = { .nprocs = variant->nprocs };
 	struct sact_stats st = { .size = sizeof(st) };

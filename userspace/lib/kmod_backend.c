@@ -182,16 +182,34 @@ void kmod_resync(struct m *m)
 	uint32_t y;
 
 	m->kseen = kmod_unblocks(ks);
-	if (!m->p || word_is_mine(ld(pword(m->p->id)), m))
-		return;			/* no handoff, or reclaimed */
-	y = kload(&ks->kproc);
-	if (y >= (uint32_t)sched.nprocs || ld(pword(y)) != KOWN(m))
-		throw("sact: kmod: M back from a block without a P");
-	pp = &sched.allp[y];
-	m->p = pp;
-	pp->m = m;
-	st(&pp->status, P_RUNNING);
-	__atomic_store_n(&ks->proc, y, __ATOMIC_RELAXED);
+	if (!m->p)
+		return;
+	pp = m->p;
+	if (!word_is_mine(ld(pword(pp->id)), m)) {
+		y = kload(&ks->kproc);
+		if (y >= (uint32_t)sched.nprocs || ld(pword(y)) != KOWN(m))
+			throw("sact: kmod: M back from a block without a P");
+		pp = &sched.allp[y];
+		m->p = pp;
+		st(&pp->status, P_RUNNING);
+		__atomic_store_n(&ks->proc, y, __ATOMIC_RELAXED);
+	}
+	/*
+	 * The module's reclaim gives m its P back when the word is FREE -
+	 * which also happens when another M took the P over (step 2) and
+	 * then blocked itself.  Then that M is the one that lost it.
+	 */
+	if (pp->m != m || m->needp) {
+		lock_acquire(&sched.lock);
+		if (pp->m && pp->m != m) {
+			pp->m->needp = true;
+			st(&kmon_wake, 1);
+			futex_wake(&kmon_wake, 1);
+		}
+		pp->m = m;
+		m->needp = false;
+		lock_release(&sched.lock);
+	}
 }
 
 /* Step 6 for a wrapped call: the CAS in exitsyscall then takes the P. */
@@ -223,6 +241,7 @@ static void takeover(struct m *m, int p)
 
 	lock_acquire(&sched.lock);
 	old = pp->m;
+	m->needp = false;
 	if (old && old != m) {
 		old->needp = true;
 		st(&kmon_wake, 1);
