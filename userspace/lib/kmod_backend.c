@@ -55,7 +55,11 @@
  *  5. Monitor.  A FREE word while an M waits (needp) can deadlock: the M
  *     that blocked may wait for the one parked.  A monitor thread (the "+1"
  *     thread; it sleeps unless some M waits) grants FREE Ps to waiting Ms
- *     every millisecond.  GRANT of a FREE P needs no ownership.
+ *     every millisecond.  GRANT of a FREE P needs no ownership.  A FREE
+ *     word while no M waits (the block came while the pool standby was
+ *     between sched.lock and its ioctl, not yet in the module's list)
+ *     gets a pool standby kicked out of the ioctl (signal) every 2 ms
+ *     until one takes it; a lost kick is repeated.
  *  6. Resync.  m is back in user space holding a P: its own (the word
  *     still names it: nothing happened, or the module reclaimed it) or the
  *     one granted (the slot's kproc, whose word names m).  A wrapped call
@@ -114,7 +118,7 @@
 #define KHAND(m)	SACT_PW(SACT_P_HANDOFF, (uint32_t)(m)->id)
 
 #define KMON_POLL_NS	1000000		/* while an M waits for a P */
-#define KMON_IDLE_NS	100000000	/* otherwise (woken by takeover) */
+#define KMON_IDLE_NS	2000000		/* otherwise: look for FREE Ps */
 
 static int kfd = -1;
 static void *kshm;
@@ -299,8 +303,13 @@ static int kmod_park_standby(struct m *m)
 
 		if (r < 0 && errno != EINTR)
 			throw("sact: kmod: SACT_IOC_STANDBY failed");
-		if (r < 0 && !ld(&sched.exiting))
-			continue;
+		if (r < 0 && !ld(&sched.exiting)) {
+			/* the monitor's kick: a P went FREE before we were
+			 * in the module's standby list */
+			r = take_free(m);
+			if (r < 0)
+				continue;
+		}
 		lock_acquire(&sched.lock);
 		sched.nkstandby--;
 		m->in_kstandby = false;
@@ -389,6 +398,25 @@ static void *kmon_main(void *arg)
 					old->needp = true;
 				pp->m = n;
 				st(&pp->status, P_RUNNING);
+				break;
+			}
+		}
+		/*
+		 * A P the module freed while no M waits for one: a block
+		 * that found no standby in the module's list, e.g. one that
+		 * was between our pool and its ioctl.  Kick a pool standby;
+		 * it takes the P (take_free) instead of parking again.
+		 */
+		if (!waiting) {
+			for (int k = 0; k < sched.nprocs; k++) {
+				if (ld(pword(k)) != SACT_P_FREE)
+					continue;
+				for (int i = 0; i < sched.nm; i++)
+					if (sched.allm[i].in_kstandby) {
+						pthread_kill(sched.allm[i].thread,
+							     ksig);
+						break;
+					}
 				break;
 			}
 		}
