@@ -28,7 +28,10 @@ extern "C" {
 
 /*
  * How a P leaves an M that blocked in the kernel.
- * AUTO: kmod if /dev/sact can be opened, else bpf if it loads, else sysmon.
+ * AUTO: kmod if /dev/sact opens (and accepts the group's config), else
+ * sysmon.  (bpf, once wired into the scheduler, will come between them;
+ * today BPF gives -ENODEV and AUTO skips it.)  sact_backend() says which
+ * one the last run used.
  */
 enum sact_backend {
 	SACT_BACKEND_AUTO,
@@ -49,9 +52,17 @@ struct sact_config {
 /*
  * Run fn(arg) as the first G; return when it and every G it spawned exit.
  * 0 or -errno (e.g. -ENODEV when the requested backend is unavailable).
- * cfg may be NULL (defaults).  Today AUTO means sysmon; once the kmod and
- * bpf backends exist it tries kmod, then bpf, then sysmon.  KMOD and BPF
- * return -ENODEV for now.  -EBUSY if a run is already in progress,
+ * cfg may be NULL (defaults).  AUTO tries kmod, then sysmon.  An
+ * explicitly requested backend that cannot start fails the run: KMOD gives
+ * -ENODEV without /dev/sact (another -errno if the module refuses us, or
+ * -E2BIG beyond 64 Ps / 128 Ms), BPF -ENODEV (not wired in yet).  With
+ * SACT_DEBUG=1 in the environment a one-line reason goes to stderr (and
+ * for each backend AUTO skips); otherwise the runtime prints nothing.
+ * kmod runs in strict mode (an M back from a block waits in the kernel
+ * until the runtime grants it a P), with nprocs + standby Ms and one
+ * monitor thread; it installs a handler for SIGRTMAX-3 for the run (it
+ * wakes the Ms parked in the module at exit): do not use that signal.
+ * -EBUSY if a run is already in progress,
  * -EINVAL for a bad config, -ENOMEM, -EAGAIN (no threads).  May be called
  * again after it returned.  Defaults: standby = nprocs, stack_size = 64 KiB
  * (including ~200 bytes of bookkeeping and one guard page).  The

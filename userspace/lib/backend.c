@@ -2,7 +2,17 @@
 /*
  * backend.c - names of the backends that hand a blocked M's P to another M,
  * and the choice among them at sact_run (struct backend_ops: internal.h).
+ *
+ * AUTO tries, in order, kmod (/dev/sact opens and takes our CONFIG), then
+ * sysmon.  The bpf backend exists as a mechanism (bpf_backend.c) but is
+ * not wired into the scheduler yet: asking for it gives -ENODEV, and AUTO
+ * skips it.  An explicitly requested backend that cannot start makes
+ * sact_run fail with its init's -errno (-ENODEV when it is absent); the
+ * one-line reason goes to stderr only with SACT_DEBUG=1.
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "internal.h"
 
 __attribute__((visibility("default")))
@@ -21,22 +31,48 @@ const char *sact_backend_name(enum sact_backend b)
 	return names[b];
 }
 
+bool backend_debug(void)
+{
+	const char *e = getenv("SACT_DEBUG");
+
+	return e && !strcmp(e, "1");
+}
+
+/* Say why a backend could not start, if SACT_DEBUG=1. */
+void backend_say(const struct backend_ops *ops, int err)
+{
+	if (backend_debug())
+		fprintf(stderr, "sact: backend %s unavailable: %s\n",
+			sact_backend_name(ops->id), strerror(-err));
+}
+
+/* AUTO: the backend to try after ops failed to start, or NULL. */
+const struct backend_ops *backend_next(const struct backend_ops *ops)
+{
+	if (ops == &backend_kmod)
+		return &backend_sysmon;
+	return NULL;
+}
+
 /*
- * The ops for b, or NULL with *err set.  AUTO: sysmon today; once kmod and
- * bpf exist, AUTO tries kmod (if /dev/sact opens), then bpf (if it loads),
- * then sysmon, calling each one's init until one succeeds.
+ * The ops for b (for AUTO: the first to try; sact_run walks backend_next
+ * while init fails), or NULL with *err set.
  */
 const struct backend_ops *backend_select(enum sact_backend b, int *err)
 {
 	switch (b) {
 	case SACT_BACKEND_AUTO:
+	case SACT_BACKEND_KMOD:
+		return &backend_kmod;
 	case SACT_BACKEND_SYSMON:
 		return &backend_sysmon;
 	case SACT_BACKEND_NONE:
 		return &backend_none;
-	case SACT_BACKEND_KMOD:
 	case SACT_BACKEND_BPF:
-		*err = -ENODEV;		/* not implemented yet */
+		*err = -ENODEV;		/* mechanism only: not wired in yet */
+		if (backend_debug())
+			fprintf(stderr, "sact: backend bpf unavailable: "
+				"not wired into the scheduler yet\n");
 		return NULL;
 	}
 	*err = -EINVAL;

@@ -226,6 +226,16 @@ struct m {
 	int after_nlocks;
 	struct m_stats st;			/* O writes, anyone reads */
 	uint64_t rand;
+	/*
+	 * kmod backend (kmod_backend.c): this M's slot in the module's shared
+	 * page (NULL with other backends), the slot's unblock count when the
+	 * M last checked its P (O), whether a block cost it its P and it
+	 * waits for a grant (L), whether it is parked in SACT_IOC_STANDBY (L).
+	 */
+	struct sact_mslot *ks;			/* I */
+	uint32_t kseen;				/* O */
+	bool needp;				/* L */
+	bool in_kstandby;			/* L */
 #if defined(__SANITIZE_ADDRESS__)
 	const void *g0_bottom;
 	size_t g0_size;
@@ -274,10 +284,63 @@ struct backend_ops {
 	void (*exit_syscall)(struct m *m, struct p *pp);
 	void (*standby_wait)(struct m *m, int64_t timeout_ns);
 	void (*standby_wake)(struct m *m);
+	/*
+	 * kmod only (NULL elsewhere): keep the module's P words in step with
+	 * the runtime's view.
+	 * @p_acquire:	m takes pp from the idle list (acquirep).
+	 * @p_idle:	pp is about to go on the idle list (pidleput, sched.lock
+	 *		held).  true: it was granted to an M waiting for a P
+	 *		instead (pp is no longer the caller's; do not idle it).
+	 * @park_standby: stopm with no timeout, before the idle list: park m
+	 *		in the module as a standby.  1: m was handed a P (m->p
+	 *		set), -1: the runtime exits, 0: not parked there (the
+	 *		standby pool is full): park on the idle list as usual.
+	 */
+	void (*p_acquire)(struct m *m, struct p *pp);
+	bool (*p_idle)(struct p *pp);
+	int (*park_standby)(struct m *m);
 };
 
-extern const struct backend_ops backend_sysmon, backend_none;
+extern const struct backend_ops backend_sysmon, backend_none, backend_kmod;
+
+/*
+ * kmod: did m block (in G code, outside any wrapper) since it last looked?
+ * Then its P may have been handed off and another granted: adopt it.
+ * Called where the runtime is entered from G code (getm) and in goexit.
+ */
+struct sact_mslot;
+void kmod_resync(struct m *m);
+uint32_t kmod_unblocks(const struct sact_mslot *ks);
+static inline void m_resync(struct m *m)
+{
+	if (__builtin_expect(m != NULL && m->ks != NULL, 0) &&
+	    kmod_unblocks(m->ks) != m->kseen)
+		kmod_resync(m);
+}
+
+/*
+ * kmod: around the runtime's own blocking calls on a G stack (a contended
+ * lock's futex, mmap of stacks), say "not running G code" so the module
+ * does not hand the P off in the middle of the runtime's bookkeeping.
+ * Returns the previous state for m_kblock_end.
+ */
+uint32_t kmod_state_swap(struct sact_mslot *ks, uint32_t state);
+void kmod_publish(struct m *m, bool in_g);
+static inline uint32_t m_kblock_begin(struct m *m)
+{
+	if (__builtin_expect(m != NULL && m->ks != NULL, 0))
+		return kmod_state_swap(m->ks, 0);
+	return 0;
+}
+static inline void m_kblock_end(struct m *m, uint32_t old)
+{
+	if (__builtin_expect(old != 0, 0))
+		kmod_state_swap(m->ks, old);
+}
 const struct backend_ops *backend_select(enum sact_backend b, int *err);
+const struct backend_ops *backend_next(const struct backend_ops *ops);
+void backend_say(const struct backend_ops *ops, int err);
+bool backend_debug(void);
 
 /* ---- the scheduler ------------------------------------------------------ */
 
@@ -322,12 +385,15 @@ struct sched {
 	_Atomic uint32_t sysmonwait;		/* A: 1 while it sleeps long */
 	_Atomic uint64_t handoffs, handoff_waits;
 	int threads;				/* threads created this run */
+	int nkstandby;				/* L: Ms parked in the module */
+	int kstandby_target;			/* I: kmod's standby pool size */
 };
 
 extern struct sched sched;
 
 /* The M running this code (fs-relative load; see getm() in proc.c). */
 struct m *getm(void);
+struct m *getm_raw(void);	/* the same, without m_resync */
 
 /* Scheduler entry points used by the other files (proc.c). */
 void goready(struct g *gp);

@@ -111,12 +111,21 @@ static struct sact_stats last_stats;
  */
 static __thread struct m *tls_m __attribute__((tls_model("initial-exec"), used));
 
-struct m *getm(void)
+struct m *getm_raw(void)
 {
 	struct m *m;
 
 	__asm__ volatile("movq tls_m@gottpoff(%%rip), %0\n\t"
 			 "movq %%fs:(%0), %0" : "=r"(m));
+	return m;
+}
+
+/* Every entry into the runtime from G code comes through here. */
+struct m *getm(void)
+{
+	struct m *m = getm_raw();
+
+	m_resync(m);
 	return m;
 }
 
@@ -185,8 +194,14 @@ void lock_acquire(struct lock *l)
 							  ACQUIRE, RELAXED))
 			return;
 	}
-	while (atomic_exchange_explicit(&l->v, 2, ACQUIRE) != 0)
-		futex_wait(&l->v, 2, -1);
+	{
+		struct m *m = getm_raw();
+		uint32_t ks = m_kblock_begin(m);
+
+		while (atomic_exchange_explicit(&l->v, 2, ACQUIRE) != 0)
+			futex_wait(&l->v, 2, -1);
+		m_kblock_end(m, ks);
+	}
 }
 
 void lock_release(struct lock *l)
@@ -275,6 +290,8 @@ static void switch_to(struct m *m, struct g *from, struct g *to)
 	m->curg = to;
 	to->m = m;
 	stat_inc(&m->st.switches);
+	if (unlikely(m->ks != NULL))	/* kmod: publish "G code on P" */
+		kmod_publish(m, to != &m->g0);
 #if defined(__SANITIZE_ADDRESS__)
 	{
 		const void *bottom = to->stack_lo;
@@ -555,6 +572,8 @@ static struct g *globrunqget(struct p *pp, int max)
 
 static void pidleput(struct p *pp)
 {
+	if (sched.ops->p_idle && sched.ops->p_idle(pp))
+		return;		/* granted to an M that waits for a P */
 	st(&pp->status, P_IDLE);
 	pp->m = NULL;
 	pp->link = sched.pidle;
@@ -578,6 +597,8 @@ void acquirep(struct m *m, struct p *pp)
 	m->p = pp;
 	pp->m = m;
 	st(&pp->status, P_RUNNING);
+	if (sched.ops->p_acquire)
+		sched.ops->p_acquire(m, pp);
 }
 
 /* ---- Ms: park and unpark ---------------------------------------------------- */
@@ -617,7 +638,8 @@ static void midle_put(struct m *m)
  */
 static void checkdead(void)
 {
-	if (sched.nmidle != sched.nm || ld(&sched.npidle) != sched.nprocs ||
+	if (sched.nmidle + sched.nkstandby != sched.nm ||
+	    ld(&sched.npidle) != sched.nprocs ||
 	    ld(&sched.ngs) == 0 || ld(&sched.runqsize) != 0)
 		return;
 	for (int i = 0; i < sched.nprocs; i++)
@@ -676,6 +698,12 @@ static bool stopm(struct m *m, int64_t timeout_ns)
 
 	if (m->p)
 		throw("sact: stopm holding a P");
+	if (timeout_ns < 0 && sched.ops->park_standby) {
+		int r = sched.ops->park_standby(m);
+
+		if (r)
+			return r > 0;
+	}
 	lock_acquire(&sched.lock);
 	if (ld(&sched.exiting)) {
 		lock_release(&sched.lock);
@@ -1025,6 +1053,7 @@ static void goexit(struct g *gp)
 {
 	struct m *m = gp->m;
 
+	m_resync(m);	/* kmod: a raw block in the G may have moved it */
 	st(&gp->status, G_DEAD);
 	m->after = AFTER_EXIT;
 	m->after_g = gp;
@@ -1098,6 +1127,13 @@ SACT_API enum sact_backend sact_backend(void)
 
 /* ---- Ms and sact_run ------------------------------------------------------- */
 
+/* kmod: the first kstandby_target Ms after the nprocs ones start parked in
+ * the module (standbys for block upcalls), not on the idle list. */
+static bool m_starts_in_module(int id)
+{
+	return id >= sched.nprocs && id < sched.nprocs + sched.kstandby_target;
+}
+
 static void *m_main(void *arg)
 {
 	struct m *m = arg;
@@ -1124,7 +1160,9 @@ static void *m_main(void *arg)
 #endif
 	if (sched.ops->m_start && sched.ops->m_start(m) < 0)
 		throw("sact: backend m_start failed");
-	if (m->id != 0)
+	if (m_starts_in_module(m->id))
+		;	/* schedule_loop parks it in the module (stopm) */
+	else if (m->id != 0)
 		stopm_wait(m, -1);	/* registered idle by sact_run */
 	else	/* the first G runs once every thread exists */
 		while (ld_acq(&sched.started) == 0)
@@ -1301,19 +1339,27 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 		pidleput(&sched.allp[i]);
 	acquirep(&sched.allm[0], &sched.allp[0]);
 	runqput(&sched.allp[0], gp, false);
+	for (;;) {
+		err = ops->init ? ops->init() : 0;
+		if (err >= 0)
+			break;
+		backend_say(ops, err);
+		/* AUTO: kmod, then bpf, then sysmon (backend.c) */
+		if (c.backend != SACT_BACKEND_AUTO ||
+		    !(ops = backend_next(ops)))
+			goto out_gfree;
+		sched.ops = ops;
+		last_backend = ops->id;
+	}
 	/*
 	 * The other Ms are idle from the start, before their threads run, so
 	 * that the first wakep() finds them (a wakeup that finds no idle M
-	 * is dropped: work would be stranded on a busy P).
+	 * is dropped: work would be stranded on a busy P).  With kmod, the
+	 * standby pool parks in the module instead (m_starts_in_module).
 	 */
 	for (i = sched.nm - 1; i >= 1; i--)
-		midle_put(&sched.allm[i]);
-
-	if (ops->init) {
-		err = ops->init();
-		if (err < 0)
-			goto out_gfree;
-	}
+		if (!m_starts_in_module(i))
+			midle_put(&sched.allm[i]);
 	for (i = 0; i < sched.nm; i++) {
 		err = -pthread_create(&sched.allm[i].thread, NULL, m_main,
 				      &sched.allm[i]);

@@ -166,7 +166,12 @@ struct g *gfget(struct p *pp)
 			pp->ngfree++;
 		}
 	} else {
+		/* kmod: mmap/mprotect may sleep: not a block of G code */
+		struct m *m = getm_raw();
+		uint32_t ks = m_kblock_begin(m);
+
 		gp = slab_alloc();
+		m_kblock_end(m, ks);
 	}
 	lock_release(&sched.gflock);
 	return gp;

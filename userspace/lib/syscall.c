@@ -88,11 +88,13 @@ static __attribute__((noinline)) void exitsyscall_slow(struct g *gp)
 static inline void exitsyscall(struct g *gp)
 {
 	struct m *m = gp->m;
-	struct p *pp = m->oldp;
+	struct p *pp;
 	int s = P_SYSCALL;
 
+	/* kmod: the hook may replace m->oldp by the P granted to m */
 	if (sched.ops->exit_syscall)
-		sched.ops->exit_syscall(m, pp);
+		sched.ops->exit_syscall(m, m->oldp);
+	pp = m->oldp;
 	if (likely(atomic_compare_exchange_strong_explicit(
 		    &pp->status, &s, P_RUNNING, ACQUIRE, RELAXED))) {
 		m->p = pp;

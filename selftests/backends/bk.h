@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bk.h - helpers for the backends suite: one test body under each backend
+ * x nprocs (FIXTURE_VARIANT), and the skip rules.
+ *
+ * Natively the kmod variants skip (the host cannot load the module); in the
+ * VM (SACT_REQUIRE_KMOD=1) they must run, and the sysmon/none variants skip
+ * there instead (they ran natively, and TCG is slow).
+ */
+#ifndef BK_H
+#define BK_H
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sact.h>
+
+static inline int bk_in_vm(void)
+{
+	const char *e = getenv("SACT_REQUIRE_KMOD");
+
+	return e && !strcmp(e, "1");
+}
+
+#define BK_VARIANTS(f)							\
+	FIXTURE_VARIANT(f) { int nprocs; enum sact_backend backend; };	\
+	FIXTURE_VARIANT_ADD(f, p1_kmod) { 1, SACT_BACKEND_KMOD };	\
+	FIXTURE_VARIANT_ADD(f, p2_kmod) { 2, SACT_BACKEND_KMOD };	\
+	FIXTURE_VARIANT_ADD(f, p1_sysmon) { 1, SACT_BACKEND_SYSMON };	\
+	FIXTURE_VARIANT_ADD(f, p2_sysmon) { 2, SACT_BACKEND_SYSMON };	\
+	FIXTURE_VARIANT_ADD(f, p1_none) { 1, SACT_BACKEND_NONE };	\
+	FIXTURE_VARIANT_ADD(f, p2_none) { 2, SACT_BACKEND_NONE }
+
+#define BK_FIXTURE(f)							\
+	FIXTURE(f) { int unused; };					\
+	FIXTURE_SETUP(f) { }						\
+	FIXTURE_TEARDOWN(f) { }						\
+	BK_VARIANTS(f)
+
+/* Skip what does not belong here (see the top). */
+#define bk_skip_elsewhere(_metadata, variant)				\
+	do {								\
+		if (bk_in_vm() && (variant)->backend != SACT_BACKEND_KMOD) \
+			SKIP(return, "runs natively");			\
+	} while (0)
+
+/*
+ * sact_run with the variant's backend; an absent module is a skip natively
+ * and a failure in the VM.  Evaluates to sact_run's result.
+ */
+#define bk_run(_metadata, variant, nstandby, fn, arg) ({			\
+	struct sact_config _c;						\
+	int _r;								\
+									\
+	memset(&_c, 0, sizeof(_c));					\
+	_c.size = sizeof(_c);						\
+	_c.nprocs = (variant)->nprocs;					\
+	_c.standby = (nstandby);						\
+	_c.backend = (variant)->backend;				\
+	_r = sact_run(&_c, (fn), (arg));				\
+	if (_r == -ENODEV && (variant)->backend == SACT_BACKEND_KMOD &&	\
+	    !bk_in_vm())						\
+		SKIP(return, "/dev/sact absent: sact.ko not loaded");	\
+	_r;								\
+})
+
+#endif /* BK_H */

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rawblock.c - invariant (b): with kmod, a G blocked in a raw libc read(),
+ * usleep() or poll() - no wrapper - does not stop the other Gs of its P
+ * (nprocs = 1: there is no other P to run them).
+ *
+ * read/poll: G1 blocks on a pipe that only G2 writes, so G1 comes back
+ * only if G2 ran on the P G1's M took into the kernel.  usleep: G1 sleeps
+ * in a loop (raw, never entering the runtime) until G2 has run.  A
+ * watchdog thread ends either after 30 s so a broken backend fails
+ * instead of hanging; no timing is asserted.
+ */
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "bk.h"
+
+enum how { READ, USLEEP, POLL };
+
+struct run {
+	enum how how;
+	int pfd[2];
+	_Atomic int g1_in, g2_ran, g2_seen_by_g1, rescued;
+	int loops;
+};
+
+static void g1(void *arg)
+{
+	struct run *r = arg;
+	struct pollfd pf = { .fd = r->pfd[0], .events = POLLIN };
+	char c;
+
+	atomic_store(&r->g1_in, 1);
+	switch (r->how) {
+	case READ:
+		if (read(r->pfd[0], &c, 1) != 1)
+			return;
+		break;
+	case POLL:
+		if (poll(&pf, 1, -1) != 1)
+			return;
+		break;
+	case USLEEP:
+		while (!atomic_load(&r->g2_ran) && r->loops < 15000) {
+			usleep(2000);
+			r->loops++;
+		}
+		break;
+	}
+	atomic_store(&r->g2_seen_by_g1, atomic_load(&r->g2_ran));
+}
+
+static void g2(void *arg)
+{
+	struct run *r = arg;
+
+	while (!atomic_load(&r->g1_in))
+		sact_yield();
+	atomic_store(&r->g2_ran, 1);
+	if (r->how != USLEEP && write(r->pfd[1], "x", 1) != 1)
+		return;
+}
+
+static void first(void *arg)
+{
+	sact_go(g1, arg);
+	sact_go(g2, arg);
+}
+
+static void *watchdog(void *arg)
+{
+	struct run *r = arg;
+	for (int i = 0; i < 300 && !atomic_load(&r->g2_seen_by_g1); i++)
+		usleep(100000);
+	if (!atomic_load(&r->g2_seen_by_g1)) {
+		atomic_store(&r->rescued, 1);
+		atomic_store(&r->g2_ran, 1);
+		if (write(r->pfd[1], "w", 1) != 1)
+			return NULL;
+	}
+	return NULL;
+}
+
+FIXTURE(rawblock) { int unused; };
+FIXTURE_SETUP(rawblock) { }
+FIXTURE_TEARDOWN(rawblock) { }
+FIXTURE_VARIANT(rawblock) { int nprocs; enum sact_backend backend;
+			    enum how how; };
+FIXTURE_VARIANT_ADD(rawblock, kmod_read) { 1, SACT_BACKEND_KMOD, READ };
+FIXTURE_VARIANT_ADD(rawblock, kmod_usleep) { 1, SACT_BACKEND_KMOD, USLEEP };
+FIXTURE_VARIANT_ADD(rawblock, kmod_poll) { 1, SACT_BACKEND_KMOD, POLL };
+
+TEST_F_TIMEOUT(rawblock, others_run, 60)
+{
+	struct run r = { .how = variant->how };
+	struct sact_stats st = { .size = sizeof(st) };
+	pthread_t wd;
+	int err;
+
+	if (!bk_in_vm() && access("/dev/sact", F_OK))
+		SKIP(return, "/dev/sact absent: sact.ko not loaded");
+	ASSERT_EQ(0, pipe(r.pfd));
+	ASSERT_EQ(0, pthread_create(&wd, NULL, watchdog, &r));
+	err = bk_run(_metadata, variant, 1, first, &r);
+	if (err)
+		atomic_store(&r.g2_seen_by_g1, 1);	/* stop the watchdog */
+	pthread_join(wd, NULL);
+	ASSERT_EQ(0, err);
+	EXPECT_EQ(variant->backend, sact_backend());
+	EXPECT_EQ(0, atomic_load(&r.rescued))
+		TH_LOG("G1's block kept its P: the watchdog freed it");
+	EXPECT_EQ(1, atomic_load(&r.g2_seen_by_g1));
+	ASSERT_EQ(0, sact_stats(&st));
+	EXPECT_LE(1, st.handoffs);
+	close(r.pfd[0]);
+	close(r.pfd[1]);
+}
+
+TEST_HARNESS_MAIN
