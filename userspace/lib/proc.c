@@ -704,6 +704,8 @@ static bool stopm_wait(struct m *m, int64_t deadline)
 
 static bool stopm(struct m *m, int64_t timeout_ns);
 
+#define POLL_RECHECK_NS	(100 * 1000 * 1000)
+
 /*
  * m waits in the ring of the idle P pp (it is pp->poller; uring.c, steps
  * 3-5 of the wake/idle protocol) until a completion, startm or deadline.
@@ -721,6 +723,9 @@ static bool stopm_poll(struct m *m, struct p *pp, int64_t deadline)
 			if (left < 0)
 				left = 0;
 		}
+		/* a safety net: see "Known gaps" at the top of uring.c */
+		if (left < 0 || left > POLL_RECHECK_NS)
+			left = POLL_RECHECK_NS;
 		cqe = uring_wait(pp, left);
 		lock_acquire(&sched.lock);
 		if (ld_acq(&m->park)) {		/* startm gave us a P */

@@ -59,8 +59,9 @@
  *     list detaches its poller (pp->poller = NULL, m->pollp = NULL).
  *     startm hands pp to that very M (m->nextp = pp, park = 1), anyone
  *     else just takes pp; either way the waker then writes pp's eventfd,
- *     on which a multishot POLL_ADD is armed in pp's ring: that posts a
- *     CQE, which ends step 3 (Go's netpollBreak, inside the ring).
+ *     which a read in pp's ring waits on (an io-wq worker blocked in it):
+ *     that posts a CQE, which ends step 3 (Go's netpollBreak, inside the
+ *     ring).
  *  5. (poller, sched.lock) park == 1: run the P startm gave.  pollp no
  *     longer pp: the P was taken; stop polling, park again (stopm).
  *     Otherwise (a completion, or the timer): take pp itself off the idle
@@ -71,8 +72,9 @@
  *  gone; a completion after step 1 sits in the CQ, and the wait of step 3
  *  returns at once for a non-empty CQ.
  *
- * Wake CQEs are reaped like any other (user_data UD_WAKE); the poll is
- * re-armed when a CQE comes without IORING_CQE_F_MORE.
+ * Wake CQEs are reaped like any other (user_data UD_WAKE) and the read is
+ * re-armed (while ops are in flight); a count written meanwhile makes the
+ * next read return at once: a spurious wakeup, never a lost one.
  *
  * Completions are posted by the kernel in the submitting thread's
  * task_work for pollable files (pipes, sockets): the rings are set up
@@ -88,6 +90,12 @@
  * cannot return under it.  What can be in flight at teardown is internal
  * (a link timeout's CQE, the wake poll), with user_data that names no
  * memory; io_uring_queue_exit cancels it.
+ *
+ * Known gaps: on 6.1 in the VM, a poller was seen still waiting after
+ * teardown's wake (the M that had armed the wake read had exited, and its
+ * io-wq with it, without a CQE).  The poller therefore also wakes every
+ * 100 ms and rechecks (stopm_poll): a lost wake costs that much latency,
+ * never a hang; an idle runtime with ops in flight costs 10 wakeups/s.
  *
  * Rings unavailable (io_uring_setup fails: ENOSYS, EPERM in a sandbox,
  * io_uring_disabled): no P has a ring, every ring call returns that
@@ -112,6 +120,7 @@ struct uring {
 	struct io_uring ring;
 	int wakefd;
 	bool wake_armed;		/* O */
+	uint64_t wakebuf;		/* the wake read's buffer (kernel) */
 	_Atomic uint32_t inflight;	/* O writes; see the top */
 };
 
@@ -155,7 +164,7 @@ static struct uring *uring_new(int *err)
 		*err = -EOPNOTSUPP;
 		goto out_free;
 	}
-	r->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	r->wakefd = eventfd(0, EFD_CLOEXEC);	/* blocking: see wake_arm */
 	if (r->wakefd < 0) {
 		*err = -errno;
 		goto out_free;
@@ -222,16 +231,22 @@ void uring_wake(struct p *pp)
 	eventfd_write(pp->ring->wakefd, 1);
 }
 
-/* Arm the wake poll (owner); submitted with the next flush. */
+/*
+ * Arm the wake read (owner); submitted with the next flush.  A blocking
+ * read of the eventfd forced into io-wq (IOSQE_ASYNC): an io-wq worker
+ * sleeps in it and posts the CQE itself when the eventfd is written.  A
+ * POLL_ADD would post it from task_work of the M that armed it, which
+ * may be asleep elsewhere or, at teardown, gone (seen on 6.1: the wake
+ * never came).
+ */
 static void wake_arm(struct uring *r)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
-	eventfd_t v;
 
 	if (!sqe)
 		return;		/* the SQ is full: the next poll tries again */
-	eventfd_read(r->wakefd, &v);	/* drain: a stale count wakes no one */
-	io_uring_prep_poll_multishot(sqe, r->wakefd, POLLIN);
+	io_uring_prep_read(sqe, r->wakefd, &r->wakebuf, sizeof(r->wakebuf), 0);
+	sqe->flags |= IOSQE_ASYNC;
 	io_uring_sqe_set_data64(sqe, UD_WAKE);
 	r->wake_armed = true;
 }
@@ -258,8 +273,7 @@ void uring_poll(struct p *pp)
 			if (ud == UD_IGNORE)
 				continue;
 			if (ud == UD_WAKE) {
-				if (!(cqe->flags & IORING_CQE_F_MORE))
-					r->wake_armed = false;
+				r->wake_armed = false;	/* one shot */
 				continue;
 			}
 			op = (struct uring_op *)(uintptr_t)ud;
