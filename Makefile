@@ -7,7 +7,8 @@
 #   make test            build, run user-space tests natively, then the
 #                        module's tests in a QEMU VM; prints one summary line
 #   make demo            boot the VM, load the module, run the demo
-#   make install         libsact (.a, .so), headers, sact.pc, and the module
+#   make install         libsact (.a, .so), headers, sact.pc, sactstat, man
+#                        pages, the udev rule, and the module
 #                        (modules_install); PREFIX=/usr/local, DESTDIR=
 #   make V=1             show the commands
 #   make KDIR=/lib/modules/$(uname -r)/build module   build for a real host
@@ -20,6 +21,7 @@
 #   userspace/bench/go/*.go      -> $(O)/bench/go/*
 #   userspace/tools/*.c          -> $(O)/tools/*  (installed to BINDIR)
 #   man/*.[1-8]                  -> installed to MANDIR/man<section>
+#   udev/*.rules                 -> installed to UDEVDIR
 #   selftests/<suite>/*.c        -> $(O)/selftests/<suite>/*  (one test each)
 # The runtime suite is also built against ASan+UBSan and TSan builds of
 # libsact, in $(O)/asan and $(O)/tsan.
@@ -98,13 +100,17 @@ LIBDIR	?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR	?= $(PREFIX)/bin
 MANDIR	?= $(PREFIX)/share/man
+# udev reads /usr/lib/udev/rules.d (and /etc/udev/rules.d), not /usr/local:
+# with the default PREFIX pass UDEVDIR=/etc/udev/rules.d to have it used.
+UDEVDIR	?= $(PREFIX)/lib/udev/rules.d
+UDEV_RULES := $(wildcard udev/*.rules)
 
 .PHONY: all module lib demos bench tools tests test demo clean help FORCE \
-	install install-lib install-module
+	install install-lib install-module install-udev
 all: module lib demos bench tools tests
 
 help:
-	@sed -n '3,22p' Makefile
+	@sed -n '3,27p' Makefile
 
 # --- the module ------------------------------------------------------------
 # kbuild reads O= as its own output directory, and ours would reach it
@@ -202,7 +208,13 @@ demo: all
 	$(Q)O=$(O) VMLINUZ=$(DEB_VMLINUZ) scripts/demo
 
 # --- install -----------------------------------------------------------------
-install: install-lib install-module
+install: install-lib install-module install-udev
+
+# The rule only takes effect once udev reloads: udevadm control --reload &&
+# udevadm trigger -s misc (or the next boot, or the next modprobe).
+install-udev:
+	$(Q)$(foreach r,$(UDEV_RULES),install -D -m 644 $(r) \
+		$(DESTDIR)$(UDEVDIR)/$(notdir $(r)) &&) true
 
 install-lib: lib tools
 	$(msg) INSTALL $(DESTDIR)$(PREFIX)

@@ -237,9 +237,14 @@ TEST_F_TIMEOUT(block, one_block_one_handoff, 300)
 		EXPECT_EQ(ma.slot, (int)sa.ev.from_m);
 		EXPECT_EQ(-EAGAIN, ma.keep);
 		EXPECT_EQ(variant->kind == K_READ ? 1 : 0, ma.sys_ret);
-		/* Exactly one block, one handoff, one upcall. */
+		/*
+		 * Exactly one block, one handoff, one upcall.  The unblock
+		 * counter is advisory (HACKING.md, "The BPF backend"): on
+		 * 6.18 a task now and then runs again with no sched_switch
+		 * naming it, so it is a bound here, as in stress.c.
+		 */
 		EXPECT_EQ(1, sh->stats.blocks - before.blocks);
-		EXPECT_EQ(1, sh->stats.unblocks - before.unblocks);
+		EXPECT_GE(1, sh->stats.unblocks - before.unblocks);
 		EXPECT_EQ(1, sh->stats.handoffs - before.handoffs);
 		EXPECT_EQ(1, sh->stats.upcalls - before.upcalls);
 		EXPECT_EQ(0, sh->stats.ring_fail - before.ring_fail);

@@ -175,6 +175,7 @@ static int exec_helper(char **argv)
 TEST(execve_drops_the_worker)
 {
 	int up[2], down[2], status;
+	long long blocks;
 	char res = 99;
 	pid_t pid;
 
@@ -205,9 +206,18 @@ TEST(execve_drops_the_worker)
 	}
 	ASSERT_EQ(1, read(up[0], &res, 1));
 	EXPECT_EQ(0, res);
-	/* the new image has blocked 3 times: the group saw only the 2 */
+	/*
+	 * The new image has blocked 3 times: the group must not see them
+	 * (it would count 5 or more).  It sees the 2 blocks before execve,
+	 * and may see one more: execve itself can sleep before it switches
+	 * the mm, a real block of the old image.  That one gets no UNBLOCKED:
+	 * its task_work runs on the way out of execve, finds the new mm and
+	 * detaches the worker instead.
+	 */
 	EXPECT_EQ(0, kt_debugfs_group(pid, KT_COL_WORKERS));
-	EXPECT_EQ(2, kt_debugfs_group(pid, KT_COL_BLOCKS));
+	blocks = kt_debugfs_group(pid, KT_COL_BLOCKS);
+	EXPECT_LE(2, blocks);
+	EXPECT_GE(3, blocks);
 	EXPECT_EQ(2, kt_debugfs_group(pid, KT_COL_UNBLOCKS));
 	ASSERT_EQ(1, write(down[1], "x", 1));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
