@@ -279,6 +279,53 @@ int sact_nanosleep(const struct timespec *req, struct timespec *rem);
 int sact_futex_wait(uint32_t *uaddr, uint32_t val,
 		    const struct timespec *timeout);
 
+/* ------------------------------------------------------------------------
+ * I/O on io_uring
+ *
+ * sact_ring_X is sact_X (above) done on the io_uring of the G's P: the
+ * call puts one request on the ring, parks the G (the M runs other Gs,
+ * it never blocks), and returns the completion's result: >= 0, or
+ * -errno.  Same arguments and results as the blocking wrapper, so the two
+ * swap by name; readv/writev take an offset (-1: the file position).
+ * Only on a G: elsewhere -EPERM.  Where io_uring cannot be set up
+ * (io_uring_setup fails: old kernel, seccomp, io_uring_disabled), each
+ * returns that error (e.g. -ENOSYS, -EPERM) and the blocking wrappers
+ * still work.  The G may resume on another P than the one it submitted
+ * on.  Buffers must stay valid until the call returns (they do: the G
+ * waits).
+ * ------------------------------------------------------------------------ */
+
+struct iovec;
+
+/* 0 if ring calls work here (in a run: this run's rings), else -errno. */
+int sact_ring_available(void);
+/*
+ * Limit the calling G's next ring call to ns nanoseconds (a linked
+ * timeout): if it has not completed by then it is cancelled and returns
+ * -ECANCELED (or its result, if it completed first).  One call only.
+ */
+void sact_ring_settimeout(uint64_t ns);
+/* Park the G on a ring timeout: -ETIME after ns. */
+int sact_ring_timeout(uint64_t ns);
+
+ssize_t sact_ring_read(int fd, void *buf, size_t count);
+ssize_t sact_ring_write(int fd, const void *buf, size_t count);
+ssize_t sact_ring_pread(int fd, void *buf, size_t count, off_t offset);
+ssize_t sact_ring_pwrite(int fd, const void *buf, size_t count,
+			 off_t offset);
+ssize_t sact_ring_readv(int fd, const struct iovec *iov, int iovcnt,
+			off_t offset);
+ssize_t sact_ring_writev(int fd, const struct iovec *iov, int iovcnt,
+			 off_t offset);
+int sact_ring_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+int sact_ring_connect(int fd, const struct sockaddr *addr,
+		      socklen_t addrlen);
+ssize_t sact_ring_recv(int fd, void *buf, size_t len, int flags);
+ssize_t sact_ring_send(int fd, const void *buf, size_t len, int flags);
+int sact_ring_openat(int dirfd, const char *path, int flags, mode_t mode);
+int sact_ring_close(int fd);
+int sact_ring_fsync(int fd);
+
 #ifdef __cplusplus
 }
 #endif

@@ -129,6 +129,7 @@ struct g {
 	char *stack_hi;			/* I: top of the stack (g is above) */
 	bool guarded;			/* I: a PROT_NONE page below stack_lo */
 	uint64_t goid;			/* O: for debugging */
+	uint64_t ring_timeout;		/* O: next ring op's limit (uring.c) */
 #if defined(__SANITIZE_ADDRESS__)
 	void *asan_fake;		/* ASan's fake stack while switched out */
 #endif
@@ -177,6 +178,13 @@ struct p {
 	int ntimers, timercap;			/* T */
 	_Atomic int64_t timer0;			/* A: earliest when, 0: none */
 
+	/* io_uring (uring.c): the P's ring (I; NULL without one), whether
+	 * it is on sched.pidle (L), the M waiting in its ring while it is
+	 * idle (L; see the wake/idle protocol at the top of uring.c) */
+	struct uring *ring;
+	bool onidle;
+	struct m *poller;
+
 	/*
 	 * The local run queue (see runqput in proc.c).  head: A, CASed by
 	 * consumers (owner and thieves); tail: A, written by the owner only.
@@ -216,6 +224,7 @@ struct m {
 	_Atomic uint32_t park;			/* A: futex; 1 = go */
 	bool spinning;				/* O */
 	bool on_midle;				/* L */
+	struct p *pollp;			/* L: idle P whose ring it waits in */
 	/* the post-switch step (O: set before, done right after a switch) */
 	enum after after;
 	struct g *after_g;
@@ -407,6 +416,15 @@ void wakep(void);
 struct p *pidleget(void);		/* sched.lock held */
 void acquirep(struct m *m, struct p *pp);
 void sact_switch_to_g0(struct m *m, struct g *gp);
+
+/* uring.c (the hooks proc.c calls; see uring.c's top comment) */
+struct uring;
+int uring_init(void);
+void uring_fini(void);
+void uring_poll(struct p *pp);		/* owner: submit pending, reap */
+bool uring_busy(struct p *pp);		/* ops in flight (L or owner) */
+bool uring_wait(struct p *pp, int64_t timeout_ns);
+void uring_wake(struct p *pp);
 
 /* stack.c */
 struct g *galloc(void);

@@ -255,6 +255,8 @@ static void run_after(struct m *m)
 		for (int i = 0; i < m->after_nlocks; i++)
 			lock_release(m->after_locks[i]);
 		m->after_nlocks = 0;
+		if (m->p->ring)		/* gp is off its stack: submit its op */
+			uring_poll(m->p);
 		return;
 	case AFTER_EXIT:
 		gfput(m->p, gp);
@@ -576,20 +578,54 @@ static void pidleput(struct p *pp)
 		return;		/* granted to an M that waits for a P */
 	st(&pp->status, P_IDLE);
 	pp->m = NULL;
+	pp->onidle = true;
 	pp->link = sched.pidle;
 	sched.pidle = pp;
 	atomic_fetch_add(&sched.npidle, 1);
 }
 
-struct p *pidleget(void)
+/*
+ * Take an idle P (sched.lock held).  If an M waits in its ring (uring.c),
+ * detach it: *poller gets it when poller is not NULL (startm hands it the
+ * P), else it is woken to go back to the idle list.
+ */
+static struct p *pidleget_poller(struct m **poller)
 {
 	struct p *pp = sched.pidle;
 
+	if (poller)
+		*poller = NULL;
 	if (pp) {
 		sched.pidle = pp->link;
+		pp->onidle = false;
 		atomic_fetch_sub(&sched.npidle, 1);
+		if (pp->poller) {
+			pp->poller->pollp = NULL;
+			if (poller)
+				*poller = pp->poller;
+			else
+				uring_wake(pp);
+			pp->poller = NULL;
+		}
 	}
 	return pp;
+}
+
+struct p *pidleget(void)
+{
+	return pidleget_poller(NULL);
+}
+
+/* Take pp, known to be idle, off the list (sched.lock held). */
+static void pidle_remove(struct p *pp)
+{
+	struct p **pl = &sched.pidle;
+
+	while (*pl != pp)
+		pl = &(*pl)->link;
+	*pl = pp->link;
+	pp->onidle = false;
+	atomic_fetch_sub(&sched.npidle, 1);
 }
 
 void acquirep(struct m *m, struct p *pp)
@@ -688,9 +724,68 @@ static bool stopm_wait(struct m *m, int64_t deadline)
 	return true;
 }
 
+static bool stopm(struct m *m, int64_t timeout_ns);
+
+#define POLL_RECHECK_NS	(100 * 1000 * 1000)
+
+/*
+ * m waits in the ring of the idle P pp (it is pp->poller; uring.c, steps
+ * 3-5 of the wake/idle protocol) until a completion, startm or deadline.
+ * Returns true with m->p set (pp on a completion or deadline, spinning on
+ * a deadline so that it runs the timer; startm's P), false on exit.
+ */
+static bool stopm_poll(struct m *m, struct p *pp, int64_t deadline)
+{
+	for (;;) {
+		int64_t left = -1;
+		bool cqe;
+
+		if (deadline >= 0) {
+			left = deadline - nanotime();
+			if (left < 0)
+				left = 0;
+		}
+		/* a safety net: see "Known gaps" at the top of uring.c */
+		if (left < 0 || left > POLL_RECHECK_NS)
+			left = POLL_RECHECK_NS;
+		cqe = uring_wait(pp, left);
+		lock_acquire(&sched.lock);
+		if (ld_acq(&m->park)) {		/* startm gave us a P */
+			lock_release(&sched.lock);
+			if (!m->nextp)
+				return false;
+			acquirep(m, m->nextp);
+			m->nextp = NULL;
+			return true;
+		}
+		if (m->pollp != pp) {		/* pp taken, or exiting */
+			lock_release(&sched.lock);
+			if (ld(&sched.exiting))
+				return false;
+			left = deadline >= 0 ? deadline - nanotime() : -1;
+			return stopm(m, left < 0 && deadline >= 0 ? 0 : left);
+		}
+		if (cqe || (deadline >= 0 && nanotime() >= deadline)) {
+			pidle_remove(pp);
+			pp->poller = NULL;
+			m->pollp = NULL;
+			lock_release(&sched.lock);
+			acquirep(m, pp);
+			if (!cqe) {
+				m->spinning = true;
+				atomic_fetch_add(&sched.nmspinning, 1);
+			}
+			return true;
+		}
+		lock_release(&sched.lock);
+	}
+}
+
 /*
  * Park m (no P) until startm hands it one, or timeout_ns (<0: forever)
- * passes.  Returns true with m->p set, false on timeout or exit.
+ * passes.  Returns true with m->p set, false on timeout or exit.  An idle
+ * P with ring operations in flight and no M waiting in its ring gets m as
+ * that M instead (stopm_poll).
  */
 static bool stopm(struct m *m, int64_t timeout_ns)
 {
@@ -709,6 +804,17 @@ static bool stopm(struct m *m, int64_t timeout_ns)
 		lock_release(&sched.lock);
 		return false;
 	}
+	for (int i = 0; i < sched.nprocs; i++) {
+		struct p *pp = &sched.allp[i];
+
+		if (pp->ring && pp->onidle && !pp->poller && uring_busy(pp)) {
+			pp->poller = m;
+			m->pollp = pp;
+			st(&m->park, 0);
+			lock_release(&sched.lock);
+			return stopm_poll(m, pp, deadline);
+		}
+	}
 	midle_put(m);
 	if (timeout_ns < 0)
 		checkdead();
@@ -723,17 +829,28 @@ static bool stopm(struct m *m, int64_t timeout_ns)
  */
 void startm(struct p *pp, bool spinning, bool handoff)
 {
-	struct m *m;
+	struct m *m = NULL;
 
 	lock_acquire(&sched.lock);
 	if (!pp) {
-		pp = pidleget();
+		pp = pidleget_poller(&m);
 		if (!pp) {
 			lock_release(&sched.lock);
 			if (spinning)
 				atomic_fetch_sub(&sched.nmspinning, 1);
 			return;
 		}
+		if (m && !ld(&sched.exiting)) {
+			/* the M waiting in pp's ring takes pp (uring.c) */
+			m->nextp = pp;
+			m->spinning = spinning;
+			st_rel(&m->park, 1);
+			lock_release(&sched.lock);
+			uring_wake(pp);
+			return;
+		}
+		if (m)
+			uring_wake(pp);
 	}
 	m = sched.midle;
 	if (!m || ld(&sched.exiting)) {
@@ -782,7 +899,9 @@ void handoffp(struct p *pp)
 {
 	int z = 0;
 
-	if (!runqempty(pp) || ld(&sched.runqsize) > 0 || ld(&pp->timer0)) {
+	/* ring ops in flight count as work: an M must wait in the ring */
+	if (!runqempty(pp) || ld(&sched.runqsize) > 0 || ld(&pp->timer0) ||
+	    (pp->ring && uring_busy(pp))) {
 		startm(pp, false, true);
 		return;
 	}
@@ -818,6 +937,8 @@ static struct g *pick_local(struct p *pp)
 {
 	struct g *gp;
 
+	if (pp->ring)
+		uring_poll(pp);		/* completions ready their Gs */
 	if (unlikely(ld(&pp->timer0)))
 		timers_run(pp, nanotime(), pp);
 	pp->schedtick++;
@@ -1078,6 +1199,7 @@ SACT_API int sact_go(void (*fn)(void *), void *arg)
 		return -ENOMEM;
 	gp->fn = fn;
 	gp->arg = arg;
+	gp->ring_timeout = 0;
 	if (m->p->goidnext == m->p->goidend) {	/* a batch, like Go */
 		m->p->goidnext = atomic_fetch_add_explicit(
 			&sched.goid, 16, RELAXED) + 1;
@@ -1230,6 +1352,15 @@ static void teardown(int nthreads)
 		standby_wake(m);
 	}
 	sched.midle = NULL;
+	for (int i = 0; i < sched.nprocs; i++) {
+		struct p *pp = &sched.allp[i];
+
+		if (pp->poller) {
+			pp->poller->pollp = NULL;
+			pp->poller = NULL;
+			uring_wake(pp);
+		}
+	}
 	lock_release(&sched.lock);
 	if (sched.ops->stop)
 		sched.ops->stop();
@@ -1237,6 +1368,7 @@ static void teardown(int nthreads)
 		pthread_join(sched.allm[i].thread, NULL);
 	if (sched.ops->fini)
 		sched.ops->fini();
+	uring_fini();
 	gfree_all();
 	lock_acquire(&sched.lock);	/* against a concurrent sact_stats */
 	st(&sched_live, 0);
@@ -1360,6 +1492,8 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 	for (i = sched.nm - 1; i >= 1; i--)
 		if (!m_starts_in_module(i))
 			midle_put(&sched.allm[i]);
+
+	uring_init();	/* without rings the ring calls fail, nothing else */
 	for (i = 0; i < sched.nm; i++) {
 		err = -pthread_create(&sched.allm[i].thread, NULL, m_main,
 				      &sched.allm[i]);
