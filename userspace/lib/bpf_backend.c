@@ -263,6 +263,23 @@ static int on_relay_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* Free the ring buffers, their epoll fds and map fds (open's and close's). */
+static void free_rings(struct sact_bpf *b)
+{
+	int p;
+
+	for (p = 0; p < SACT_BPF_MAX_P; p++) {
+		ring_buffer__free(b->ring[p]);
+		if (b->epfd[p] >= 0)
+			close(b->epfd[p]);
+		if (b->ring_fd[p] >= 0)
+			close(b->ring_fd[p]);
+	}
+	ring_buffer__free(b->relay_ring);
+	if (b->relay_epfd >= 0)
+		close(b->relay_epfd);
+}
+
 __attribute__((visibility("hidden")))
 int sact_bpf_open(const struct sact_bpf_opts *opts, struct sact_bpf **bp,
 		  char *why, size_t whylen)
@@ -401,16 +418,7 @@ int sact_bpf_open(const struct sact_bpf_opts *opts, struct sact_bpf **bp,
 	return 0;
 
 out_rings:
-	for (p = 0; p < SACT_BPF_MAX_P; p++) {
-		ring_buffer__free(b->ring[p]);
-		if (b->epfd[p] >= 0)
-			close(b->epfd[p]);
-		if (b->ring_fd[p] >= 0)
-			close(b->ring_fd[p]);
-	}
-	ring_buffer__free(b->relay_ring);
-	if (b->relay_epfd >= 0)
-		close(b->relay_epfd);
+	free_rings(b);
 out_destroy:
 	sact_sched_bpf__destroy(b->skel);
 out_print:
@@ -447,22 +455,11 @@ void sact_bpf_stop(struct sact_bpf *b)
 __attribute__((visibility("hidden")))
 void sact_bpf_close(struct sact_bpf *b)
 {
-	int p;
-
 	if (!b)
 		return;
 	/* Detach first: no event after this point. */
 	sact_sched_bpf__detach(b->skel);
-	for (p = 0; p < SACT_BPF_MAX_P; p++) {
-		ring_buffer__free(b->ring[p]);
-		if (b->epfd[p] >= 0)
-			close(b->epfd[p]);
-		if (b->ring_fd[p] >= 0)
-			close(b->ring_fd[p]);
-	}
-	ring_buffer__free(b->relay_ring);
-	if (b->relay_epfd >= 0)
-		close(b->relay_epfd);
+	free_rings(b);
 	sact_sched_bpf__destroy(b->skel);
 	close(b->stop_fd);
 	pthread_mutex_destroy(&b->lock);

@@ -953,6 +953,25 @@ static struct g *pick_local(struct p *pp)
 }
 
 /*
+ * Take an idle P, if there is one, and become a spinning M on it (to look
+ * for work there).  m holds no P.  Returns whether it took one.
+ */
+static bool acquire_idlep_spinning(struct m *m)
+{
+	struct p *pp;
+
+	lock_acquire(&sched.lock);
+	pp = pidleget();
+	lock_release(&sched.lock);
+	if (!pp)
+		return false;
+	acquirep(m, pp);
+	m->spinning = true;
+	atomic_fetch_add(&sched.nmspinning, 1);
+	return true;
+}
+
+/*
  * Find a runnable G for m, blocking the M if there is none.  On g0 only.
  * Returns with m->p held, or NULL when the runtime is exiting.
  */
@@ -1038,15 +1057,8 @@ top:
 	}
 	for (int k = 0; was_spinning && k < sched.nprocs; k++) {
 		if (!runqempty(&sched.allp[k])) {
-			lock_acquire(&sched.lock);
-			pp = pidleget();
-			lock_release(&sched.lock);
-			if (pp) {
-				acquirep(m, pp);
-				m->spinning = true;
-				atomic_fetch_add(&sched.nmspinning, 1);
+			if (acquire_idlep_spinning(m))
 				goto top;
-			}
 			break;
 		}
 	}
@@ -1063,17 +1075,8 @@ top:
 		if (!stopm(m, timeout) && timeout >= 0 &&
 		    !ld(&sched.exiting)) {
 			/* the timer is due: take an idle P to run it */
-			lock_acquire(&sched.lock);
-			pp = pidleget();
-			lock_release(&sched.lock);
-			if (pp) {
-				acquirep(m, pp);
-				m->spinning = true;
-				atomic_fetch_add(&sched.nmspinning, 1);
-			} else {
-				/* every P runs: they run their timers */
-				stopm(m, -1);
-			}
+			if (!acquire_idlep_spinning(m))
+				stopm(m, -1);	/* every P runs: they run their timers */
 		}
 	}
 	goto top;
