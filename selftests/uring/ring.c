@@ -567,6 +567,99 @@ TEST_F(ring, resumed_on_another_m)
 	close(mg.b[1]);
 }
 
+/* ---- the wake of an M waiting for an idle P's completions ------------- */
+
+/*
+ * A P goes idle with a ring read in flight, so an M (the poller) waits
+ * for its completions.  A G's M comes back from a blocking sact_read
+ * whose P sysmon took away, takes that idle P (exitsyscall_slow), wakes
+ * the poller and reaps the P's CQ at once, between Gs.  The poller must
+ * notice either way: it did not when it waited in io_uring_wait_cqe,
+ * whose loop slept again once the CQE that woke it had been reaped by
+ * the new owner; that M then waited for ever and sact_run hung in
+ * teardown (a timeout of this test; seen within a few rounds natively
+ * and in the 6.1 guest).  No runtime timer is armed here, so no timeout
+ * of the wait could hide it.  Each round also checks every byte.
+ */
+#define LW_PAIRS	4
+#define LW_ITER		100
+#define LW_ROUNDS	100
+
+static int lw_a[LW_PAIRS][2], lw_b[LW_PAIRS][2];
+static atomic_long lw_got;
+
+static void lw_blocker(void *arg)
+{
+	long i = (long)arg;
+	char c;
+
+	for (int k = 0; k < LW_ITER; k++) {
+		G_CHECK(sact_read(lw_a[i][0], &c, 1) == 1);
+		G_CHECK(sact_ring_write(lw_b[i][1], &c, 1) == 1);
+	}
+}
+
+static void lw_ringer(void *arg)
+{
+	long i = (long)arg;
+	char c;
+
+	for (int k = 0; k < LW_ITER; k++) {
+		G_CHECK(sact_ring_read(lw_b[i][0], &c, 1) == 1);
+		G_CHECK(c == (char)('a' + (k + i) % 26));
+		atomic_fetch_add(&lw_got, 1);
+	}
+}
+
+/* outside the runtime: unblocks the blockers one byte at a time */
+static void *lw_feeder(void *arg)
+{
+	(void)arg;
+	for (int k = 0; k < LW_ITER; k++)
+		for (int i = 0; i < LW_PAIRS; i++) {
+			char c = (char)('a' + (k + i) % 26);
+
+			if (write(lw_a[i][1], &c, 1) != 1)
+				abort();
+			if ((k + i) % 7 == 0)
+				usleep(50);	/* let some Ps go idle */
+		}
+	return NULL;
+}
+
+static void lw_g(void *arg)
+{
+	(void)arg;
+	for (long i = 0; i < LW_PAIRS; i++) {
+		G_CHECK(sact_go(lw_blocker, (void *)i) == 0);
+		G_CHECK(sact_go(lw_ringer, (void *)i) == 0);
+	}
+}
+
+TEST_F_TIMEOUT(ring, idle_p_taken_from_poller, 300)
+{
+	for (int round = 0; round < LW_ROUNDS; round++) {
+		pthread_t t;
+
+		for (int i = 0; i < LW_PAIRS; i++) {
+			ASSERT_EQ(0, pipe2(lw_a[i], O_CLOEXEC));
+			ASSERT_EQ(0, pipe2(lw_b[i], O_CLOEXEC));
+		}
+		atomic_store(&lw_got, 0);
+		ASSERT_EQ(0, pthread_create(&t, NULL, lw_feeder, NULL));
+		RUN_OK(lw_g, NULL);
+		pthread_join(t, NULL);
+		ASSERT_EQ((long)LW_PAIRS * LW_ITER, atomic_load(&lw_got))
+			TH_LOG("round %d", round);
+		for (int i = 0; i < LW_PAIRS; i++) {
+			close(lw_a[i][0]);
+			close(lw_a[i][1]);
+			close(lw_b[i][0]);
+			close(lw_b[i][1]);
+		}
+	}
+}
+
 /* ---- io_uring disabled (seccomp: io_uring_setup fails with ENOSYS) ----- */
 
 static void disabled_g(void *arg)

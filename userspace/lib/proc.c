@@ -604,7 +604,7 @@ static struct p *pidleget_poller(struct m **poller)
 			if (poller)
 				*poller = pp->poller;
 			else
-				uring_wake(pp);
+				uring_wake(pp->poller);
 			pp->poller = NULL;
 		}
 	}
@@ -726,13 +726,11 @@ static bool stopm_wait(struct m *m, int64_t deadline)
 
 static bool stopm(struct m *m, int64_t timeout_ns);
 
-#define POLL_RECHECK_NS	(100 * 1000 * 1000)
-
 /*
- * m waits in the ring of the idle P pp (it is pp->poller; uring.c, steps
- * 3-5 of the wake/idle protocol) until a completion, startm or deadline.
- * Returns true with m->p set (pp on a completion or deadline, spinning on
- * a deadline so that it runs the timer; startm's P), false on exit.
+ * m waits for the idle P pp's completions (it is pp->poller; steps 3-5 of
+ * the wake/idle protocol at the top of uring.c) until a CQE, startm or
+ * deadline.  Returns true with m->p set (pp on a CQE or deadline, spinning
+ * on a deadline so that it runs the timer; startm's P), false on exit.
  */
 static bool stopm_poll(struct m *m, struct p *pp, int64_t deadline)
 {
@@ -740,15 +738,6 @@ static bool stopm_poll(struct m *m, struct p *pp, int64_t deadline)
 		int64_t left = -1;
 		bool cqe;
 
-		if (deadline >= 0) {
-			left = deadline - nanotime();
-			if (left < 0)
-				left = 0;
-		}
-		/* a safety net: see "Known gaps" at the top of uring.c */
-		if (left < 0 || left > POLL_RECHECK_NS)
-			left = POLL_RECHECK_NS;
-		cqe = uring_wait(pp, left);
 		lock_acquire(&sched.lock);
 		if (ld_acq(&m->park)) {		/* startm gave us a P */
 			lock_release(&sched.lock);
@@ -765,6 +754,7 @@ static bool stopm_poll(struct m *m, struct p *pp, int64_t deadline)
 			left = deadline >= 0 ? deadline - nanotime() : -1;
 			return stopm(m, left < 0 && deadline >= 0 ? 0 : left);
 		}
+		cqe = uring_idle_ready(pp);
 		if (cqe || (deadline >= 0 && nanotime() >= deadline)) {
 			pidle_remove(pp);
 			pp->poller = NULL;
@@ -778,6 +768,12 @@ static bool stopm_poll(struct m *m, struct p *pp, int64_t deadline)
 			return true;
 		}
 		lock_release(&sched.lock);
+		if (deadline >= 0) {
+			left = deadline - nanotime();
+			if (left < 0)
+				left = 0;
+		}
+		uring_idle_wait(m, pp, left);
 	}
 }
 
@@ -846,11 +842,11 @@ void startm(struct p *pp, bool spinning, bool handoff)
 			m->spinning = spinning;
 			st_rel(&m->park, 1);
 			lock_release(&sched.lock);
-			uring_wake(pp);
+			uring_wake(m);
 			return;
 		}
 		if (m)
-			uring_wake(pp);
+			uring_wake(m);
 	}
 	m = sched.midle;
 	if (!m || ld(&sched.exiting)) {
@@ -1360,8 +1356,8 @@ static void teardown(int nthreads)
 
 		if (pp->poller) {
 			pp->poller->pollp = NULL;
+			uring_wake(pp->poller);
 			pp->poller = NULL;
-			uring_wake(pp);
 		}
 	}
 	lock_release(&sched.lock);

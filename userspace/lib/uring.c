@@ -41,7 +41,22 @@
  *
  * Wake/idle protocol.  An M with nothing to run puts its P on the idle
  * list, then parks (stopm, proc.c).  An idle P with ops in flight must
- * have an M waiting in its ring, or its completions would sit unread.
+ * have an M waiting for its completions, or they would sit unread.
+ *
+ * The CQ of an idle P has more than one reader: the M waiting for it
+ * (the poller) and, as soon as a waker takes the P, the P's new owner,
+ * which reaps between Gs.  So the poller does not wait for a CQE (the
+ * owner may reap the very CQE that woke it, and the poller would sleep
+ * again: that was the lost wake of the first design, which waited in
+ * io_uring_wait_cqe; liburing's wait loop re-enters the kernel when the
+ * CQE it was woken for is gone).  It waits on two eventfds instead, each
+ * with one reader:
+ *
+ *   - the ring's eventfd (io_uring_register_eventfd): the kernel adds to
+ *     it whenever it posts CQEs; drained only by the P's poller, under
+ *     sched.lock, while it is the poller;
+ *   - the M's own eventfd (Go's netpollBreak): written by whoever takes
+ *     the poller's P away or hands it a P; drained only by that M.
  *
  *  1. (owner, findrunnable) pick_local reaps and submits what is pending
  *     before the P goes idle; pidleput sets pp->onidle under sched.lock.
@@ -52,34 +67,32 @@
  *     A P that went idle with ops in flight was idled by an M that comes
  *     here next (or takes a P back first and comes here later), so the
  *     P gets a poller.
- *  3. (poller, no lock) io_uring_wait_cqe_timeout(pp's ring, the next
- *     timer): it returns on a CQE - a completion, or the wake CQE of
- *     step 4 - or at the timer.  It only waits; it consumes nothing.
- *  4. (a waker: startm/pidleget, sched.lock held) taking pp off the idle
- *     list detaches its poller (pp->poller = NULL, m->pollp = NULL).
- *     startm hands pp to that very M (m->nextp = pp, park = 1), anyone
- *     else just takes pp; either way the waker then writes pp's eventfd,
- *     which a read in pp's ring waits on (an io-wq worker blocked in it):
- *     that posts a CQE, which ends step 3 (Go's netpollBreak, inside the
- *     ring).
- *  5. (poller, sched.lock) park == 1: run the P startm gave.  pollp no
- *     longer pp: the P was taken; stop polling, park again (stopm).
- *     Otherwise (a completion, or the timer): take pp itself off the idle
- *     list and run it: pick_local reaps the CQEs and readies the Gs.
- *  No lost wakeup: steps 2, 4 and 5 are all under sched.lock, so the
- *  waker either finds the poller attached (and wakes it through the
- *  ring, whose wait returns at once if that CQE came first) or finds it
- *  gone; a completion after step 1 sits in the CQ, and the wait of step 3
- *  returns at once for a non-empty CQ.
- *
- * Wake CQEs are reaped like any other (user_data UD_WAKE) and the read is
- * re-armed (while ops are in flight); a count written meanwhile makes the
- * next read return at once: a spurious wakeup, never a lost one.
+ *  3. (poller, sched.lock held) park == 1: run the P startm gave.  pollp
+ *     no longer pp: the P was taken; stop polling, park again (stopm).
+ *     Else drain the ring's eventfd, then look at the CQ (uring_idle_
+ *     ready): a CQE (or the timer due) - take pp off the idle list and
+ *     run it (pick_local reaps the CQEs and readies the Gs).
+ *  4. (poller, no lock) ppoll() both eventfds until one is readable or
+ *     the next timer is due, then drain its own; back to 3.
+ *  5. (a waker: startm/pidleget/teardown, sched.lock held) taking pp off
+ *     the idle list detaches its poller (pp->poller = NULL, m->pollp =
+ *     NULL); startm hands pp to that very M (m->nextp = pp, park = 1).
+ *     Then it writes the poller's own eventfd (uring_wake).
+ *  No lost wakeup: a CQE posted before the drain of step 3 is in the CQ
+ *  when step 3 looks (the kernel bumps the eventfd after it moved the CQ
+ *  tail, and the drain and the bump take the eventfd's lock), and nobody
+ *  can reap it while pp is idle; one posted after the drain leaves the
+ *  eventfd readable for step 4.  A waker changes the state under
+ *  sched.lock before it writes: a write that the drain of step 4 eats
+ *  was preceded by a change that the next step 3 sees; any other write
+ *  finds the ppoll, or makes it return at once.  Only the current poller drains the ring's eventfd (an M
+ *  detached from pp, still on its way out, does not), and only the M
+ *  itself drains its own: no one eats another's wakeup.
  *
  * Completions are posted by the kernel in the submitting thread's
  * task_work for pollable files (pipes, sockets): the rings are set up
  * without COOP_TASKRUN, so that task_work interrupts the thread wherever
- * it waits (futex, another ring) and the CQE is not held back.
+ * it waits (futex, ppoll) and the CQE is not held back.
  *
  * Timeouts: sact_ring_settimeout(ns) arms a LINK_TIMEOUT on the G's next
  * ring op: the op ends with -ECANCELED when it fires.  The G waits for
@@ -88,14 +101,8 @@
  *
  * sact_run returning: a G waiting on a ring op is a live G, so sact_run
  * cannot return under it.  What can be in flight at teardown is internal
- * (a link timeout's CQE, the wake poll), with user_data that names no
- * memory; io_uring_queue_exit cancels it.
- *
- * Known gaps: on 6.1 in the VM, a poller was seen still waiting after
- * teardown's wake (the M that had armed the wake read had exited, and its
- * io-wq with it, without a CQE).  The poller therefore also wakes every
- * 100 ms and rechecks (stopm_poll): a lost wake costs that much latency,
- * never a hang; an idle runtime with ops in flight costs 10 wakeups/s.
+ * (a link timeout's CQE), with user_data that names no memory;
+ * io_uring_queue_exit cancels it.
  *
  * Rings unavailable (io_uring_setup fails: ENOSYS, EPERM in a sandbox,
  * io_uring_disabled): no P has a ring, every ring call returns that
@@ -114,13 +121,10 @@
 #define RING_CQ		16384	/* in-flight ops beyond this: kernel overflow list */
 
 #define UD_IGNORE	0	/* link timeouts: nothing to do */
-#define UD_WAKE		1	/* the eventfd poll of step 4 */
 
 struct uring {
 	struct io_uring ring;
-	int wakefd;
-	bool wake_armed;		/* O */
-	uint64_t wakebuf;		/* the wake read's buffer (kernel) */
+	int cqfd;			/* I: eventfd the kernel bumps on CQEs */
 	_Atomic uint32_t inflight;	/* O writes; see the top */
 };
 
@@ -131,12 +135,13 @@ struct uring_op {
 };
 
 static int uring_err = -ENOSYS;		/* 0 when the rings exist */
+static int *m_wakefd;			/* I: per M (m->id), step 4 */
 
 static void uring_free(struct uring *r)
 {
 	io_uring_queue_exit(&r->ring);
-	if (r->wakefd >= 0)
-		close(r->wakefd);
+	if (r->cqfd >= 0)
+		close(r->cqfd);
 	free(r);
 }
 
@@ -157,18 +162,19 @@ static struct uring *uring_new(int *err)
 		free(r);
 		return NULL;
 	}
-	r->wakefd = -1;
-	/* waiting with a timeout must not take an SQE (step 3) */
-	if (!(par.features & IORING_FEAT_EXT_ARG) ||
-	    !(par.features & IORING_FEAT_NODROP)) {
+	r->cqfd = -1;
+	if (!(par.features & IORING_FEAT_NODROP)) {
 		*err = -EOPNOTSUPP;
 		goto out_free;
 	}
-	r->wakefd = eventfd(0, EFD_CLOEXEC);	/* blocking: see wake_arm */
-	if (r->wakefd < 0) {
+	r->cqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->cqfd < 0) {
 		*err = -errno;
 		goto out_free;
 	}
+	*err = io_uring_register_eventfd(&r->ring, r->cqfd);
+	if (*err < 0)
+		goto out_free;
 	return r;
 
 out_free:
@@ -176,18 +182,48 @@ out_free:
 	return NULL;
 }
 
+static void wakefds_free(void)
+{
+	for (int i = 0; m_wakefd && i < sched.nm; i++)
+		if (m_wakefd[i] >= 0)
+			close(m_wakefd[i]);
+	free(m_wakefd);
+	m_wakefd = NULL;
+}
+
+/* the Ms' own eventfds (step 4); 0 or -errno */
+static int wakefds_new(void)
+{
+	m_wakefd = malloc(sizeof(int) * sched.nm);
+	if (!m_wakefd)
+		return -ENOMEM;
+	for (int i = 0; i < sched.nm; i++)
+		m_wakefd[i] = -1;
+	for (int i = 0; i < sched.nm; i++) {
+		m_wakefd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (m_wakefd[i] < 0) {
+			int err = -errno;
+
+			wakefds_free();
+			return err;
+		}
+	}
+	return 0;
+}
+
 /* At sact_run, before the Ms exist: a ring per P, or none at all. */
 int uring_init(void)
 {
-	int err = 0;
+	int err = wakefds_new();
 
-	for (int i = 0; i < sched.nprocs; i++) {
+	for (int i = 0; !err && i < sched.nprocs; i++) {
 		sched.allp[i].ring = uring_new(&err);
 		if (!sched.allp[i].ring) {
 			for (int k = 0; k < i; k++) {
 				uring_free(sched.allp[k].ring);
 				sched.allp[k].ring = NULL;
 			}
+			wakefds_free();
 			break;
 		}
 	}
@@ -206,6 +242,7 @@ void uring_fini(void)
 			sched.allp[i].ring = NULL;
 		}
 	}
+	wakefds_free();
 }
 
 bool uring_busy(struct p *pp)
@@ -213,42 +250,51 @@ bool uring_busy(struct p *pp)
 	return ld(&pp->ring->inflight) > 0;
 }
 
-bool uring_wait(struct p *pp, int64_t timeout_ns)
+static void eventfd_drain(int fd)
 {
-	struct __kernel_timespec ts, *tsp = NULL;
-	struct io_uring_cqe *cqe;
+	eventfd_t v;
+
+	(void)eventfd_read(fd, &v);	/* nonblocking: EAGAIN when 0 */
+}
+
+/*
+ * Step 3: drain pp's CQ eventfd, then say whether pp's CQ has something
+ * to reap.  sched.lock held, by the M that is pp->poller.
+ */
+bool uring_idle_ready(struct p *pp)
+{
+	struct io_uring *ring = &pp->ring->ring;
+
+	eventfd_drain(pp->ring->cqfd);
+	return io_uring_cq_ready(ring) || io_uring_cq_has_overflow(ring);
+}
+
+/*
+ * Step 4: m (pp's poller, or detached from it since step 3) waits until
+ * pp's ring posts a CQE, someone wakes m (uring_wake), or timeout_ns
+ * passes (<0: none).  No lock held.
+ */
+void uring_idle_wait(struct m *m, struct p *pp, int64_t timeout_ns)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = pp->ring->cqfd, .events = POLLIN },
+		{ .fd = m_wakefd[m->id], .events = POLLIN },
+	};
+	struct timespec ts, *tsp = NULL;
 
 	if (timeout_ns >= 0) {
 		ts.tv_sec = timeout_ns / 1000000000;
 		ts.tv_nsec = timeout_ns % 1000000000;
 		tsp = &ts;
 	}
-	return io_uring_wait_cqe_timeout(&pp->ring->ring, &cqe, tsp) == 0;
+	ppoll(pfd, 2, tsp, NULL);
+	eventfd_drain(m_wakefd[m->id]);
 }
 
-void uring_wake(struct p *pp)
+/* Step 5: wake m, which polls (or polled) an idle P's ring. */
+void uring_wake(struct m *m)
 {
-	eventfd_write(pp->ring->wakefd, 1);
-}
-
-/*
- * Arm the wake read (owner); submitted with the next flush.  A blocking
- * read of the eventfd forced into io-wq (IOSQE_ASYNC): an io-wq worker
- * sleeps in it and posts the CQE itself when the eventfd is written.  A
- * POLL_ADD would post it from task_work of the M that armed it, which
- * may be asleep elsewhere or, at teardown, gone (seen on 6.1: the wake
- * never came).
- */
-static void wake_arm(struct uring *r)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
-
-	if (!sqe)
-		return;		/* the SQ is full: the next poll tries again */
-	io_uring_prep_read(sqe, r->wakefd, &r->wakebuf, sizeof(r->wakebuf), 0);
-	sqe->flags |= IOSQE_ASYNC;
-	io_uring_sqe_set_data64(sqe, UD_WAKE);
-	r->wake_armed = true;
+	eventfd_write(m_wakefd[m->id], 1);
 }
 
 /*
@@ -272,10 +318,6 @@ void uring_poll(struct p *pp)
 			n++;
 			if (ud == UD_IGNORE)
 				continue;
-			if (ud == UD_WAKE) {
-				r->wake_armed = false;	/* one shot */
-				continue;
-			}
 			op = (struct uring_op *)(uintptr_t)ud;
 			op->res = cqe->res;
 			st(&r->inflight, ld(&r->inflight) - 1);
@@ -290,8 +332,6 @@ void uring_poll(struct p *pp)
 			break;
 		io_uring_get_events(&r->ring);	/* the kernel's backlog */
 	}
-	if (!r->wake_armed && ld(&r->inflight))
-		wake_arm(r);
 	if (io_uring_sq_ready(&r->ring))
 		io_uring_submit(&r->ring);	/* errors: retried next time */
 	if (readied)
@@ -314,8 +354,6 @@ static struct uring *op_ring(int n)
 	r = m->p->ring;
 	if (!r)
 		return NULL;
-	if (!r->wake_armed)
-		n++;	/* op_park arms the wake poll */
 	while (io_uring_sq_space_left(&r->ring) < (unsigned)n) {
 		io_uring_submit(&r->ring);
 		if (io_uring_sq_space_left(&r->ring) >= (unsigned)n)
@@ -359,8 +397,6 @@ static long op_park(struct uring *r, struct io_uring_sqe *sqe,
 		io_uring_prep_link_timeout(ts, &op->ts, 0);
 		io_uring_sqe_set_data64(ts, UD_IGNORE);
 	}
-	if (!r->wake_armed)
-		wake_arm(r);
 	st(&r->inflight, ld(&r->inflight) + 1);
 	st(&gp->claim, 0);
 	gopark(gp, NULL, 0);	/* submitted by the post-switch step */
