@@ -23,7 +23,7 @@
 #   man/*.[1-8]                  -> installed to MANDIR/man<section>
 #   udev/*.rules                 -> installed to UDEVDIR
 #   selftests/<suite>/*.c        -> $(O)/selftests/<suite>/*  (one test each)
-# The runtime suite is also built against ASan+UBSan and TSan builds of
+# The runtime and uring suites are also built against ASan+UBSan and TSan builds of
 # libsact, in $(O)/asan and $(O)/tsan.
 
 .DEFAULT_GOAL := all
@@ -89,8 +89,8 @@ SUITES	 := $(notdir $(wildcard selftests/*))
 tests_of = $(patsubst selftests/$(1)/%.c,$(2)/selftests/$(1)/%,\
 		$(wildcard selftests/$(1)/*.c))
 TESTS	 := $(foreach s,$(SUITES),$(call tests_of,$(s),$(O)))
-SAN_TESTS := $(call tests_of,runtime,$(O)/asan) \
-	     $(call tests_of,runtime,$(O)/tsan)
+SAN_TESTS := $(foreach s,runtime uring,$(call tests_of,$(s),$(O)/asan) \
+		$(call tests_of,$(s),$(O)/tsan))
 
 lib_objs = $(patsubst userspace/%,$(1)/%.o,$(LIB_SRCS))
 
