@@ -574,6 +574,86 @@ TEST_F(ring, resumed_on_another_m)
 	close(mg.b[1]);
 }
 
+/* ---- a full SQ: a 2-entry SQ, a 4-entry CQ, refused submits ------------ */
+
+/*
+ * SACT_RING_ENTRIES=2 gives each P a 2-entry SQ and a 4-entry CQ;
+ * SACT_RING_EAGAIN=4 lets only one submit in four through (the others
+ * fail as the kernel's -EAGAIN would).  Thousands of Gs then put reads
+ * (half of them with a linked timeout: two SQEs) on rings whose SQ is
+ * full most of the time and whose CQ overflows into the kernel's
+ * backlog: every op must complete exactly once, with the right byte,
+ * and none may be dropped (a dropped op leaves its G parked: the run
+ * never ends).  Refused SQEs of an idle P are retried by its poller.
+ */
+#define FULL_GS		3000
+
+struct full {
+	int in[2], out[2];
+	atomic_int entered, got;
+	atomic_long sum;
+};
+
+static void full_reader(void *arg)
+{
+	struct full *f = arg;
+	int me = atomic_fetch_add(&f->entered, 1);
+	char c;
+
+	if (me % 2)
+		sact_ring_settimeout(600ULL * 1000000000);	/* never fires */
+	G_CHECK(sact_ring_read(f->in[0], &c, 1) == 1);
+	atomic_fetch_add(&f->sum, c);
+	G_CHECK(sact_ring_write(f->out[1], &c, 1) == 1);
+}
+
+static void full_g(void *arg)
+{
+	static char buf[FULL_GS];
+	struct full *f = arg;
+	long back = 0;
+
+	for (int i = 0; i < FULL_GS; i++)
+		G_CHECK(sact_go(full_reader, f) == 0);
+	while (atomic_load(&f->entered) < FULL_GS)
+		sact_ring_timeout(1000000);
+	for (int i = 0; i < FULL_GS; i++)
+		buf[i] = (char)(1 + i % 100);
+	G_CHECK(sact_ring_write(f->in[1], buf, FULL_GS) == FULL_GS);
+	while (back < FULL_GS) {
+		ssize_t r = sact_ring_read(f->out[0], buf, sizeof(buf));
+
+		G_CHECK(r > 0);
+		if (r <= 0)
+			break;
+		back += r;
+	}
+	atomic_store(&f->got, back);
+}
+
+TEST_F(ring, full_sq)
+{
+	static struct full f;
+	long sum = 0;
+
+	for (int i = 0; i < FULL_GS; i++)
+		sum += 1 + i % 100;
+	memset(&f, 0, sizeof(f));
+	ASSERT_EQ(0, pipe2(f.in, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(f.out, O_CLOEXEC));
+	setenv("SACT_RING_ENTRIES", "2", 1);
+	setenv("SACT_RING_EAGAIN", "4", 1);
+	RUN_OK(full_g, &f);
+	unsetenv("SACT_RING_ENTRIES");
+	unsetenv("SACT_RING_EAGAIN");
+	EXPECT_EQ(FULL_GS, atomic_load(&f.got));
+	EXPECT_EQ(sum, atomic_load(&f.sum));
+	close(f.in[0]);
+	close(f.in[1]);
+	close(f.out[0]);
+	close(f.out[1]);
+}
+
 /* ---- the wake of an M waiting for an idle P's completions ------------- */
 
 /*
