@@ -35,11 +35,13 @@
  *    has reaped (pick_local of the park's next_after, again in the
  *    post-switch step): the owner reaps next only after the switch, and
  *    no other M reaps a running P's ring.
- * 6. Submitting in batches (once per scheduler round instead of once per
- *    park).  Measured with uring_pread (64 Gs, 2 Ps, sysmon): 69k-73k
- *    ops/s batched against 77k-93k per park, alternating runs: the
- *    device waits for the batch; and a G that computes would hold back
- *    the SQEs queued before it (no preemption).
+ * 6. Submitting in batches (when the P's local queue runs dry, or 32
+ *    SQEs are queued, instead of once per park).  Measured with
+ *    uring_pread (64 Gs, 2 Ps, sysmon, alternating runs): O_DIRECT from
+ *    the disk 76k-80k ops/s batched against 81k-84k per park (the device
+ *    waits for the batch); page-cache reads (-c) 0.96M-1.31M against
+ *    0.87M-0.92M.  Not a clear gain, and a G that computes would hold
+ *    back the SQEs queued before it (no preemption): left out.
  * 7. Holding the P while the SQ is full (io_uring_submit_and_wait): the
  *    M would wait in the kernel with the P, hostage of a completion.
  *    See op_ring: submit again, else sleep on a runtime timer and retry.
