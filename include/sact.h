@@ -307,6 +307,12 @@ int sact_ring_available(void);
 void sact_ring_settimeout(uint64_t ns);
 /* Park the G on a ring timeout: -ETIME after ns. */
 int sact_ring_timeout(uint64_t ns);
+/*
+ * Cancel every ring call in flight on fd, whichever P's ring it is on:
+ * each returns -ECANCELED (or its result, if it completed first).  The
+ * number of requests cancelled, or -errno (-EINVAL before Linux 6.0).
+ */
+int sact_ring_cancel_fd(int fd);
 
 ssize_t sact_ring_read(int fd, void *buf, size_t count);
 ssize_t sact_ring_write(int fd, const void *buf, size_t count);

@@ -448,6 +448,63 @@ TEST_F(ring, timeout_cancel)
 }
 
 /*
+ * sact_ring_cancel_fd: readers parked on the rings of both Ps (they are
+ * stolen across Ps as they start), each cancelled by fd from one G:
+ * exactly one request per fd, and each reader gets -ECANCELED.
+ */
+#define XCANCEL_GS	32
+
+struct xcancel {
+	int fds[XCANCEL_GS][2];
+	atomic_int cancelled;
+};
+
+static struct xcancel xc;
+
+static void xcancel_reader(void *arg)
+{
+	long i = (long)arg;
+	char c;
+	ssize_t r;
+
+	r = sact_ring_read(xc.fds[i][0], &c, 1);
+	G_CHECK(r == -ECANCELED);
+	if (r == -ECANCELED)
+		atomic_fetch_add(&xc.cancelled, 1);
+}
+
+static void xcancel_g(void *arg)
+{
+	(void)arg;
+	G_CHECK(sact_ring_cancel_fd(xc.fds[0][0]) == 0);	/* nothing yet */
+	for (long i = 0; i < XCANCEL_GS; i++)
+		G_CHECK(sact_go(xcancel_reader, (void *)i) == 0);
+	/* a reader that has not submitted yet: 0 cancelled, try again */
+	for (int i = 0; i < XCANCEL_GS; i++) {
+		int r;
+
+		while ((r = sact_ring_cancel_fd(xc.fds[i][0])) == 0)
+			sact_ring_timeout(1000000);
+		G_CHECK(r == 1);
+	}
+	G_CHECK(sact_ring_cancel_fd(-1) == -EBADF);
+}
+
+TEST_F(ring, cancel_fd_across_rings)
+{
+	memset(&xc, 0, sizeof(xc));
+	for (int i = 0; i < XCANCEL_GS; i++)
+		ASSERT_EQ(0, pipe2(xc.fds[i], O_CLOEXEC));
+	RUN_OK(xcancel_g, NULL);
+	EXPECT_EQ(XCANCEL_GS, atomic_load(&xc.cancelled));
+	for (int i = 0; i < XCANCEL_GS; i++) {
+		close(xc.fds[i][0]);
+		close(xc.fds[i][1]);
+	}
+	EXPECT_EQ(-EPERM, sact_ring_cancel_fd(0));
+}
+
+/*
  * Many Gs whose reads are cancelled by timeouts while other Gs' reads
  * complete, then sact_run returns with the linked timeouts of completed
  * reads still pending in the kernel: rings and fds go, nothing leaks,

@@ -125,6 +125,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <liburing.h>
 
 #include "internal.h"
@@ -505,6 +506,42 @@ SACT_API int sact_ring_available(void)
 		return err;
 	}
 	return uring_err;
+}
+
+/*
+ * Cancel the requests on fd in every P's ring: the ring of a G parked on
+ * P0 is not the caller's, and only P0's owner may touch P0's SQ, so no
+ * ASYNC_CANCEL SQE: IORING_REGISTER_SYNC_CANCEL (6.0) is a syscall on the
+ * ring's fd that any thread may make.  The cancelled requests' CQEs go
+ * to their own rings and are reaped there as usual.  Through
+ * sact_syscall: the kernel may wait for a request that is running.
+ */
+SACT_API int sact_ring_cancel_fd(int fd)
+{
+	struct m *m = getm();
+	int n = 0;
+
+	if (!m || m->curg == &m->g0 || !m->p)
+		return -EPERM;
+	if (uring_err)
+		return uring_err;
+	for (int i = 0; i < sched.nprocs; i++) {
+		struct io_uring_sync_cancel_reg reg = {
+			.fd = fd,
+			.flags = IORING_ASYNC_CANCEL_FD |
+				 IORING_ASYNC_CANCEL_ALL,
+			.timeout = { .tv_sec = -1, .tv_nsec = -1 },
+		};
+		long r = sact_syscall(__NR_io_uring_register,
+				      sched.allp[i].ring->ring.ring_fd,
+				      IORING_REGISTER_SYNC_CANCEL, &reg, 1);
+
+		if (r < 0 && r != -ENOENT)
+			return (int)r;
+		if (r > 0)
+			n += (int)r;
+	}
+	return n;
 }
 
 SACT_API void sact_ring_settimeout(uint64_t ns)
