@@ -423,7 +423,7 @@ int uring_init(void);
 void uring_fini(void);
 void uring_poll(struct p *pp);		/* owner: submit pending, reap */
 bool uring_busy(struct p *pp);		/* ops in flight (L or owner) */
-bool uring_idle_ready(struct p *pp);	/* L, pp's poller */
+bool uring_idle_ready(struct p *pp, int64_t *wake); /* L, pp's poller */
 void uring_idle_wait(struct m *m, struct p *pp, int64_t timeout_ns);
 void uring_wake(struct m *m);		/* m polls or polled an idle P */
 

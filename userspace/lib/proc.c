@@ -735,7 +735,7 @@ static bool stopm(struct m *m, int64_t timeout_ns);
 static bool stopm_poll(struct m *m, struct p *pp, int64_t deadline)
 {
 	for (;;) {
-		int64_t left = -1;
+		int64_t left = -1, wake = deadline;
 		bool cqe;
 
 		lock_acquire(&sched.lock);
@@ -754,7 +754,7 @@ static bool stopm_poll(struct m *m, struct p *pp, int64_t deadline)
 			left = deadline >= 0 ? deadline - nanotime() : -1;
 			return stopm(m, left < 0 && deadline >= 0 ? 0 : left);
 		}
-		cqe = uring_idle_ready(pp);
+		cqe = uring_idle_ready(pp, &wake);	/* may lower wake */
 		if (cqe || (deadline >= 0 && nanotime() >= deadline)) {
 			pidle_remove(pp);
 			pp->poller = NULL;
@@ -768,8 +768,8 @@ static bool stopm_poll(struct m *m, struct p *pp, int64_t deadline)
 			return true;
 		}
 		lock_release(&sched.lock);
-		if (deadline >= 0) {
-			left = deadline - nanotime();
+		if (wake >= 0) {
+			left = wake - nanotime();
 			if (left < 0)
 				left = 0;
 		}

@@ -82,8 +82,11 @@
  *  3. (poller, sched.lock held) park == 1: run the P startm gave.  pollp
  *     no longer pp: the P was taken; stop polling, park again (stopm).
  *     Else drain the ring's eventfd, then look at the CQ (uring_idle_
- *     ready): a CQE (or the timer due) - take pp off the idle list and
- *     run it (pick_local reaps the CQEs and readies the Gs).
+ *     ready): a CQE (or the timer due, or refused SQEs due for a retry)
+ *     - take pp off the idle list and run it (pick_local reaps the CQEs
+ *     and readies the Gs).  Only here, under the lock and while it is
+ *     the poller, does it look at pp's rings: once detached, pp may have
+ *     a new owner.
  *  4. (poller, no lock) ppoll() both eventfds until one is readable or
  *     the next timer is due, then drain its own; back to 3.
  *  5. (a waker: startm/pidleget/teardown, sched.lock held) taking pp off
@@ -299,22 +302,31 @@ static void eventfd_drain(int fd)
 
 /*
  * Step 3: drain pp's CQ eventfd, then say whether pp's CQ has something
- * to reap.  sched.lock held, by the M that is pp->poller.
+ * to reap, or refused SQEs are due for a retry (else lower *wake, a
+ * nanotime or -1 for none, to that retry).  sched.lock held, by the M
+ * that is pp->poller (nobody else touches pp's rings meanwhile).
  */
-bool uring_idle_ready(struct p *pp)
+bool uring_idle_ready(struct p *pp, int64_t *wake)
 {
 	struct uring *r = pp->ring;
 
 	eventfd_drain(r->cqfd);
-	return io_uring_cq_ready(&r->ring) ||
-	       io_uring_cq_has_overflow(&r->ring) ||
-	       (io_uring_sq_ready(&r->ring) && nanotime() >= r->retry_at);
+	if (io_uring_cq_ready(&r->ring) || io_uring_cq_has_overflow(&r->ring))
+		return true;
+	if (!io_uring_sq_ready(&r->ring))
+		return false;
+	if (nanotime() >= r->retry_at)
+		return true;
+	if (*wake < 0 || r->retry_at < *wake)
+		*wake = r->retry_at;
+	return false;
 }
 
 /*
  * Step 4: m (pp's poller, or detached from it since step 3) waits until
  * pp's ring posts a CQE, someone wakes m (uring_wake), or timeout_ns
- * passes (<0: none).  No lock held.
+ * passes (<0: none).  No lock held: pp may have a new owner already, so
+ * only pp's eventfd (I) is looked at.
  */
 void uring_idle_wait(struct m *m, struct p *pp, int64_t timeout_ns)
 {
@@ -324,14 +336,6 @@ void uring_idle_wait(struct m *m, struct p *pp, int64_t timeout_ns)
 	};
 	struct timespec ts, *tsp = NULL;
 
-	if (io_uring_sq_ready(&pp->ring->ring)) {	/* refused SQEs */
-		int64_t retry = pp->ring->retry_at - nanotime();
-
-		if (retry < 0)
-			retry = 0;
-		if (timeout_ns < 0 || retry < timeout_ns)
-			timeout_ns = retry;
-	}
 	if (timeout_ns >= 0) {
 		ts.tv_sec = timeout_ns / 1000000000;
 		ts.tv_nsec = timeout_ns % 1000000000;
