@@ -5,15 +5,14 @@
  *
  * The server is the code anyone would write with one thread per client:
  * an accept loop, and per connection "receive, send it back, until EOF".
- * Here each connection is a G, not a thread:
- *   - the accept loop calls plain accept(2).  Under kmod the M blocked in
- *     it gives its P to a standby at once; under sysmon/none that M keeps
- *     its P while it waits (the raw call is invisible to them);
- *   - each connection G calls sact_ring_recv / sact_ring_send: the same
- *     blocking shape as recv/send, but the G parks on its P's io_uring
- *     and the M runs other Gs.  (A raw blocking recv would hold one OS
- *     thread per idle client - 200 threads - which is exactly what an M:N
- *     runtime is for avoiding.)
+ * Here each connection is a G, not a thread, and calls sact_ring_accept /
+ * sact_ring_recv / sact_ring_send: the same blocking shape as accept,
+ * recv and send, but the G parks on its P's io_uring and the M runs other
+ * Gs.  (A raw blocking recv would hold one OS thread per idle client -
+ * 200 threads - which is what an M:N runtime is for avoiding.)  With
+ * --raw-accept the accept loop calls plain accept(2) instead: under kmod
+ * the M blocked in it gives its P to a standby at once; under sysmon or
+ * none it keeps its P while it waits (the raw call is invisible to them).
  * The clients are a child process with ordinary blocking sockets: it opens
  * 200 loopback connections, then round after round sends a message of its
  * own on each and reads every echo back, byte for byte.
@@ -25,7 +24,8 @@
  *   make demo DEMO=echo                                in the QEMU VM
  *   sudo insmod build/kmod/sact.ko && build/demos/echo     real host
  *   build/demos/echo                 anywhere (AUTO: kmod if loaded, else sysmon)
- * Options: --short (3 rounds, then the checks of demo.h), --backend NAME.
+ * Options: --short (3 rounds, then the checks of demo.h), --backend NAME,
+ * --raw-accept (last).
  * Needs io_uring (exit 4 where it is disabled).
  */
 #include <arpa/inet.h>

@@ -225,22 +225,17 @@ static void first_g(void *arg)
 	final_dbg = debugfs_counters(&dbg_parks, &dbg_grants);
 }
 
-/* The runtime's shared area with the module, mapped read-write by it. */
+/* The module's M slots: a read-only view of the runtime's group. */
 static struct sact_mslot *find_slots(void)
 {
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512];
-	char *at = NULL;
+	int fd = demo_group_fd();
+	char *shm;
 
-	if (!f)
+	if (fd < 0)
 		return NULL;
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, SACT_DEVICE)) {
-			at = (char *)strtoul(line, NULL, 16);
-			break;
-		}
-	fclose(f);
-	return at ? (void *)(at + SACT_SHM_WORKERS_OFFSET) : NULL;
+	shm = mmap(NULL, SACT_SHM_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	return shm == MAP_FAILED ? NULL :
+	       (void *)(shm + SACT_SHM_WORKERS_OFFSET);
 }
 
 static void setup_g(void *arg)
@@ -249,7 +244,7 @@ static void setup_g(void *arg)
 
 	kslots = find_slots();
 	if (!kslots || pthread_create(th, NULL, helper, NULL)) {
-		printf("strict: cannot find the module's shared area\n");
+		printf("strict: cannot map the module's shared area\n");
 		helper_failed = 3;
 		return;
 	}
