@@ -88,12 +88,22 @@ static int run(char *const argv[], char *out, size_t size)
 	return status;
 }
 
+static const char *next_line(const char *l)
+{
+	const char *e = strchr(l, '\n');
+
+	return e ? e + 1 : NULL;
+}
+
+#define for_each_line(l, out) \
+	for (const char *l = (out); l && *l; l = next_line(l))
+
 /* The line that starts with prefix, or NULL. */
 static const char *line_of(const char *out, const char *prefix)
 {
 	size_t n = strlen(prefix);
 
-	for (const char *l = out; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+	for_each_line(l, out)
 		if (!strncmp(l, prefix, n))
 			return l;
 	return NULL;
@@ -118,7 +128,7 @@ static int count_lines(const char *out, const char *prefix)
 	int n = 0;
 	size_t len = strlen(prefix);
 
-	for (const char *l = out; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+	for_each_line(l, out)
 		n += !strncmp(l, prefix, len);
 	return n;
 }
@@ -222,8 +232,9 @@ static int hash_lines(const char *out)
 {
 	int n = 0;
 
-	for (const char *l = out; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
-		n += strspn(l, "0123456789abcdef") == 16 && !strncmp(l + 16, "  ", 2);
+	for_each_line(l, out)
+		n += strspn(l, "0123456789abcdef") == 16 &&
+		     !strncmp(l + 16, "  ", 2);
 	return n;
 }
 
@@ -307,10 +318,9 @@ TEST_F_TIMEOUT(demo, short_mode, 300)
 	argv[n] = NULL;
 	status = run(argv, self->out, sizeof(self->out));
 	/* the demo's output, as TAP comments */
-	for (char *l = self->out, *e; *l; l = e ? e + 1 : l + strlen(l)) {
-		e = strchr(l, '\n');
-		printf("#   %.*s\n", e ? (int)(e - l) : (int)strlen(l), l);
-	}
+	for_each_line(l, self->out)
+		printf("#   %.*s\n", (int)strcspn(l, "\n"), l);
+	fflush(stdout);		/* the harness ends the test with _exit */
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
 	if (WEXITSTATUS(status) == 4 && !in_vm() && variant->where != KMOD)
 		SKIP(return, "%s: something it needs is missing", variant->name);

@@ -148,7 +148,7 @@ static void show(const char *name, double t, uint64_t handoffs, int threads)
 static void *feeder(void *arg)
 {
 	struct timespec next;
-	int64_t last_show = 0;
+	int64_t t0 = 0, shown = 0;	/* the run, and its lines shown */
 
 	(void)arg;
 	clock_gettime(CLOCK_MONOTONIC, &next);
@@ -164,16 +164,15 @@ static void *feeder(void *arg)
 					run.written[i]++;
 			}
 			note_threads();
-			if (last_show == 0)
-				last_show = now;
-			if (now - last_show >= 1000000000) {
-				last_show = now;
-				show(sact_backend_name(run.b),
-				     (now - run.t0) / 1e9, live_handoffs(),
-				     demo_threads());
+			if (run.t0 != t0) {
+				t0 = run.t0;
+				shown = 0;
 			}
-		} else {
-			last_show = 0;
+			if (now - t0 >= (shown + 1) * 1000000000) {
+				shown++;
+				show(sact_backend_name(run.b), (now - t0) / 1e9,
+				     live_handoffs(), demo_threads());
+			}
 		}
 		next.tv_nsec += FEED_NS;
 		if (next.tv_nsec >= 1000000000) {
