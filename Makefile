@@ -7,6 +7,7 @@
 #   make test            build, run user-space tests natively, then the
 #                        module's tests in a QEMU VM; prints one summary line
 #   make demo            boot the VM, load the module, run the demo
+#                        (DEMO=echo|hash|strict|isolation for another)
 #   make install         libsact (.a, .so), headers, sact.pc, sactstat, man
 #                        pages, the udev rule, and the module
 #                        (modules_install); PREFIX=/usr/local, DESTDIR=
@@ -110,7 +111,7 @@ UDEV_RULES := $(wildcard udev/*.rules)
 all: module lib demos bench tools tests
 
 help:
-	@sed -n '3,27p' Makefile
+	@sed -n '3,28p' Makefile
 
 # --- the module ------------------------------------------------------------
 # kbuild reads O= as its own output directory, and ours would reach it
@@ -204,7 +205,9 @@ tests: $(TESTS) $(SAN_TESTS)
 test: all
 	$(Q)O=$(O) VMLINUZ=$(DEB_VMLINUZ) scripts/test
 
-demo: all
+# Only what the guest runs: the module and the demos (DEMO=name, see
+# scripts/demo).
+demo: module demos
 	$(Q)O=$(O) VMLINUZ=$(DEB_VMLINUZ) scripts/demo
 
 # --- install -----------------------------------------------------------------
