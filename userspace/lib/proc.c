@@ -671,8 +671,9 @@ static void midle_put(struct m *m)
  * timer is pending, no G can ever run again: the program is deadlocked.
  * Only a G can ready a G, so this cannot be a false alarm; an M in the
  * kernel is not on the idle list, so it keeps the check from firing.
+ * Ms parked in the module (kmod) count as idle: they call it too.
  */
-static void checkdead(void)
+void checkdead(void)
 {
 	if (sched.nmidle + sched.nkstandby != sched.nm ||
 	    ld(&sched.npidle) != sched.nprocs ||
@@ -853,6 +854,11 @@ void startm(struct p *pp, bool spinning, bool handoff)
 			uring_wake(pp);
 	}
 	m = sched.midle;
+	if (!m && !ld(&sched.exiting) && sched.ops->standby_grant &&
+	    sched.ops->standby_grant(pp, spinning)) {
+		lock_release(&sched.lock);	/* a module standby took pp */
+		return;
+	}
 	if (!m || ld(&sched.exiting)) {
 		/* every M is busy or in the kernel: the P waits for one */
 		pidleput(pp);
@@ -1407,9 +1413,13 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 	if (!fn)
 		return -EINVAL;
 	if (cfg) {
-		if (cfg->size < sizeof(c))
+		/* size-versioned: a caller without flags gets 0 (strict) */
+		if (cfg->size < offsetof(struct sact_config, flags))
 			return -EINVAL;
-		c = *cfg;
+		memcpy(&c, cfg, cfg->size < sizeof(c) ? cfg->size : sizeof(c));
+		c.size = sizeof(c);
+		if (c.flags & ~SACT_CONFIG_NO_STRICT)
+			return -EINVAL;
 	}
 	nprocs = c.nprocs ? c.nprocs : sysconf(_SC_NPROCESSORS_ONLN);
 	if (nprocs < 1 || nprocs > 1024 || c.standby > 1024)
@@ -1431,6 +1441,7 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 	last_backend = ops->id;
 	sched.nprocs = nprocs;
 	sched.nm = nprocs + c.standby;
+	sched.flags = c.flags;
 	sched.stack_size = (c.stack_size + 4095) & ~(size_t)4095;
 	env = getenv("SACT_SHUFFLE");
 	sched.shuffle = env && *env && strcmp(env, "0") != 0;
