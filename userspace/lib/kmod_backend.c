@@ -244,7 +244,8 @@ static void takeover(struct m *m, int p)
 	lock_release(&sched.lock);
 	atomic_compare_exchange_strong(&pp->status, &s, P_RUNNING);
 	st(&pp->status, P_RUNNING);
-	if (atomic_compare_exchange_strong(pword(p), &w, KOWN(m)))
+	atomic_compare_exchange_strong(pword(p), &w, KOWN(m));
+	if (old && old != m)	/* it came from an M that blocked */
 		atomic_fetch_add(&sched.handoffs, 1);
 	m->p = pp;
 	__atomic_store_n(&m->ks->proc, (uint32_t)p, __ATOMIC_RELAXED);
