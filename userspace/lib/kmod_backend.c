@@ -257,6 +257,26 @@ static void takeover(struct m *m, int p)
 }
 
 /*
+ * Wait in SACT_IOC_STANDBY until given a P: its index.  A signal
+ * (kmod_stop's) ends the wait with -1 when idle says so and the runtime
+ * exits; otherwise the wait goes on (a grant may be pending).
+ */
+static int kstandby(bool idle)
+{
+	for (;;) {
+		struct sact_standby a = { .size = sizeof(a) };
+		int r = ioctl(kfd, SACT_IOC_STANDBY, &a);
+
+		if (r >= 0)
+			return r;
+		if (errno != EINTR)
+			throw("sact: kmod: SACT_IOC_STANDBY failed");
+		if (idle && ld(&sched.exiting))
+			return -1;
+	}
+}
+
+/*
  * Not strict: m runs a G but holds no P (step 6).  Take an idle P, else
  * wait in the module until one comes: step 4 grants it, or a block or a
  * FREE P.  Returns the P index, whose word names m.
@@ -279,15 +299,7 @@ static int kmod_wait_p(struct m *m)
 	m->kseq = kload(&m->ks->standby_seq);
 	lock_release(&sched.lock);
 	ks = m_kblock_begin(m);
-	for (;;) {
-		struct sact_standby a = { .size = sizeof(a) };
-
-		r = ioctl(kfd, SACT_IOC_STANDBY, &a);
-		if (r >= 0)
-			break;
-		if (errno != EINTR)
-			throw("sact: kmod: SACT_IOC_STANDBY failed");
-	}
+	r = kstandby(false);
 	m_kblock_end(m, ks);
 	lock_acquire(&sched.lock);
 	m->kwaitg = false;
@@ -374,17 +386,7 @@ static int kmod_park_standby(struct m *m)
 	m->kseq = kload(&m->ks->standby_seq);
 	checkdead();
 	lock_release(&sched.lock);
-	for (;;) {
-		struct sact_standby a = { .size = sizeof(a) };
-
-		r = ioctl(kfd, SACT_IOC_STANDBY, &a);
-		if (r >= 0)
-			break;
-		if (errno != EINTR)
-			throw("sact: kmod: SACT_IOC_STANDBY failed");
-		if (ld(&sched.exiting))
-			break;		/* kmod_stop's signal */
-	}
+	r = kstandby(true);
 	lock_acquire(&sched.lock);
 	pp = m->nextp;
 	m->nextp = NULL;
