@@ -426,6 +426,7 @@ void handoffp(struct p *pp);
 void wakep(void);
 struct p *pidleget(void);		/* sched.lock held */
 void checkdead(void);			/* sched.lock held */
+struct p *ring_wants_poller(void);	/* sched.lock held */
 void acquirep(struct m *m, struct p *pp);
 void sact_switch_to_g0(struct m *m, struct g *gp);
 

@@ -57,7 +57,8 @@
  *     waits for one; the module's side of the same rule is POOL (1, 3).
  *  5. Idle Ms.  An M with nothing to do (stopm, no timeout) parks in
  *     SACT_IOC_STANDBY (kmod_park_standby; up to SACT_MAX_STANDBY, the
- *     rest on the futex idle list), counted in sched.nkstandby, so
+ *     rest on the futex idle list; not while an idle P's io_uring needs
+ *     an M waiting in it: then it goes there), counted in sched.nkstandby, so
  *     checkdead sees it as idle.  startm() uses the futex-idle Ms first,
  *     then wakes a module standby with a P of its choosing
  *     (kmod_standby_grant: SACT_GRANT_STANDBY with the standby_seq the M
@@ -376,7 +377,8 @@ static int kmod_park_standby(struct m *m)
 		lock_release(&sched.lock);
 		return -1;
 	}
-	if (sched.nkstandby >= SACT_MAX_STANDBY) {
+	/* an idle P's ring needs an M waiting in it (uring.c): not here */
+	if (sched.nkstandby >= SACT_MAX_STANDBY || ring_wants_poller()) {
 		lock_release(&sched.lock);
 		return 0;
 	}

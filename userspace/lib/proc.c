@@ -783,6 +783,21 @@ static bool stopm_poll(struct m *m, struct p *pp, int64_t deadline)
 }
 
 /*
+ * An idle P with ring operations in flight and no M waiting in its ring,
+ * or NULL (sched.lock held).  An M about to park waits there instead.
+ */
+struct p *ring_wants_poller(void)
+{
+	for (int i = 0; i < sched.nprocs; i++) {
+		struct p *pp = &sched.allp[i];
+
+		if (pp->ring && pp->onidle && !pp->poller && uring_busy(pp))
+			return pp;
+	}
+	return NULL;
+}
+
+/*
  * Park m (no P) until startm hands it one, or timeout_ns (<0: forever)
  * passes.  Returns true with m->p set, false on timeout or exit.  An idle
  * P with ring operations in flight and no M waiting in its ring gets m as
@@ -791,6 +806,7 @@ static bool stopm_poll(struct m *m, struct p *pp, int64_t deadline)
 static bool stopm(struct m *m, int64_t timeout_ns)
 {
 	int64_t deadline = timeout_ns >= 0 ? nanotime() + timeout_ns : -1;
+	struct p *pp;
 
 	if (m->p)
 		throw("sact: stopm holding a P");
@@ -805,16 +821,13 @@ static bool stopm(struct m *m, int64_t timeout_ns)
 		lock_release(&sched.lock);
 		return false;
 	}
-	for (int i = 0; i < sched.nprocs; i++) {
-		struct p *pp = &sched.allp[i];
-
-		if (pp->ring && pp->onidle && !pp->poller && uring_busy(pp)) {
-			pp->poller = m;
-			m->pollp = pp;
-			st(&m->park, 0);
-			lock_release(&sched.lock);
-			return stopm_poll(m, pp, deadline);
-		}
+	pp = ring_wants_poller();
+	if (pp) {
+		pp->poller = m;
+		m->pollp = pp;
+		st(&m->park, 0);
+		lock_release(&sched.lock);
+		return stopm_poll(m, pp, deadline);
 	}
 	midle_put(m);
 	if (timeout_ns < 0)
