@@ -60,11 +60,23 @@ static void flag_wait(uint32_t *f)
 struct m1 {
 	struct kgroup *g;
 	int ret, ret2;
+	/* M 1's slot right after its STANDBY (its exit clears the slot) */
+	uint32_t kproc, kstate, seq;
 	uint32_t go;		/* main -> M 1 */
 	uint32_t ready;		/* M 1 -> main */
 	uint32_t parked_seen;
 	pthread_t t;
 };
+
+/* M 1 (registered): standby once, note its slot. */
+static void *m1_standby_only(struct m1 *s)
+{
+	s->ret = kg_standby(s->g);
+	s->kproc = kg_load(&s->g->ms[1].kproc);
+	s->kstate = kg_load(&s->g->ms[1].kstate);
+	s->seq = kg_load(&s->g->ms[1].standby_seq);
+	return NULL;
+}
 
 /* M 1: standby once. */
 static void *m1_standby(void *p)
@@ -73,8 +85,7 @@ static void *m1_standby(void *p)
 
 	if (kg_register(s->g, 1))
 		abort();
-	s->ret = kg_standby(s->g);
-	return NULL;
+	return m1_standby_only(s);
 }
 
 /* POOL: STANDBY with a P FREE takes it and does not park. */
@@ -89,8 +100,8 @@ TEST_F(pool, standby_takes_free_p)
 	ASSERT_EQ(0, pthread_join(s.t, NULL));	/* returns: no park */
 	EXPECT_EQ(1, s.ret);
 	EXPECT_EQ(SACT_PW(SACT_P_OWNED, 1), kg_pword(g, 1));
-	EXPECT_EQ(1, g->ms[1].kproc);
-	EXPECT_EQ(1, g->ms[1].standby_seq);
+	EXPECT_EQ(1, s.kproc);
+	EXPECT_EQ(1, s.seq);
 	EXPECT_EQ(0, KG_COUNTER(g, standbys));
 }
 
@@ -198,8 +209,7 @@ static void *m1_seq_standby(void *p)
 		abort();
 	flag_raise(&s->ready);
 	flag_wait(&s->go);
-	s->ret = kg_standby(s->g);
-	return NULL;
+	return m1_standby_only(s);
 }
 
 /* SACT_GRANT_STANDBY wakes a parked standby; a stale seq is refused. */
@@ -223,8 +233,9 @@ TEST_F(pool, grant_to_parked_standby)
 	ASSERT_EQ(0, pthread_join(s.t, NULL));
 	EXPECT_EQ(0, s.ret);
 	EXPECT_EQ(SACT_PW(SACT_P_OWNED, 1), kg_pword(g, 0));
-	EXPECT_EQ(seq + 1, g->ms[1].standby_seq);
-	EXPECT_EQ(SACT_MK_RUNNING, g->ms[1].kstate);
+	EXPECT_EQ(seq + 1, s.seq);
+	EXPECT_EQ(0, s.kproc);
+	EXPECT_EQ(SACT_MK_RUNNING, s.kstate);
 	EXPECT_EQ(0, KG_COUNTER(g, standbys));
 	EXPECT_EQ(1, KG_COUNTER(g, grants));
 }
