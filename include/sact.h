@@ -47,7 +47,25 @@ struct sact_config {
 	int standby;		/* parked Ms kept for handoff; <0: default */
 	enum sact_backend backend;
 	size_t stack_size;	/* 0: default */
+	unsigned int flags;	/* SACT_CONFIG_*; 0: the defaults */
 };
+
+/*
+ * sact_config.flags.  The struct is size-versioned: a caller built before
+ * flags existed passes the smaller size and gets flags = 0.
+ *
+ * SACT_CONFIG_NO_STRICT (kmod only; the other backends are never strict):
+ * an M whose P was handed off while it was blocked returns from the kernel
+ * at once and goes on running its G; it waits for a P only when the G next
+ * enters the runtime (a wrapped call's return, a spawn, a channel, a lock,
+ * a yield, its exit).  Strict (the default) makes it wait in the kernel
+ * before it returns to user space.  Strict guarantees that at most nprocs
+ * Ms run G code at any instant, even across blocks no wrapper sees (libc
+ * calls, page faults); non-strict bounds it only at runtime entries, but
+ * the returning G finishes its user code without waiting for a P.  Either
+ * way no G is lost or run twice.
+ */
+#define SACT_CONFIG_NO_STRICT	0x1U
 
 /*
  * Run fn(arg) as the first G; return when it and every G it spawned exit.
@@ -59,9 +77,10 @@ struct sact_config {
  * SACT_DEBUG=1 in the environment a one-line reason goes to stderr (and
  * for each backend AUTO skips); otherwise the runtime prints nothing.
  * kmod runs in strict mode (an M back from a block waits in the kernel
- * until the runtime grants it a P), with nprocs + standby Ms and one
- * monitor thread; it installs a handler for SIGRTMAX-3 for the run (it
- * wakes the Ms parked in the module at exit): do not use that signal.
+ * until the runtime grants it a P) unless flags has SACT_CONFIG_NO_STRICT,
+ * with nprocs + standby Ms and no other thread; it installs a handler for
+ * SIGRTMAX-3 for the run (it wakes the Ms parked in the module at exit):
+ * do not use that signal.  -EINVAL for unknown flags.
  * -EBUSY if a run is already in progress,
  * -EINVAL for a bad config, -ENOMEM, -EAGAIN (no threads).  May be called
  * again after it returned.  Defaults: standby = nprocs, stack_size = 64 KiB

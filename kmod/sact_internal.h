@@ -39,6 +39,7 @@
  */
 
 struct sact_worker;
+struct sact_standby_wait;
 
 /*
  * struct sact_group - one open /dev/sact: a process's workers and Ps
@@ -67,6 +68,9 @@ struct sact_group {
 	u32			nr_workers;	/* L */
 	struct list_head	standby;	/* L: struct sact_standby_wait */
 	u32			nr_standby;	/* L */
+	/* L: strict-parked workers' struct sact_standby_wait (POOL: a block
+	 * with no standby hands its P to the first) */
+	struct list_head	parked;
 	struct llist_head	wake_list;	/* A: standbys to wake */
 	struct irq_work		upcall_work;	/* A: wakes wake_list */
 	/* counters, L but upcalls (A) */
@@ -104,6 +108,11 @@ struct sact_worker {
 	unsigned long		flags;		/* A: SACT_WF_* */
 	u32			blocked_proc;	/* L: P taken at the block */
 	u32			grant;		/* L: P granted, SACT_NONE */
+	/* L: P granted by SACT_GRANT_STANDBY before the worker entered
+	 * SACT_IOC_STANDBY (its next STANDBY returns it), SACT_NONE */
+	u32			sb_grant;
+	/* L: the worker's entry on g->standby or g->parked, or NULL */
+	struct sact_standby_wait *wait;
 	struct callback_head	tw;		/* unblock / detach task_work */
 	struct irq_work		dead_work;	/* after the last switch */
 	struct work_struct	release_work;	/* ... then this, on sact_wq */
@@ -114,7 +123,7 @@ extern struct workqueue_struct *sact_wq;
 int sact_worker_register(struct sact_group *g, u32 index);
 int sact_worker_unregister(struct sact_group *g, u32 index);
 int sact_standby(struct sact_group *g, struct sact_standby *arg);
-int sact_grant(struct sact_group *g, u32 index, u32 proc);
+int sact_grant(struct sact_group *g, const struct sact_grant *a);
 void sact_group_init_upcalls(struct sact_group *g);
 void sact_group_sync_upcalls(struct sact_group *g);
 int sact_notifier_init(void);

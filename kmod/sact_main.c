@@ -120,7 +120,7 @@ static long sact_ioctl_config(struct sact_group *g, void __user *uarg)
 	ret = sact_get_args(&c, sizeof(c), sizeof(c), uarg);
 	if (ret)
 		return ret;
-	if (c.flags & ~SACT_CONFIG_STRICT || c.__reserved)
+	if (c.flags & ~(SACT_CONFIG_STRICT | SACT_CONFIG_POOL) || c.__reserved)
 		return -EINVAL;
 	if (!c.nr_procs || c.nr_procs > SACT_MAX_PROCS)
 		return -EINVAL;
@@ -172,13 +172,14 @@ static long sact_ioctl_grant(struct sact_group *g, void __user *uarg)
 	struct sact_grant a;
 	int ret;
 
-	ret = sact_get_args(&a, sizeof(a), sizeof(a), uarg);
+	ret = sact_get_args(&a, sizeof(a), SACT_GRANT_SIZE_VER0, uarg);
 	if (ret)
 		return ret;
-	if (a.flags || a.worker >= SACT_MAX_WORKERS ||
-	    a.proc >= READ_ONCE(g->nr_procs))
+	if (a.flags & ~SACT_GRANT_STANDBY || a.__reserved ||
+	    (!(a.flags & SACT_GRANT_STANDBY) && a.seq) ||
+	    a.worker >= SACT_MAX_WORKERS || a.proc >= READ_ONCE(g->nr_procs))
 		return -EINVAL;
-	return sact_grant(g, a.worker, a.proc);
+	return sact_grant(g, &a);
 }
 
 static long sact_ioctl_counters(struct sact_group *g, void __user *uarg)

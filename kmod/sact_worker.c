@@ -69,19 +69,22 @@
 #include "sact_internal.h"
 
 /*
- * A standby M parked in SACT_IOC_STANDBY.  Lives on the parked task's
- * stack; the task leaves the ioctl only when it is off g->standby (L) and,
- * if it was picked, after the irq_work stored @done: nothing touches the
- * struct after that.
+ * A worker waiting for a P: a standby M parked in SACT_IOC_STANDBY (on
+ * g->standby), or a worker parked by strict mode (on g->parked).  Lives on
+ * the waiting task's stack; the task leaves only when it is off the list
+ * (L) and, if it was picked, after its picker stored @done (the irq_work
+ * for a block, sact_grant() for a grant): nothing touches the struct after
+ * that.  w->wait points to it while it is on a list (L).
  */
 struct sact_standby_wait {
-	struct list_head	node;	/* L: on g->standby */
+	struct list_head	node;	/* L: on g->standby or g->parked */
 	struct llist_node	llnode;	/* on g->wake_list once picked */
-	struct task_struct	*task;	/* I: the parked task */
+	struct task_struct	*task;	/* I: the waiting task */
 	struct sact_worker	*w;	/* I */
 	int			cpu;	/* I: CPU it parked on */
+	bool			parked;	/* I: strict park, not STANDBY */
 	u32			proc;	/* L: the P handed to it, SACT_NONE */
-	int			done;	/* the irq_work woke it */
+	int			done;	/* its picker is done with it */
 };
 
 static struct preempt_ops sact_preempt_ops;
@@ -152,6 +155,25 @@ static struct sact_standby_wait *sact_pick_standby(struct sact_group *g,
 }
 
 /*
+ * sact_take_free() - POOL: give worker @m a FREE P, if there is one.
+ * CONTEXT: g->lock held.
+ * Return: the P (now OWNED|m), or SACT_NONE.
+ */
+static u32 sact_take_free(struct sact_group *g, u32 m)
+{
+	u32 p, nr = READ_ONCE(g->nr_procs);
+
+	if (!(READ_ONCE(g->flags) & SACT_CONFIG_POOL))
+		return SACT_NONE;
+	for (p = 0; p < nr; p++)
+		if (READ_ONCE(g->procs[p].word) == SACT_P_FREE &&
+		    cmpxchg(&g->procs[p].word, SACT_P_FREE,
+			    SACT_PW(SACT_P_OWNED, m)) == SACT_P_FREE)
+			return p;
+	return SACT_NONE;
+}
+
+/*
  * sact_block() - a worker leaves the CPU blocked; hand its P off.
  * CONTEXT: sched_out: rq lock held, irqs off, current == w->task.
  */
@@ -180,6 +202,10 @@ static void sact_block(struct sact_worker *w)
 			u32 new = SACT_P_FREE;
 
 			sb = sact_pick_standby(g, raw_smp_processor_id());
+			/* POOL: a worker parked by strict mode waits for a P */
+			if (!sb && (READ_ONCE(g->flags) & SACT_CONFIG_POOL))
+				sb = list_first_entry_or_null(&g->parked,
+					struct sact_standby_wait, node);
 			if (sb)
 				new = SACT_PW(SACT_P_HANDOFF, sb->w->index);
 			/* Fails only if user space changed the word under us. */
@@ -197,13 +223,20 @@ static void sact_block(struct sact_worker *w)
 		proc = SACT_NONE;
 	}
 	if (sb) {
+		struct sact_mslot *to_ms;
+
 		to = sb->w->index;
+		to_ms = &g->mslots[to];
 		list_del(&sb->node);
-		g->nr_standby--;
-		/* Read by the standby without the lock, once, to stop waiting. */
+		sb->w->wait = NULL;
+		/* Read by the waiter without the lock, once, to stop waiting. */
 		WRITE_ONCE(sb->proc, proc);
-		WRITE_ONCE(g->mslots[to].kstate, SACT_MK_RUNNING);
-		WRITE_ONCE(g->mslots[to].kproc, proc);
+		if (!sb->parked) {
+			g->nr_standby--;
+			WRITE_ONCE(to_ms->kstate, SACT_MK_RUNNING);
+			WRITE_ONCE(to_ms->standby_seq, to_ms->standby_seq + 1);
+		}
+		WRITE_ONCE(to_ms->kproc, proc);
 		llist_add(&sb->llnode, &g->wake_list);
 	}
 	g->blocks++;
@@ -371,35 +404,50 @@ static void sact_dead_work(struct irq_work *iw)
 }
 
 /*
- * Strict mode: wait for a grant or a signal.  CONTEXT: task_work, may sleep.
+ * sact_strict_park() - strict mode: wait, on g->parked, until a grant or
+ * (POOL) a block hands us a P, or a signal.
+ * @w:	current's worker, PARKED, @sb on g->parked (put there under the
+ *	same g->lock hold that set PARKED)
+ * @sb:	its entry
+ *
+ * CONTEXT: task_work, may sleep.
  */
-static void sact_strict_park(struct sact_worker *w)
+static void sact_strict_park(struct sact_worker *w,
+			     struct sact_standby_wait *sb)
 {
 	struct sact_group *g = w->g;
 	struct sact_mslot *ms = &g->mslots[w->index];
-	u32 grant;
+	u32 proc;
 
 	for (;;) {
 		/*
 		 * set_current_state() orders the state store before the
-		 * load of w->grant; sact_grant() stores w->grant before
+		 * load of sb->proc; the picker (sact_grant(), or
+		 * sact_block() then the irq_work) stores sb->proc before
 		 * wake_up_process(), which orders it before its state check.
 		 */
 		set_current_state(TASK_INTERRUPTIBLE);
-		if (READ_ONCE(w->grant) != SACT_NONE || signal_pending(current))
+		if (READ_ONCE(sb->proc) != SACT_NONE || signal_pending(current))
 			break;
 		schedule();
 	}
 	__set_current_state(TASK_RUNNING);
 
 	raw_spin_lock_irq(&g->lock);
-	grant = w->grant;
-	w->grant = SACT_NONE;
+	proc = sb->proc;
+	if (proc == SACT_NONE) {
+		list_del(&sb->node);
+		w->wait = NULL;
+	}
 	clear_bit(SACT_WF_PARKED, &w->flags);
 	WRITE_ONCE(ms->kstate, SACT_MK_RUNNING);
-	if (grant != SACT_NONE)
-		WRITE_ONCE(ms->kproc, grant);
+	if (proc != SACT_NONE)
+		WRITE_ONCE(ms->kproc, proc);
 	raw_spin_unlock_irq(&g->lock);
+
+	/* Picked: wait until the picker is done with *sb (see struct). */
+	while (proc != SACT_NONE && !smp_load_acquire(&sb->done))
+		cpu_relax();
 }
 
 /*
@@ -427,6 +475,9 @@ static void sact_unblock(struct sact_worker *w)
 {
 	struct sact_group *g = w->g;
 	struct sact_mslot *ms = &g->mslots[w->index];
+	struct sact_standby_wait sb = {
+		.task = current, .w = w, .parked = true, .proc = SACT_NONE,
+	};
 	u32 to = SACT_NONE, evflags = 0, taken;
 	bool park = false;
 
@@ -443,11 +494,16 @@ static void sact_unblock(struct sact_worker *w)
 	} else if ((READ_ONCE(g->flags) & SACT_CONFIG_STRICT) &&
 		   taken != SACT_NONE) {
 		to = sact_reclaim_proc(g, taken, w->index);
+		if (to == SACT_NONE)
+			to = sact_take_free(g, w->index);	/* POOL */
 		if (to != SACT_NONE) {
 			g->reclaims++;
 		} else {
 			park = true;
 			set_bit(SACT_WF_PARKED, &w->flags);
+			sb.cpu = raw_smp_processor_id();
+			list_add_tail(&sb.node, &g->parked);
+			w->wait = &sb;
 			g->strict_parks++;
 			evflags |= SACT_EVF_PARKED;
 		}
@@ -462,7 +518,7 @@ static void sact_unblock(struct sact_worker *w)
 	raw_spin_unlock_irq(&g->lock);
 
 	if (park)
-		sact_strict_park(w);
+		sact_strict_park(w, &sb);
 }
 
 /* CONTEXT: task_work of w->task (process context, may sleep). */
@@ -536,6 +592,7 @@ int sact_worker_register(struct sact_group *g, u32 index)
 	w->index = index;
 	w->blocked_proc = SACT_NONE;
 	w->grant = SACT_NONE;
+	w->sb_grant = SACT_NONE;
 	refcount_set(&w->ref, 1);
 	init_task_work(&w->tw, sact_task_work);
 	init_irq_work(&w->dead_work, sact_dead_work);
@@ -617,6 +674,7 @@ int sact_standby(struct sact_group *g, struct sact_standby *arg)
 		.proc = SACT_NONE,
 	};
 	struct sact_worker *w;
+	struct sact_mslot *ms;
 	u32 proc;
 
 	raw_spin_lock_irq(&g->lock);
@@ -624,6 +682,23 @@ int sact_standby(struct sact_group *g, struct sact_standby *arg)
 	if (!w) {
 		raw_spin_unlock_irq(&g->lock);
 		return -ENOENT;
+	}
+	ms = &g->mslots[w->index];
+	/* A grant that came before us, or (POOL) a FREE P: no park. */
+	proc = w->sb_grant;
+	w->sb_grant = SACT_NONE;
+	if (proc == SACT_NONE) {
+		proc = sact_take_free(g, w->index);
+		if (proc != SACT_NONE) {
+			WRITE_ONCE(ms->standby_seq, ms->standby_seq + 1);
+			WRITE_ONCE(ms->kproc, proc);
+		}
+	}
+	if (proc != SACT_NONE) {
+		raw_spin_unlock_irq(&g->lock);
+		arg->proc = proc;
+		arg->worker = w->index;
+		return proc;
 	}
 	if (g->nr_standby >= SACT_MAX_STANDBY) {
 		raw_spin_unlock_irq(&g->lock);
@@ -633,16 +708,17 @@ int sact_standby(struct sact_group *g, struct sact_standby *arg)
 	sb.cpu = raw_smp_processor_id();
 	set_bit(SACT_WF_STANDBY, &w->flags);
 	list_add_tail(&sb.node, &g->standby);
+	w->wait = &sb;
 	g->nr_standby++;
-	WRITE_ONCE(g->mslots[w->index].kstate, SACT_MK_STANDBY);
+	WRITE_ONCE(ms->kstate, SACT_MK_STANDBY);
 	raw_spin_unlock_irq(&g->lock);
 
 	for (;;) {
 		/*
 		 * sact_block() stores sb.proc before the irq_work calls
-		 * wake_up_process(); set_current_state() orders our state
-		 * store before this load: either we see the P or we are
-		 * woken.
+		 * wake_up_process() (sact_grant() before it calls it);
+		 * set_current_state() orders our state store before this
+		 * load: either we see the P or we are woken.
 		 */
 		set_current_state(TASK_INTERRUPTIBLE);
 		if (READ_ONCE(sb.proc) != SACT_NONE || signal_pending(current))
@@ -655,8 +731,9 @@ int sact_standby(struct sact_group *g, struct sact_standby *arg)
 	proc = sb.proc;
 	if (proc == SACT_NONE) {
 		list_del(&sb.node);
+		w->wait = NULL;
 		g->nr_standby--;
-		WRITE_ONCE(g->mslots[w->index].kstate, SACT_MK_RUNNING);
+		WRITE_ONCE(ms->kstate, SACT_MK_RUNNING);
 	}
 	clear_bit(SACT_WF_STANDBY, &w->flags);
 	raw_spin_unlock_irq(&g->lock);
@@ -668,7 +745,8 @@ int sact_standby(struct sact_group *g, struct sact_standby *arg)
 	 * wakes us; we only get here first if a signal woke us, and then
 	 * only for the few instructions until the irq_work (in hard irq
 	 * context on the blocking CPU, queued already) gets there.  Pairs
-	 * with the smp_store_release() in sact_upcall_work().
+	 * with the smp_store_release() in sact_upcall_work() (a grant sets
+	 * it before it drops g->lock).
 	 */
 	while (!smp_load_acquire(&sb.done))
 		cpu_relax();
@@ -677,37 +755,78 @@ int sact_standby(struct sact_group *g, struct sact_standby *arg)
 	return proc;
 }
 
+/*
+ * sact_grant_waiter() - hand P @proc to the waiter @sb (off its list) and
+ * take a reference on its task for the wakeup: once @sb->done is stored
+ * the waiter may leave and exit.
+ * CONTEXT: g->lock held.
+ * Return: the task to wake_up_process() and put after the unlock.
+ */
+static struct task_struct *sact_grant_waiter(struct sact_standby_wait *sb,
+					     u32 proc)
+{
+	struct task_struct *task = get_task_struct(sb->task);
+
+	list_del(&sb->node);
+	sb->w->wait = NULL;
+	WRITE_ONCE(sb->proc, proc);
+	/* pairs with the waiter's smp_load_acquire() of done */
+	smp_store_release(&sb->done, 1);
+	return task;
+}
+
 /**
- * sact_grant() - give P @proc to worker @index, which waits for one
+ * sact_grant() - give a P to a worker that waits for one
  * @g:		the group (current->mm == g->mm)
- * @index:	M index, < SACT_MAX_WORKERS
- * @proc:	P index, < nr_procs
+ * @a:		checked by the caller: ->worker < SACT_MAX_WORKERS, ->proc <
+ *		nr_procs, ->flags 0 or %SACT_GRANT_STANDBY (with ->seq)
+ *
+ * Without flags the worker must be blocked (it takes the P when it
+ * unblocks) or parked by strict mode (woken with it).  With
+ * %SACT_GRANT_STANDBY it must be in %SACT_IOC_STANDBY (woken with the P)
+ * or on its way there (its next STANDBY returns the P at once), and its
+ * standby_seq must be ->seq: a standby a block already woke with another P
+ * is not given a second one.
  *
  * CONTEXT: process context.
- * Return: 0, -ENOENT (no worker @index), -EAGAIN (it waits for no P),
- * -EBUSY (it has a grant, or @proc is neither FREE nor the caller's).
+ * Return: 0, -ENOENT (no such worker), -EAGAIN (it waits for no P, or its
+ * standby episode ->seq is over), -EBUSY (it has a P coming, or ->proc is
+ * neither FREE nor the caller's).
  */
-int sact_grant(struct sact_group *g, u32 index, u32 proc)
+int sact_grant(struct sact_group *g, const struct sact_grant *a)
 {
+	bool standby = a->flags & SACT_GRANT_STANDBY;
+	struct sact_mslot *ms = &g->mslots[a->worker];
 	struct task_struct *wake = NULL;
 	struct sact_worker *w, *me;
-	u32 old, owner;
+	u32 old, owner, proc = a->proc;
 	int ret = 0;
 
 	raw_spin_lock_irq(&g->lock);
-	w = g->workers[index];
+	w = g->workers[a->worker];
 	if (!w || test_bit(SACT_WF_DEAD, &w->flags)) {
 		ret = -ENOENT;
 		goto out_unlock;
 	}
-	if (!test_bit(SACT_WF_BLOCKED, &w->flags) &&
-	    !test_bit(SACT_WF_PARKED, &w->flags)) {
-		ret = -EAGAIN;
-		goto out_unlock;
-	}
-	if (w->grant != SACT_NONE) {
-		ret = -EBUSY;
-		goto out_unlock;
+	if (standby) {
+		if (test_bit(SACT_WF_BLOCKED, &w->flags) ||
+		    test_bit(SACT_WF_PARKED, &w->flags) ||
+		    READ_ONCE(ms->standby_seq) != a->seq) {
+			ret = -EAGAIN;
+			goto out_unlock;
+		}
+	} else {
+		if (!test_bit(SACT_WF_BLOCKED, &w->flags) &&
+		    !test_bit(SACT_WF_PARKED, &w->flags)) {
+			ret = -EAGAIN;
+			goto out_unlock;
+		}
+		/* a parked worker off g->parked was handed a P by a block */
+		if (w->grant != SACT_NONE ||
+		    (test_bit(SACT_WF_PARKED, &w->flags) && !w->wait)) {
+			ret = -EBUSY;
+			goto out_unlock;
+		}
 	}
 	old = READ_ONCE(g->procs[proc].word);
 	owner = SACT_PW_OWNER(old);
@@ -720,15 +839,26 @@ int sact_grant(struct sact_group *g, u32 index, u32 proc)
 		goto out_unlock;
 	}
 	if (cmpxchg(&g->procs[proc].word, old,
-		    SACT_PW(SACT_P_OWNED, index)) != old) {
+		    SACT_PW(SACT_P_OWNED, a->worker)) != old) {
 		ret = -EBUSY;
 		goto out_unlock;
 	}
-	WRITE_ONCE(w->grant, proc);
 	g->grants++;
-	/* A parked task cannot leave the park without g->lock: alive. */
-	if (test_bit(SACT_WF_PARKED, &w->flags))
-		wake = get_task_struct(w->task);
+	if (standby) {
+		WRITE_ONCE(ms->standby_seq, ms->standby_seq + 1);
+		WRITE_ONCE(ms->kproc, proc);
+		if (w->wait) {
+			g->nr_standby--;
+			WRITE_ONCE(ms->kstate, SACT_MK_RUNNING);
+			wake = sact_grant_waiter(w->wait, proc);
+		} else {
+			w->sb_grant = proc;
+		}
+	} else if (test_bit(SACT_WF_PARKED, &w->flags)) {
+		wake = sact_grant_waiter(w->wait, proc);
+	} else {
+		WRITE_ONCE(w->grant, proc);
+	}
 out_unlock:
 	raw_spin_unlock_irq(&g->lock);
 	if (wake) {
@@ -747,6 +877,7 @@ out_unlock:
 void sact_group_init_upcalls(struct sact_group *g)
 {
 	INIT_LIST_HEAD(&g->standby);
+	INIT_LIST_HEAD(&g->parked);
 	init_llist_head(&g->wake_list);
 	g->upcall_work = IRQ_WORK_INIT_HARD(sact_upcall_work);
 }

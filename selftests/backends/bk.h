@@ -23,10 +23,20 @@ static inline int bk_in_vm(void)
 	return e && !strcmp(e, "1");
 }
 
+/* flags: sact_config.flags (kmod's non-strict variants) */
 #define BK_VARIANTS(f)							\
-	FIXTURE_VARIANT(f) { int nprocs; enum sact_backend backend; };	\
+	FIXTURE_VARIANT(f) {						\
+		int nprocs;						\
+		enum sact_backend backend;				\
+		unsigned int flags;					\
+	};								\
 	FIXTURE_VARIANT_ADD(f, p1_kmod) { 1, SACT_BACKEND_KMOD };	\
 	FIXTURE_VARIANT_ADD(f, p2_kmod) { 2, SACT_BACKEND_KMOD };	\
+	FIXTURE_VARIANT_ADD(f, p4_kmod) { 4, SACT_BACKEND_KMOD };	\
+	FIXTURE_VARIANT_ADD(f, p1_kmod_nostrict)			\
+		{ 1, SACT_BACKEND_KMOD, SACT_CONFIG_NO_STRICT };	\
+	FIXTURE_VARIANT_ADD(f, p4_kmod_nostrict)			\
+		{ 4, SACT_BACKEND_KMOD, SACT_CONFIG_NO_STRICT };	\
 	FIXTURE_VARIANT_ADD(f, p1_sysmon) { 1, SACT_BACKEND_SYSMON };	\
 	FIXTURE_VARIANT_ADD(f, p2_sysmon) { 2, SACT_BACKEND_SYSMON };	\
 	FIXTURE_VARIANT_ADD(f, p1_none) { 1, SACT_BACKEND_NONE };	\
@@ -58,6 +68,7 @@ static inline int bk_in_vm(void)
 	_c.nprocs = (variant)->nprocs;					\
 	_c.standby = (nstandby);						\
 	_c.backend = (variant)->backend;				\
+	_c.flags = (variant)->flags;					\
 	_r = sact_run(&_c, (fn), (arg));				\
 	if (_r == -ENODEV && (variant)->backend == SACT_BACKEND_KMOD &&	\
 	    !bk_in_vm())						\

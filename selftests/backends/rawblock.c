@@ -88,10 +88,12 @@ FIXTURE(rawblock) { int unused; };
 FIXTURE_SETUP(rawblock) { }
 FIXTURE_TEARDOWN(rawblock) { }
 FIXTURE_VARIANT(rawblock) { int nprocs; enum sact_backend backend;
-			    enum how how; };
+			    enum how how; unsigned int flags; };
 FIXTURE_VARIANT_ADD(rawblock, kmod_read) { 1, SACT_BACKEND_KMOD, READ };
 FIXTURE_VARIANT_ADD(rawblock, kmod_usleep) { 1, SACT_BACKEND_KMOD, USLEEP };
 FIXTURE_VARIANT_ADD(rawblock, kmod_poll) { 1, SACT_BACKEND_KMOD, POLL };
+FIXTURE_VARIANT_ADD(rawblock, kmod_read_nostrict)
+	{ 1, SACT_BACKEND_KMOD, READ, SACT_CONFIG_NO_STRICT };
 
 TEST_F_TIMEOUT(rawblock, others_run, 60)
 {

@@ -148,9 +148,11 @@ static void first(void *arg)
 FIXTURE(strict) { int unused; };
 FIXTURE_SETUP(strict) { }
 FIXTURE_TEARDOWN(strict) { }
-FIXTURE_VARIANT(strict) { int nprocs; enum sact_backend backend; };
+FIXTURE_VARIANT(strict) { int nprocs; enum sact_backend backend;
+			  unsigned int flags; };
 FIXTURE_VARIANT_ADD(strict, p1_kmod) { 1, SACT_BACKEND_KMOD };
 FIXTURE_VARIANT_ADD(strict, p2_kmod) { 2, SACT_BACKEND_KMOD };
+FIXTURE_VARIANT_ADD(strict, p4_kmod) { 4, SACT_BACKEND_KMOD };
 
 TEST_F_TIMEOUT(strict, at_most_nprocs, 60)
 {

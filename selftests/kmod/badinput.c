@@ -40,7 +40,7 @@ static const struct {
 	{ "REGISTER", SACT_IOC_REGISTER, sizeof(struct sact_worker_args) },
 	{ "UNREGISTER", SACT_IOC_UNREGISTER, sizeof(struct sact_worker_args) },
 	{ "STANDBY", SACT_IOC_STANDBY, sizeof(struct sact_standby) },
-	{ "GRANT", SACT_IOC_GRANT, sizeof(struct sact_grant) },
+	{ "GRANT", SACT_IOC_GRANT, SACT_GRANT_SIZE_VER0 },
 	{ "COUNTERS", SACT_IOC_COUNTERS, sizeof(struct sact_counters) },
 	{ "VERSION", SACT_IOC_VERSION, sizeof(struct sact_version) },
 };
@@ -108,7 +108,7 @@ TEST_F(bad, flags_reserved_indexes)
 	struct sact_counters k = { .size = sizeof(k) };
 	int fd = self->g.fd;
 
-	c.flags = 2;
+	c.flags = 4;		/* after STRICT and POOL */
 	EXPECT_EQ(-EINVAL, kt_ioctl(fd, SACT_IOC_CONFIG, &c));
 	c.flags = 0x80000000;
 	EXPECT_EQ(-EINVAL, kt_ioctl(fd, SACT_IOC_CONFIG, &c));
@@ -142,9 +142,15 @@ TEST_F(bad, flags_reserved_indexes)
 	s.flags = 0;
 	EXPECT_EQ(-ENOENT, kt_ioctl(fd, SACT_IOC_STANDBY, &s));	/* no worker */
 
-	gr.flags = 1;
+	gr.flags = 2;		/* after SACT_GRANT_STANDBY */
 	EXPECT_EQ(-EINVAL, kt_ioctl(fd, SACT_IOC_GRANT, &gr));
 	gr.flags = 0;
+	gr.seq = 1;		/* only with SACT_GRANT_STANDBY */
+	EXPECT_EQ(-EINVAL, kt_ioctl(fd, SACT_IOC_GRANT, &gr));
+	gr.seq = 0;
+	gr.__reserved = 1;
+	EXPECT_EQ(-EINVAL, kt_ioctl(fd, SACT_IOC_GRANT, &gr));
+	gr.__reserved = 0;
 	gr.worker = SACT_MAX_WORKERS;
 	EXPECT_EQ(-EINVAL, kt_ioctl(fd, SACT_IOC_GRANT, &gr));
 	gr.worker = 0;

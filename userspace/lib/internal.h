@@ -239,12 +239,16 @@ struct m {
 	 * kmod backend (kmod_backend.c): this M's slot in the module's shared
 	 * page (NULL with other backends), the slot's unblock count when the
 	 * M last checked its P (O), whether a block cost it its P and it
-	 * waits for a grant (L), whether it is parked in SACT_IOC_STANDBY (L).
+	 * waits for a grant (L), whether it is parked in SACT_IOC_STANDBY
+	 * idle (L) or, not strict, with a G that waits for a P (L), and the
+	 * slot's standby_seq when it went to wait there (L).
 	 */
 	struct sact_mslot *ks;			/* I */
 	uint32_t kseen;				/* O */
 	bool needp;				/* L */
 	bool in_kstandby;			/* L */
+	bool kwaitg;				/* L */
+	uint32_t kseq;				/* L */
 #if defined(__SANITIZE_ADDRESS__)
 	const void *g0_bottom;
 	size_t g0_size;
@@ -308,6 +312,12 @@ struct backend_ops {
 	void (*p_acquire)(struct m *m, struct p *pp);
 	bool (*p_idle)(struct p *pp);
 	int (*park_standby)(struct m *m);
+	/*
+	 * @standby_grant: startm found no M on the idle list (sched.lock
+	 *		held): wake an M parked by park_standby with pp (off the
+	 *		idle list) and spinning.  false: none is parked.
+	 */
+	bool (*standby_grant)(struct p *pp, bool spinning);
 };
 
 extern const struct backend_ops backend_sysmon, backend_none, backend_kmod;
@@ -396,6 +406,7 @@ struct sched {
 	int threads;				/* threads created this run */
 	int nkstandby;				/* L: Ms parked in the module */
 	int kstandby_target;			/* I: kmod's standby pool size */
+	unsigned int flags;			/* I: sact_config.flags */
 };
 
 extern struct sched sched;
@@ -414,6 +425,8 @@ void startm(struct p *pp, bool spinning, bool handoff);
 void handoffp(struct p *pp);
 void wakep(void);
 struct p *pidleget(void);		/* sched.lock held */
+void checkdead(void);			/* sched.lock held */
+struct p *ring_wants_poller(void);	/* sched.lock held */
 void acquirep(struct m *m, struct p *pp);
 void sact_switch_to_g0(struct m *m, struct g *gp);
 

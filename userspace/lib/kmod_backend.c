@@ -28,54 +28,70 @@
  * path: entersyscall adds nothing, exitsyscall one load of the M's own
  * slot (its unblock count).
  *
- * The protocol, one P p held by M m running G g (strict mode, always on):
+ * The protocol, one P p held by M m running G g.  The group is configured
+ * POOL (sact.h (6): the module never leaves a P FREE while a worker waits
+ * for one) and, unless sact_config.flags has SACT_CONFIG_NO_STRICT, STRICT.
  *
  *  1. Block.  m blocks in the kernel, wrapped (sact_syscall) or not (libc,
  *     page fault).  The module CASes word[p] OWNED|m -> HANDOFF|s and
- *     wakes standby s (SACT_IOC_STANDBY returns p), or -> FREE when no
- *     standby is parked.  Either way m's unblock count will move.
- *  2. Take over.  s (or, for a FREE word, any M about to park, or the
- *     monitor on behalf of a waiting M) owns p by the word.  Under
- *     sched.lock it marks the old holder m->needp ("lost its P, waits for
- *     one"), then CASes p's status P_SYSCALL -> P_RUNNING (m may have been
- *     in a wrapped call; the CAS makes m's own exitsyscall CAS fail should
- *     it ever run), sets p->m and runs the scheduler on p at once.
- *  3. Unblock.  When m runs again the module (strict) takes p back if the
- *     word is still FREE (nobody took it: nothing changed, m goes on), else
- *     parks m in the kernel until a GRANT.
+ *     wakes standby s (SACT_IOC_STANDBY returns p); else, strict, hands it
+ *     to a worker parked by strict mode; else -> FREE (no M waits for a P:
+ *     the next one to wait takes it, under the same group lock).  Either
+ *     way m's unblock count will move.
+ *  2. Take over.  s owns p by the word.  Under sched.lock it marks the old
+ *     holder m->needp ("lost its P, waits for one"), then CASes p's status
+ *     P_SYSCALL -> P_RUNNING (m may have been in a wrapped call; the CAS
+ *     makes m's own exitsyscall CAS fail should it ever run), sets p->m
+ *     and runs the scheduler on p at once.
+ *  3. Unblock.  Strict: the module gives m its own P back if the word is
+ *     still FREE, else any FREE P, else parks m in the kernel (on the list
+ *     a block with no standby serves, 1) until a grant.  Not strict: m
+ *     returns to user space without a P; see 6.
  *  4. Grant.  Every P the runtime is about to idle (pidleput, sched.lock
  *     held) first goes to an M with needp: the caller owns the word (an
  *     idle P's IDLE_W is CASed to OWNED|caller first), sets p->m and the
- *     status, and SACT_IOC_GRANT moves the word to OWNED|m and wakes m.
+ *     status, and SACT_IOC_GRANT moves the word to OWNED|m and wakes m
+ *     (SACT_GRANT_STANDBY for an M that waits in SACT_IOC_STANDBY, 6).
  *     needp is set (2) and cleared (4) under sched.lock, and every P
  *     release looks at it under that lock, so no P goes idle while an M
- *     waits for one - except a P that is FREE in the module (taken from a
- *     blocked M with no standby), which the runtime does not see; the
- *     monitor thread (5) covers that.
- *  5. Monitor.  A FREE word while an M waits (needp) can deadlock: the M
- *     that blocked may wait for the one parked.  A monitor thread (the "+1"
- *     thread; it sleeps unless some M waits) grants FREE Ps to waiting Ms
- *     every millisecond.  GRANT of a FREE P needs no ownership.  A FREE
- *     word while no M waits (the block came while the pool standby was
- *     between sched.lock and its ioctl, not yet in the module's list)
- *     gets a pool standby kicked out of the ioctl (signal) every 2 ms
- *     until one takes it; a lost kick is repeated.
+ *     waits for one; the module's side of the same rule is POOL (1, 3).
+ *  5. Idle Ms.  An M with nothing to do (stopm, no timeout) parks in
+ *     SACT_IOC_STANDBY (kmod_park_standby; up to SACT_MAX_STANDBY, the
+ *     rest on the futex idle list; not while an idle P's io_uring needs
+ *     an M waiting in it: then it goes there), counted in sched.nkstandby, so
+ *     checkdead sees it as idle.  startm() uses the futex-idle Ms first,
+ *     then wakes a module standby with a P of its choosing
+ *     (kmod_standby_grant: SACT_GRANT_STANDBY with the standby_seq the M
+ *     read before it went in; a standby a block woke meanwhile has a new
+ *     seq, the grant fails with EAGAIN and the next one is tried).  An M
+ *     on its way into the ioctl gets the grant at its entry.  So wakep()
+ *     and handoffs draw on one set of idle Ms, and nothing polls.
  *  6. Resync.  m is back in user space holding a P: its own (the word
- *     still names it: nothing happened, or the module reclaimed it) or the
- *     one granted (the slot's kproc, whose word names m).  A wrapped call
- *     finds out in exitsyscall (the exit_syscall hook swaps m->oldp for the
- *     granted P, so the one CAS there stays the authority); G code that
- *     blocked unwrapped finds out at its next entry into the runtime
- *     (getm -> m_resync) or when it exits (goexit).  The check is one load
- *     of the M's own unblock count.
+ *     still names it: nothing happened, or the module gave it back) or
+ *     another (the slot's kproc, whose word names m: a FREE P, a grant, a
+ *     handoff to m parked).  Not strict, m may hold none: it takes its own
+ *     back if FREE, else an idle P, else waits for one in SACT_IOC_STANDBY
+ *     (needp, so step 4 grants it the next P that would idle; a block or
+ *     a FREE P may come first).  A wrapped call finds out in exitsyscall
+ *     (the exit_syscall hook swaps m->oldp for the P m holds now, so the
+ *     one CAS there stays the authority); G code that blocked unwrapped
+ *     finds out at its next entry into the runtime (getm -> m_resync) or
+ *     when it exits (goexit).  The check is one load of the M's own
+ *     unblock count.
  *
  * Races, and why they end with one owner:
  *  - exitsyscall vs handoff: in strict mode m cannot return to user space
  *    without owning a word, so its exitsyscall runs after (3) or (4), never
- *    against (2); the status CAS in (2) is there for non-strict use.
+ *    against (2).  Not strict, m's hook sees its unblock count moved and
+ *    looks at the word before the CAS; only a word's owner moves a status.
  *  - reclaim (3) vs takeover of a FREE word (2): one cmpxchg on the word.
  *  - grant (4) vs m coming back: GRANT accepts an M that is still blocked
- *    (the grant is taken at unblock, no park) or parked.
+ *    (the grant is taken at unblock, no park) or parked; one that a block
+ *    handed a P first is refused (EBUSY/EAGAIN) and loses needp.
+ *  - startm's grant (5) vs a block handing the standby a P: the module
+ *    decides under its lock, by standby_seq; the loser is refused.
+ *  - a block vs an M about to park in the module: the P goes FREE and the
+ *    M takes it at its entry (POOL), under the same lock as the block.
  *  - a second block before the resync: the slot still names the old P,
  *    whose word is someone else's: the module hands nothing off, m keeps
  *    the granted P while blocked (less parallelism, never two owners).
@@ -84,15 +100,20 @@
  * code on a G stack (mmap_lock contention) hands the P off in the middle
  * of the runtime's bookkeeping; the stack mmaps and lock waits are covered
  * (m_kblock_*), a stray fault is not.  A signal that interrupts a strict
- * park returns an M without a P: the runtime throws.  Standbys parked in
- * the module are not on the idle list, so wakep() cannot use them: with
- * few Ms, an idle P may wait for its work until a busy M gets to it.
+ * park returns an M without a P: the runtime throws.  Teardown wakes the
+ * module standbys with a signal and repeats it every millisecond until
+ * all have left: a signal that lands between a standby's last look at
+ * sched.exiting and its entry into the ioctl is lost (the only timed
+ * retry; it runs only at the end of sact_run).
  *
  * Rejected: reading the module's event ring (one more consumer on the hot
  * path: the words already say everything the scheduler needs; the ring
- * tail is advanced only so the module does not count overflows); waking
+ * tail is advanced only so the module does not count overflows); a
+ * monitor thread granting FREE Ps to waiting Ms and kicking standbys
+ * (the previous design: up to 1-2 ms late, and one more thread); waking
  * module standbys from startm() with a signal (a signal sent between the
- * standby's last check and its ioctl is lost).
+ * standby's last check and its ioctl is lost: the seq-checked grant, kept
+ * pending for an M not yet in the ioctl, has no such window).
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -117,9 +138,6 @@
 #define KOWN(m)		SACT_PW(SACT_P_OWNED, (uint32_t)(m)->id)
 #define KHAND(m)	SACT_PW(SACT_P_HANDOFF, (uint32_t)(m)->id)
 
-#define KMON_POLL_NS	1000000		/* while an M waits for a P */
-#define KMON_IDLE_NS	2000000		/* otherwise: look for FREE Ps */
-
 static int kfd = -1;
 static void *kshm;
 static struct sact_shm_header *khdr;
@@ -127,10 +145,6 @@ static struct sact_proc *kprocs;
 static struct sact_mslot *kslots;
 static int ksig;			/* wakes module standbys at exit */
 static struct sigaction ksig_old;
-static pthread_t kmon_thread;
-static bool kmon_running;
-static _Atomic uint32_t kmon_stop;
-static _Atomic uint32_t kmon_wake;	/* futex: 1 = someone waits */
 
 static inline _Atomic uint32_t *pword(int p)
 {
@@ -140,6 +154,11 @@ static inline _Atomic uint32_t *pword(int p)
 static inline uint32_t kload(const uint32_t *w)
 {
 	return __atomic_load_n(w, __ATOMIC_RELAXED);
+}
+
+static bool kstrict(void)
+{
+	return !(sched.flags & SACT_CONFIG_NO_STRICT);
 }
 
 uint32_t kmod_unblocks(const struct sact_mslot *ks)
@@ -178,63 +197,37 @@ static bool word_is_mine(uint32_t w, struct m *m)
 	return w == KOWN(m) || w == KHAND(m);
 }
 
-/* Step 6: m runs again after a block; adopt the P it now holds. */
-void kmod_resync(struct m *m)
+/*
+ * The caller (sched.lock held) is about to give pp away with a GRANT: it
+ * must hold pp's word; an idle P's IDLE_W is taken first.
+ */
+static void own_word(struct m *me, struct p *pp)
 {
-	struct sact_mslot *ks = m->ks;
-	struct p *pp;
-	uint32_t y;
+	_Atomic uint32_t *w = pword(pp->id);
+	uint32_t old = ld(w);
 
-	m->kseen = kmod_unblocks(ks);
-	if (!m->p)
-		return;
-	pp = m->p;
-	if (!word_is_mine(ld(pword(pp->id)), m)) {
-		y = kload(&ks->kproc);
-		if (y >= (uint32_t)sched.nprocs || ld(pword(y)) != KOWN(m))
-			throw("sact: kmod: M back from a block without a P");
-		pp = &sched.allp[y];
-		m->p = pp;
-		st(&pp->status, P_RUNNING);
-		__atomic_store_n(&ks->proc, y, __ATOMIC_RELAXED);
-	}
-	/*
-	 * The module's reclaim gives m its P back when the word is FREE -
-	 * which also happens when another M took the P over (step 2) and
-	 * then blocked itself.  Then that M is the one that lost it.
-	 */
-	if (pp->m != m || m->needp) {
-		lock_acquire(&sched.lock);
-		if (pp->m && pp->m != m) {
-			pp->m->needp = true;
-			st(&kmon_wake, 1);
-			futex_wake(&kmon_wake, 1);
-		}
-		pp->m = m;
-		m->needp = false;
-		lock_release(&sched.lock);
-	}
+	if (!word_is_mine(old, me) &&
+	    !(old == IDLE_W && atomic_compare_exchange_strong(w, &old,
+							      KOWN(me))))
+		throw("sact: kmod: granting a P the caller does not hold");
 }
 
-/* Step 6 for a wrapped call: the CAS in exitsyscall then takes the P. */
-static void kmod_exit_syscall(struct m *m, struct p *pp)
+static int kgrant(struct m *n, struct p *pp, bool standby)
 {
-	if (likely(kmod_unblocks(m->ks) == m->kseen))
-		return;
-	kmod_resync(m);
-	/*
-	 * m owns m->p by its word now: its own P (reclaimed, or no handoff)
-	 * or a granted one, whose status the granter set to P_RUNNING.  No
-	 * one else moves the status of a P whose word names m.
-	 */
-	st(&m->p->status, P_SYSCALL);
-	m->oldp = m->p;
-	(void)pp;
+	struct sact_grant g = {
+		.size = sizeof(g), .worker = (uint32_t)n->id,
+		.proc = (uint32_t)pp->id,
+		.flags = standby ? SACT_GRANT_STANDBY : 0,
+		.seq = standby ? n->kseq : 0,
+	};
+
+	return ioctl(kfd, SACT_IOC_GRANT, &g) < 0 ? -errno : 0;
 }
 
 /*
- * Step 2: m owns P index p by the word (HANDOFF|m or OWNED|m); make it
- * m's in the runtime's view too.
+ * m owns P index p by the word (a block handed it over, a FREE P, a grant,
+ * or its own P): make it m's P in the runtime's view too.  The old holder
+ * (the M that blocked) is marked as waiting for a P (step 2).
  */
 static void takeover(struct m *m, int p)
 {
@@ -246,17 +239,17 @@ static void takeover(struct m *m, int p)
 	lock_acquire(&sched.lock);
 	old = pp->m;
 	m->needp = false;
-	if (old && old != m) {
+	if (old && old != m)
 		old->needp = true;
-		st(&kmon_wake, 1);
-		futex_wake(&kmon_wake, 1);
-	}
+	pp->m = m;
 	lock_release(&sched.lock);
 	atomic_compare_exchange_strong(&pp->status, &s, P_RUNNING);
+	st(&pp->status, P_RUNNING);
 	atomic_compare_exchange_strong(pword(p), &w, KOWN(m));
+	if (old && old != m)	/* it came from an M that blocked */
+		atomic_fetch_add(&sched.handoffs, 1);
 	m->p = pp;
-	pp->m = m;
-	atomic_fetch_add(&sched.handoffs, 1);
+	__atomic_store_n(&m->ks->proc, (uint32_t)p, __ATOMIC_RELAXED);
 	/* nobody reads the event ring: keep the module from counting
 	 * overflows (the words carry what we need) */
 	__atomic_store_n(&khdr->ring_tail,
@@ -264,61 +257,193 @@ static void takeover(struct m *m, int p)
 			 __ATOMIC_RELEASE);
 }
 
-/* Try to take a FREE P (step 2 for a word no standby got).  -1: none. */
-static int take_free(struct m *m)
+/*
+ * Wait in SACT_IOC_STANDBY until given a P: its index.  A signal
+ * (kmod_stop's) ends the wait with -1 when idle says so and the runtime
+ * exits; otherwise the wait goes on (a grant may be pending).
+ */
+static int kstandby(bool idle)
 {
-	for (int i = 0; i < sched.nprocs; i++) {
-		uint32_t f = SACT_P_FREE;
+	for (;;) {
+		struct sact_standby a = { .size = sizeof(a) };
+		int r = ioctl(kfd, SACT_IOC_STANDBY, &a);
 
-		if (ld(pword(i)) == SACT_P_FREE &&
-		    atomic_compare_exchange_strong(pword(i), &f, KOWN(m)))
-			return i;
+		if (r >= 0)
+			return r;
+		if (errno != EINTR)
+			throw("sact: kmod: SACT_IOC_STANDBY failed");
+		if (idle && ld(&sched.exiting))
+			return -1;
 	}
-	return -1;
 }
 
+/*
+ * Not strict: m runs a G but holds no P (step 6).  Take an idle P, else
+ * wait in the module until one comes: step 4 grants it, or a block or a
+ * FREE P.  Returns the P index, whose word names m.
+ */
+static int kmod_wait_p(struct m *m)
+{
+	struct p *pp;
+	uint32_t ks;
+	int r;
+
+	lock_acquire(&sched.lock);
+	pp = pidleget();
+	if (pp) {
+		lock_release(&sched.lock);
+		acquirep(m, pp);
+		return pp->id;
+	}
+	m->needp = true;
+	m->kwaitg = true;
+	m->kseq = kload(&m->ks->standby_seq);
+	lock_release(&sched.lock);
+	ks = m_kblock_begin(m);
+	r = kstandby(false);
+	m_kblock_end(m, ks);
+	lock_acquire(&sched.lock);
+	m->kwaitg = false;
+	m->needp = false;
+	lock_release(&sched.lock);
+	return r;
+}
+
+/* Step 6: m runs again after a block; adopt the P it now holds. */
+void kmod_resync(struct m *m)
+{
+	struct sact_mslot *ks = m->ks;
+	struct p *pp;
+	uint32_t f = SACT_P_FREE, y;
+
+	m->kseen = kmod_unblocks(ks);
+	if (!m->p)
+		return;
+	pp = m->p;
+	if (word_is_mine(ld(pword(pp->id)), m))
+		goto mine;
+	y = kload(&ks->kproc);
+	if (y < (uint32_t)sched.nprocs && word_is_mine(ld(pword(y)), m)) {
+		takeover(m, (int)y);
+		return;
+	}
+	if (kstrict())
+		throw("sact: kmod: M back from a block without a P");
+	if (atomic_compare_exchange_strong(pword(pp->id), &f, KOWN(m)))
+		goto mine;		/* nobody took it */
+	y = (uint32_t)kmod_wait_p(m);
+	takeover(m, (int)y);
+	return;
+mine:
+	/*
+	 * The module gives m its P back when the word is FREE - which also
+	 * happens when another M took the P over (step 2) and then blocked
+	 * itself.  Then that M is the one that lost it.
+	 */
+	if (pp->m != m || m->needp) {
+		lock_acquire(&sched.lock);
+		if (pp->m && pp->m != m)
+			pp->m->needp = true;
+		pp->m = m;
+		m->needp = false;
+		lock_release(&sched.lock);
+	}
+}
+
+/* Step 6 for a wrapped call: the CAS in exitsyscall then takes the P. */
+static void kmod_exit_syscall(struct m *m, struct p *pp)
+{
+	(void)pp;
+	if (likely(kmod_unblocks(m->ks) == m->kseen))
+		return;
+	kmod_resync(m);
+	/*
+	 * m owns m->p by its word now: its own P, or another one, whose
+	 * status was set to P_RUNNING by whoever gave it (takeover).  No one
+	 * else moves the status of a P whose word names m.
+	 */
+	st(&m->p->status, P_SYSCALL);
+	m->oldp = m->p;
+}
+
+/* Step 5: park m (no P, nothing to do) in the module. */
 static int kmod_park_standby(struct m *m)
 {
-	int p = take_free(m);
+	struct p *pp;
+	int r;
 
-	if (p >= 0) {
-		takeover(m, p);
-		return 1;
-	}
 	lock_acquire(&sched.lock);
 	if (ld(&sched.exiting)) {
 		lock_release(&sched.lock);
 		return -1;
 	}
-	if (sched.nkstandby >= sched.kstandby_target) {
+	/* an idle P's ring needs an M waiting in it (uring.c): not here */
+	if (sched.nkstandby >= SACT_MAX_STANDBY || ring_wants_poller()) {
 		lock_release(&sched.lock);
 		return 0;
 	}
 	sched.nkstandby++;
 	m->in_kstandby = true;
+	m->nextp = NULL;
+	m->kseq = kload(&m->ks->standby_seq);
+	checkdead();
 	lock_release(&sched.lock);
-	for (;;) {
-		struct sact_standby a = { .size = sizeof(a) };
-		int r = ioctl(kfd, SACT_IOC_STANDBY, &a);
-
-		if (r < 0 && errno != EINTR)
-			throw("sact: kmod: SACT_IOC_STANDBY failed");
-		if (r < 0 && !ld(&sched.exiting)) {
-			/* the monitor's kick: a P went FREE before we were
-			 * in the module's standby list */
-			r = take_free(m);
-			if (r < 0)
-				continue;
-		}
-		lock_acquire(&sched.lock);
-		sched.nkstandby--;
+	r = kstandby(true);
+	lock_acquire(&sched.lock);
+	pp = m->nextp;
+	m->nextp = NULL;
+	if (m->in_kstandby) {		/* not kmod_standby_grant's doing */
 		m->in_kstandby = false;
-		lock_release(&sched.lock);
-		if (r < 0)
-			return -1;
-		takeover(m, r);
-		return 1;
+		sched.nkstandby--;
 	}
+	lock_release(&sched.lock);
+	if (r < 0)
+		return -1;
+	if (pp) {			/* startm's grant: pp, spinning set */
+		if (pp->id != r)
+			throw("sact: kmod: standby granted another P");
+		acquirep(m, pp);
+	} else {			/* a block's P, or a FREE one */
+		takeover(m, r);
+	}
+	return 1;
+}
+
+/*
+ * Step 5, startm's side (sched.lock held): wake a module standby with pp
+ * (taken off the idle list by the caller).  false: none is parked.
+ */
+static bool kmod_standby_grant(struct p *pp, bool spinning)
+{
+	struct m *me = getm_raw();
+
+	if (!kshm || !me || !me->ks || !sched.nkstandby)
+		return false;
+	own_word(me, pp);
+	for (int i = 0; i < sched.nm; i++) {
+		struct m *n = &sched.allm[i];
+		int err;
+
+		if (!n->in_kstandby)
+			continue;
+		pp->m = n;
+		st(&pp->status, P_RUNNING);
+		err = kgrant(n, pp, true);
+		if (err == 0) {
+			n->in_kstandby = false;
+			sched.nkstandby--;
+			n->nextp = pp;
+			n->spinning = spinning;
+			return true;
+		}
+		if (err != -EAGAIN)
+			throw("sact: kmod: SACT_IOC_GRANT to a standby failed");
+		/* a block woke it with another P first: it will tell us */
+	}
+	pp->m = NULL;
+	st(&pp->status, P_IDLE);
+	st(pword(pp->id), IDLE_W);
+	return false;
 }
 
 /*
@@ -328,35 +453,29 @@ static int kmod_park_standby(struct m *m)
 static bool kmod_p_idle(struct p *pp)
 {
 	struct m *me = getm_raw();
-	_Atomic uint32_t *w = pword(pp->id);
 
 	if (!kshm)
 		return false;		/* sact_run's setup, before init */
 	for (int i = 0; i < sched.nm && me && me->ks; i++) {
 		struct m *n = &sched.allm[i];
-		struct sact_grant g = {
-			.size = sizeof(g), .worker = (uint32_t)n->id,
-			.proc = (uint32_t)pp->id,
-		};
-		uint32_t old = ld(w);
+		int err;
 
 		if (!n->needp || ld(&sched.exiting))
 			continue;
-		if (!word_is_mine(old, me) &&
-		    !(old == IDLE_W &&
-		      atomic_compare_exchange_strong(w, &old, KOWN(me))))
-			throw("sact: kmod: idling a P the caller does not hold");
+		own_word(me, pp);
 		pp->m = n;
 		st(&pp->status, P_RUNNING);
-		if (ioctl(kfd, SACT_IOC_GRANT, &g) == 0) {
-			n->needp = false;
+		err = kgrant(n, pp, n->kwaitg);
+		n->needp = false;
+		if (err == 0) {
+			n->kwaitg = false;
 			return true;
 		}
-		if (errno != EAGAIN)
+		/* it got a P another way (a block, a FREE P) */
+		if (err != -EAGAIN && err != -EBUSY)
 			throw("sact: kmod: SACT_IOC_GRANT failed");
-		n->needp = false;	/* not waiting after all */
 	}
-	st(w, IDLE_W);
+	st(pword(pp->id), IDLE_W);
 	return false;
 }
 
@@ -364,72 +483,6 @@ static void kmod_p_acquire(struct m *m, struct p *pp)
 {
 	if (kshm)
 		st(pword(pp->id), KOWN(m));
-}
-
-/* Step 5: FREE Ps to Ms that wait for one. */
-static void *kmon_main(void *arg)
-{
-	(void)arg;
-	while (!ld_acq(&kmon_stop)) {
-		bool waiting = false;
-
-		lock_acquire(&sched.lock);
-		for (int i = 0; i < sched.nm; i++) {
-			struct m *n = &sched.allm[i];
-
-			if (!n->needp)
-				continue;
-			waiting = true;
-			for (int k = 0; k < sched.nprocs; k++) {
-				struct p *pp = &sched.allp[k];
-				struct sact_grant g = {
-					.size = sizeof(g),
-					.worker = (uint32_t)n->id,
-					.proc = (uint32_t)k,
-				};
-				struct m *old = pp->m;
-
-				if (ld(pword(k)) != SACT_P_FREE)
-					continue;
-				if (ioctl(kfd, SACT_IOC_GRANT, &g) < 0)
-					break;	/* changed, or n not waiting */
-				n->needp = false;
-				if (old && old != n)
-					old->needp = true;
-				pp->m = n;
-				st(&pp->status, P_RUNNING);
-				break;
-			}
-		}
-		/*
-		 * A P the module freed while no M waits for one: a block
-		 * that found no standby in the module's list, e.g. one that
-		 * was between our pool and its ioctl.  Kick a pool standby;
-		 * it takes the P (take_free) instead of parking again.
-		 */
-		if (!waiting) {
-			for (int k = 0; k < sched.nprocs; k++) {
-				if (ld(pword(k)) != SACT_P_FREE)
-					continue;
-				for (int i = 0; i < sched.nm; i++)
-					if (sched.allm[i].in_kstandby) {
-						pthread_kill(sched.allm[i].thread,
-							     ksig);
-						break;
-					}
-				break;
-			}
-		}
-		lock_release(&sched.lock);
-		if (waiting) {
-			futex_wait(&kmon_stop, 0, KMON_POLL_NS);
-		} else {
-			/* a takeover sets kmon_wake after it sets needp */
-			if (atomic_exchange(&kmon_wake, 0) == 0)
-				futex_wait(&kmon_wake, 0, KMON_IDLE_NS);
-		}
-	}
-	return NULL;
 }
 
 static void ksig_handler(int sig)
@@ -452,10 +505,11 @@ static int kmod_init(void)
 	err = -EPROTO;
 	if (ioctl(kfd, SACT_IOC_VERSION, &v) < 0 || v.abi != SACT_ABI_VERSION)
 		goto out_close;
-	c.flags = SACT_CONFIG_STRICT;
+	c.flags = SACT_CONFIG_POOL | (kstrict() ? SACT_CONFIG_STRICT : 0);
 	c.nr_procs = (uint32_t)sched.nprocs;
 	if (ioctl(kfd, KIOC_CONFIG, &c) < 0) {
-		err = -errno;
+		/* EINVAL: a module without POOL (older than this library) */
+		err = errno == EINVAL ? -EPROTO : -errno;
 		goto out_close;
 	}
 	kshm = mmap(NULL, SACT_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -525,29 +579,11 @@ static void kmod_m_stop(struct m *m)
 	ioctl(kfd, SACT_IOC_UNREGISTER, &a);
 }
 
-/* After the Ms exist: wait until the standby pool is parked in the
- * module (so a G that blocks at once finds a standby), start the monitor. */
-static int kmod_start(void)
-{
-	int err;
-
-	for (int i = 0; i < sched.kstandby_target; i++) {
-		struct sact_mslot *ks = &kslots[sched.nprocs + i];
-
-		while (kload(&ks->kstate) != SACT_MK_STANDBY)
-			usleep(100);
-	}
-	st(&kmon_stop, 0);
-	err = pthread_create(&kmon_thread, NULL, kmon_main, NULL);
-	if (err)
-		return -err;
-	kmon_running = true;
-	sched.threads++;
-	return 0;
-}
-
-/* Before the Ms are joined: the module standbys leave on a signal; one
- * sent just before a standby enters the ioctl is lost, so repeat. */
+/*
+ * Before the Ms are joined: the module standbys leave on a signal.  One
+ * sent after a standby's last look at sched.exiting and before it entered
+ * the ioctl is lost, so repeat until all have left (see the top).
+ */
 static void kmod_stop(void)
 {
 	for (;;) {
@@ -564,14 +600,6 @@ static void kmod_stop(void)
 			break;
 		usleep(1000);
 	}
-	if (kmon_running) {
-		kmon_running = false;
-		st_rel(&kmon_stop, 1);
-		futex_wake(&kmon_stop, 1);
-		st(&kmon_wake, 1);
-		futex_wake(&kmon_wake, 1);
-		pthread_join(kmon_thread, NULL);
-	}
 }
 
 const struct backend_ops backend_kmod = {
@@ -580,10 +608,10 @@ const struct backend_ops backend_kmod = {
 	.fini		= kmod_fini,
 	.m_start	= kmod_m_start,
 	.m_stop		= kmod_m_stop,
-	.start		= kmod_start,
 	.stop		= kmod_stop,
 	.exit_syscall	= kmod_exit_syscall,
 	.p_acquire	= kmod_p_acquire,
 	.p_idle		= kmod_p_idle,
 	.park_standby	= kmod_park_standby,
+	.standby_grant	= kmod_standby_grant,
 };

@@ -671,8 +671,9 @@ static void midle_put(struct m *m)
  * timer is pending, no G can ever run again: the program is deadlocked.
  * Only a G can ready a G, so this cannot be a false alarm; an M in the
  * kernel is not on the idle list, so it keeps the check from firing.
+ * Ms parked in the module (kmod) count as idle: they call it too.
  */
-static void checkdead(void)
+void checkdead(void)
 {
 	if (sched.nmidle + sched.nkstandby != sched.nm ||
 	    ld(&sched.npidle) != sched.nprocs ||
@@ -778,6 +779,21 @@ static bool stopm_poll(struct m *m, struct p *pp, int64_t deadline)
 }
 
 /*
+ * An idle P with ring operations in flight and no M waiting in its ring,
+ * or NULL (sched.lock held).  An M about to park waits there instead.
+ */
+struct p *ring_wants_poller(void)
+{
+	for (int i = 0; i < sched.nprocs; i++) {
+		struct p *pp = &sched.allp[i];
+
+		if (pp->ring && pp->onidle && !pp->poller && uring_busy(pp))
+			return pp;
+	}
+	return NULL;
+}
+
+/*
  * Park m (no P) until startm hands it one, or timeout_ns (<0: forever)
  * passes.  Returns true with m->p set, false on timeout or exit.  An idle
  * P with ring operations in flight and no M waiting in its ring gets m as
@@ -786,6 +802,7 @@ static bool stopm_poll(struct m *m, struct p *pp, int64_t deadline)
 static bool stopm(struct m *m, int64_t timeout_ns)
 {
 	int64_t deadline = timeout_ns >= 0 ? nanotime() + timeout_ns : -1;
+	struct p *pp;
 
 	if (m->p)
 		throw("sact: stopm holding a P");
@@ -800,16 +817,13 @@ static bool stopm(struct m *m, int64_t timeout_ns)
 		lock_release(&sched.lock);
 		return false;
 	}
-	for (int i = 0; i < sched.nprocs; i++) {
-		struct p *pp = &sched.allp[i];
-
-		if (pp->ring && pp->onidle && !pp->poller && uring_busy(pp)) {
-			pp->poller = m;
-			m->pollp = pp;
-			st(&m->park, 0);
-			lock_release(&sched.lock);
-			return stopm_poll(m, pp, deadline);
-		}
+	pp = ring_wants_poller();
+	if (pp) {
+		pp->poller = m;
+		m->pollp = pp;
+		st(&m->park, 0);
+		lock_release(&sched.lock);
+		return stopm_poll(m, pp, deadline);
 	}
 	midle_put(m);
 	if (timeout_ns < 0)
@@ -849,6 +863,11 @@ void startm(struct p *pp, bool spinning, bool handoff)
 			uring_wake(m);
 	}
 	m = sched.midle;
+	if (!m && !ld(&sched.exiting) && sched.ops->standby_grant &&
+	    sched.ops->standby_grant(pp, spinning)) {
+		lock_release(&sched.lock);	/* a module standby took pp */
+		return;
+	}
 	if (!m || ld(&sched.exiting)) {
 		/* every M is busy or in the kernel: the P waits for one */
 		pidleput(pp);
@@ -1403,9 +1422,13 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 	if (!fn)
 		return -EINVAL;
 	if (cfg) {
-		if (cfg->size < sizeof(c))
+		/* size-versioned: a caller without flags gets 0 (strict) */
+		if (cfg->size < offsetof(struct sact_config, flags))
 			return -EINVAL;
-		c = *cfg;
+		memcpy(&c, cfg, cfg->size < sizeof(c) ? cfg->size : sizeof(c));
+		c.size = sizeof(c);
+		if (c.flags & ~SACT_CONFIG_NO_STRICT)
+			return -EINVAL;
 	}
 	nprocs = c.nprocs ? c.nprocs : sysconf(_SC_NPROCESSORS_ONLN);
 	if (nprocs < 1 || nprocs > 1024 || c.standby > 1024)
@@ -1427,6 +1450,7 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 	last_backend = ops->id;
 	sched.nprocs = nprocs;
 	sched.nm = nprocs + c.standby;
+	sched.flags = c.flags;
 	sched.stack_size = (c.stack_size + 4095) & ~(size_t)4095;
 	env = getenv("SACT_SHUFFLE");
 	sched.shuffle = env && *env && strcmp(env, "0") != 0;

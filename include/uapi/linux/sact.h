@@ -68,7 +68,10 @@
  *         |    OWNED|s <----------------------- | HANDOFF | s |
  *         |                                     +-------------+
  *         +-- kernel: strict unblock takes m's own P back if FREE (4),
- *             or %SACT_IOC_GRANT gives a FREE P (or the caller's) to m (5)
+ *             or %SACT_IOC_GRANT gives a FREE P (or the caller's) to m (5);
+ *             POOL (6): STANDBY, or a strict unblock, takes any FREE P
+ *             (-> OWNED|s), and a block with no standby but a worker
+ *             parked by (4) goes to HANDOFF|that worker, not FREE
  *
  * (1) Block without standby.  M m runs G code (its sact_mslot says
  *     state == SACT_M_RUNNING and proc == p) and blocks in the kernel (it
@@ -97,7 +100,23 @@
  *
  * (5) Grant.  %SACT_IOC_GRANT moves a P that is FREE, or held by the
  *     calling M, to OWNED|m for an M that blocked or is parked by (4), and
- *     wakes it.
+ *     wakes it.  With %SACT_GRANT_STANDBY it does the same for an M
+ *     parked in %SACT_IOC_STANDBY (or about to call it), so user space
+ *     can wake a standby of its choosing with a P: see struct sact_grant.
+ *
+ * (6) Pool (a %SACT_CONFIG_POOL group).  A FREE P never waits while a
+ *     worker waits for a P; every check is made under the group lock, so
+ *     no ordering of a block against a worker starting to wait leaves a
+ *     FREE P and a waiting worker behind:
+ *     - %SACT_IOC_STANDBY called while a P is FREE takes it at once
+ *       (FREE -> OWNED|s) instead of parking;
+ *     - a strict unblock (4) that cannot take its own P back takes any
+ *       FREE P before it parks;
+ *     - a block (1) with no standby parked gives the P to the first
+ *       worker parked by (4) (HANDOFF|m, woken as in (2)) before it
+ *       makes it FREE.
+ *     Without POOL, a FREE P stays FREE until user space acquires it
+ *     (the idle state of a P user space released).
  *
  * Each M has a slot, sact_mslot: two words user space writes (state, proc:
  * "I run G code on P proc"), and words the kernel writes (kstate, kproc,
@@ -107,8 +126,9 @@
  *        ^                      ^  ^  |                      |
  *        +--unregister/exit-----+  |  +--STANDBY ioctl--> STANDBY
  *                                  |                      (until handed a P
- *                                  |                       or a signal)
- *              unblock (4), or grant, or a signal <-- PARKED (strict only)
+ *                                  |                       by a block or a
+ *                                  |                       grant, or a signal)
+ *     unblock (4), grant, a block (6), or a signal <-- PARKED (strict only)
  *
  * ========================================================================
  * Shared memory: who writes, who reads, with what atomicity
@@ -215,6 +235,12 @@ struct sact_proc {
  * @unblocks:	K: UNBLOCKED events of this M (wraps).
  * @tid:	K: the registered thread's id, as gettid() returned it in
  *		that thread (0 when the slot is free).
+ * @standby_seq: K, under the group lock: times this M was given a P as a
+ *		standby (by a block (2), by %SACT_GRANT_STANDBY, or a FREE P
+ *		at the entry of %SACT_IOC_STANDBY in a POOL group) (wraps).
+ *		User space reads it before it sends the M into
+ *		%SACT_IOC_STANDBY and passes it to %SACT_GRANT_STANDBY: a
+ *		grant for a standby episode that already ended fails.
  * @__pad:	zero (one cache line per M).
  */
 struct sact_mslot {
@@ -225,7 +251,8 @@ struct sact_mslot {
 	__u32 blocks;
 	__u32 unblocks;
 	__u32 tid;
-	__u32 __pad[9];
+	__u32 standby_seq;
+	__u32 __pad[8];
 };
 
 /* sact_event.type */
@@ -275,6 +302,7 @@ struct sact_version {
 };
 
 #define SACT_CONFIG_STRICT	0x1U	/* park unblocked Ms without a P */
+#define SACT_CONFIG_POOL	0x2U	/* FREE Ps go to waiting Ms: (6) */
 
 /**
  * struct sact_config - argument of %SACT_IOC_CONFIG
@@ -321,9 +349,12 @@ struct sact_worker_args {
  * @worker:	out: the caller's M index
  *
  * A registered worker parks in the module until another worker of the group
- * blocks and its P is handed to it (returns the P index, >= 0) or a signal
- * arrives (-EINTR).  -ENOENT if the caller is not a worker of the group,
- * -ENOSPC if SACT_MAX_STANDBY workers are parked already.
+ * blocks and its P is handed to it, or a %SACT_GRANT_STANDBY grant gives it
+ * one (returns the P index, >= 0), or a signal arrives (-EINTR).  It
+ * returns at once, with no park, when a %SACT_GRANT_STANDBY grant came
+ * before the call, or (POOL group) when a P is FREE: it takes it.
+ * -ENOENT if the caller is not a worker of the group, -ENOSPC if
+ * SACT_MAX_STANDBY workers are parked already.
  */
 struct sact_standby {
 	__u32 size;
@@ -332,24 +363,39 @@ struct sact_standby {
 	__u32 worker;
 };
 
+#define SACT_GRANT_STANDBY	0x1U	/* to a standby; @seq says which */
+
 /**
  * struct sact_grant - argument of %SACT_IOC_GRANT
- * @size:	sizeof(struct sact_grant)
- * @flags:	must be 0
- * @worker:	the M to give a P to: it must have blocked and not yet
- *		returned to user space, or be parked by strict mode
+ * @size:	sizeof(struct sact_grant); %SACT_GRANT_SIZE_VER0 (no @seq)
+ *		is accepted
+ * @flags:	0 or %SACT_GRANT_STANDBY
+ * @worker:	the M to give a P to.  Without flags: it must have blocked
+ *		and not yet returned to user space, or be parked by strict
+ *		mode.  With %SACT_GRANT_STANDBY: it must be parked in
+ *		%SACT_IOC_STANDBY, or not blocked, not parked and about to
+ *		call it (its next STANDBY returns the P at once), and its
+ *		sact_mslot.standby_seq must still be @seq
  * @proc:	the P: FREE, or held by the calling worker
+ * @seq:	%SACT_GRANT_STANDBY: the standby_seq user space read before
+ *		the M went to wait; else must be 0
+ * @__reserved:	must be 0
  *
- * -ENOENT: no such worker; -EAGAIN: it is not waiting for a P; -EBUSY: it
- * has a grant already, or the P is held by another M (or changed under us:
- * retry).
+ * -ENOENT: no such worker; -EAGAIN: it is not waiting for a P (with
+ * %SACT_GRANT_STANDBY: its standby episode @seq ended, e.g. a block handed
+ * it a P); -EBUSY: it has a grant already, or the P is held by another M
+ * (or changed under us: retry).
  */
 struct sact_grant {
 	__u32 size;
 	__u32 flags;
 	__u32 worker;
 	__u32 proc;
+	__u32 seq;
+	__u32 __reserved;
 };
+
+#define SACT_GRANT_SIZE_VER0	16	/* the first published size */
 
 /**
  * struct sact_counters - reply of %SACT_IOC_COUNTERS (all monotonic but
