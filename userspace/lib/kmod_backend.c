@@ -99,8 +99,10 @@
  * Accepted weaknesses: a page fault that sleeps inside the runtime's own
  * code on a G stack (mmap_lock contention) hands the P off in the middle
  * of the runtime's bookkeeping; the stack mmaps and lock waits are covered
- * (m_kblock_*), a stray fault is not.  A signal that interrupts a strict
- * park returns an M without a P: the runtime throws.  Teardown wakes the
+ * (m_kblock_*), a stray fault is not.  A signal (or io_uring's task_work,
+ * which sets TIF_NOTIFY_SIGNAL) that interrupts a strict park returns an M
+ * without a P to G code: until its next runtime entry, where it waits for a
+ * P as in non-strict mode, nprocs + 1 Ms run G code.  Teardown wakes the
  * module standbys with a signal and repeats it every millisecond until
  * all have left: a signal that lands between a standby's last look at
  * sched.exiting and its entry into the ioctl is lost (the only timed
@@ -327,8 +329,13 @@ void kmod_resync(struct m *m)
 		takeover(m, (int)y);
 		return;
 	}
-	if (kstrict())
-		throw("sact: kmod: M back from a block without a P");
+	/*
+	 * Strict mode too, when a signal ended the park: a real one, or
+	 * the TIF_NOTIFY_SIGNAL of io_uring's task_work (the rings run
+	 * without COOP_TASKRUN, so a completion for a request this M
+	 * submitted interrupts it wherever it sleeps).  m ran G code
+	 * without a P since; it waits for one here, as without strict mode.
+	 */
 	if (atomic_compare_exchange_strong(pword(pp->id), &f, KOWN(m)))
 		goto mine;		/* nobody took it */
 	y = (uint32_t)kmod_wait_p(m);
