@@ -5,11 +5,16 @@
  * each closed-loop (send SIZE bytes, wait for all of them back, send
  * again), driven by one thread in epoll, for D seconds.
  *
- *	build/bench/echo_load -P PORT [-c CONNS] [-s SIZE] [-d SECONDS]
- *			      [-S SERVER_PID] [-l LABEL]
+ *	build/bench/echo_load [-c CONNS] [-s SIZE] [-d SECONDS] [-l LABEL]
+ *			      -P PORT [-S SERVER_PID]
+ *	build/bench/echo_load [-c CONNS] [-s SIZE] [-d SECONDS] [-l LABEL]
+ *			      -- SERVER [ARGS...]
  *
  * Defaults: -c 64 -s 64 -d 2.  With -S, the server's threads are sampled
- * (every ms) and the peak reported.  Prints one line:
+ * (every ms) and the peak reported.  The second form starts the server
+ * itself, reads its "port N" line, and kills it at the end; a server that
+ * exits instead (a backend that is unavailable) makes echo_load print
+ * its message and exit 3.  Prints one line:
  *   echo server=LABEL conns=C size=S requests_per_s=.. p50_us=.. p99_us=..
  *        threads=.. starved=..
  * starved: connections that got no answer at all in the run (a server
@@ -23,7 +28,10 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "bench.h"
 
@@ -67,6 +75,34 @@ static int on_readable(struct conn *c)
 	}
 }
 
+/*
+ * Start argv[] with its stdout on a pipe and read its "port N" line.
+ * The port, or -1 if the server exited first (its stderr is ours).
+ */
+static int start_server(char **argv, pid_t *pid)
+{
+	int p[2], port = -1;
+	FILE *f;
+
+	if (pipe(p))
+		return -1;
+	*pid = fork();
+	if (*pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);	/* if we die early */
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		execvp(argv[0], argv);
+		perror(argv[0]);
+		_exit(127);
+	}
+	close(p[1]);
+	f = fdopen(p[0], "r");
+	if (*pid < 0 || !f || fscanf(f, "port %d", &port) != 1)
+		port = -1;
+	return port;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET,
@@ -75,7 +111,7 @@ int main(int argc, char **argv)
 	int nconns = 64, opt, ep, threads = -1;
 	struct epoll_event ev[256];
 	double secs = 2;
-	pid_t server = 0;
+	pid_t server = 0, started = 0;
 	struct tsampler ts;
 	struct conn *conns;
 	long total = 0, starved = 0;
@@ -92,6 +128,16 @@ int main(int argc, char **argv)
 		default:
 			goto usage;
 		}
+	}
+	if (optind < argc) {
+		int port = start_server(argv + optind, &server);
+
+		if (port < 0) {
+			waitpid(server, NULL, 0);
+			return 3;
+		}
+		a.sin_port = htons(port);
+		started = server;
 	}
 	if (!a.sin_port || nconns < 1 || size < 1 || size > 65536 || secs <= 0)
 		goto usage;
@@ -150,6 +196,10 @@ int main(int argc, char **argv)
 	       nconns, size, total / ((end - t0) / 1e9),
 	       quantile(lat, nlat, 0.5) / 1e3, quantile(lat, nlat, 0.99) / 1e3,
 	       threads, starved);
+	if (started) {
+		kill(started, SIGKILL);
+		waitpid(started, NULL, 0);
+	}
 	return 0;
 usage:
 	fprintf(stderr, "usage: see the top of userspace/bench/echo_load.c\n");
