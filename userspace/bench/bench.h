@@ -56,6 +56,19 @@ static inline int backend_of(const char *s)
 	return -1;
 }
 
+/*
+ * How a workload does its I/O: blocking sact calls (the backend hands the
+ * P on), sact_ring_* calls (the G parks), or plain calls on pthreads.
+ */
+enum io_path { IO_BLOCK, IO_RING, IO_PTHREAD };
+
+/* The path named s ("block", "ring", "pthread"), or -1. */
+static inline int io_path_of(const char *s)
+{
+	return !strcmp(s, "block") ? IO_BLOCK : !strcmp(s, "ring") ? IO_RING :
+	       !strcmp(s, "pthread") ? IO_PTHREAD : -1;
+}
+
 /* The number of threads of process pid (0: this one), or -1. */
 static inline int count_threads(pid_t pid)
 {

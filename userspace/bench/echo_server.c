@@ -8,11 +8,11 @@
  *            blocks in the kernel and the backend (-b) hands its P on
  *   ring     G per connection; sact_ring_accept/recv/send on the P's
  *            io_uring: the G parks, its M runs other Gs
- *   thread   a pthread per connection, blocking calls
+ *   pthread  a pthread per connection, blocking calls
  *
  * Each connection: read exactly SIZE bytes, write them back, until EOF.
  *
- *	build/bench/echo_server [-m block|ring|thread] [-b BACKEND]
+ *	build/bench/echo_server [-m block|ring|pthread] [-b BACKEND]
  *				[-p NPROCS] [-S STANDBY] [-s SIZE] [-P PORT]
  *
  * Defaults: -m block -b sysmon -p 2 -S -1 (the runtime's default)
@@ -29,20 +29,19 @@
 
 #include "bench.h"
 
-enum { BLOCK, RING, THREAD };
-static int mode = BLOCK, lfd, port;
+static int mode = IO_BLOCK, lfd, port;
 static size_t size = 64;
 
 static ssize_t do_recv(int fd, void *buf, size_t n)
 {
-	return mode == RING ? sact_ring_recv(fd, buf, n, 0) :
-	       mode == BLOCK ? sact_recv(fd, buf, n, 0) : recv(fd, buf, n, 0);
+	return mode == IO_RING ? sact_ring_recv(fd, buf, n, 0) :
+	       mode == IO_BLOCK ? sact_recv(fd, buf, n, 0) : recv(fd, buf, n, 0);
 }
 
 static ssize_t do_send(int fd, const void *buf, size_t n)
 {
-	return mode == RING ? sact_ring_send(fd, buf, n, MSG_NOSIGNAL) :
-	       mode == BLOCK ? sact_send(fd, buf, n, MSG_NOSIGNAL) :
+	return mode == IO_RING ? sact_ring_send(fd, buf, n, MSG_NOSIGNAL) :
+	       mode == IO_BLOCK ? sact_send(fd, buf, n, MSG_NOSIGNAL) :
 			       send(fd, buf, n, MSG_NOSIGNAL);
 }
 
@@ -80,8 +79,8 @@ static void *conn_thread(void *arg)
 
 static int do_accept(void)
 {
-	return mode == RING ? sact_ring_accept(lfd, NULL, NULL) :
-	       mode == BLOCK ? sact_accept(lfd, NULL, NULL) :
+	return mode == IO_RING ? sact_ring_accept(lfd, NULL, NULL) :
+	       mode == IO_BLOCK ? sact_accept(lfd, NULL, NULL) :
 			       accept(lfd, NULL, NULL);
 }
 
@@ -97,7 +96,7 @@ static void acceptor(void *arg)
 		pthread_t t;
 
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (mode != THREAD) {
+		if (mode != IO_PTHREAD) {
 			if (sact_go(conn, (void *)(long)fd))
 				abort();
 		} else if (pthread_create(&t, NULL, conn_thread,
@@ -108,7 +107,7 @@ static void acceptor(void *arg)
 		}
 	}
 	fprintf(stderr, "echo_server: accept: %s\n",
-		strerror(mode == THREAD ? errno : -fd));
+		strerror(mode == IO_PTHREAD ? errno : -fd));
 	exit(1);
 }
 
@@ -124,9 +123,7 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "m:b:p:S:s:P:")) != -1) {
 		switch (opt) {
 		case 'm':
-			mode = !strcmp(optarg, "ring") ? RING :
-			       !strcmp(optarg, "thread") ? THREAD :
-			       !strcmp(optarg, "block") ? BLOCK : -1;
+			mode = io_path_of(optarg);
 			if (mode < 0)
 				goto usage;
 			break;
@@ -154,7 +151,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	port = ntohs(a.sin_port);
-	if (mode == THREAD) {
+	if (mode == IO_PTHREAD) {
 		acceptor(NULL);
 		return 1;
 	}

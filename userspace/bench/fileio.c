@@ -29,8 +29,7 @@
 
 #define BS	4096
 
-enum { BLOCK, RING, PTHREAD };
-static int mode = BLOCK, ngs = 64, nprocs = 2, nthreads = 64;
+static int mode = IO_BLOCK, ngs = 64, nprocs = 2, nthreads = 64;
 static long nreads = 20000, nblocks;
 static int fd, errs;
 static int64_t *lat;		/* nreads */
@@ -53,8 +52,8 @@ static void reader(void *arg)
 		x ^= x << 17;
 		off = (off_t)(x % nblocks) * BS;
 		t0 = now_ns();
-		r = mode == RING ? sact_ring_pread(fd, buf, BS, off) :
-		    mode == BLOCK ? sact_pread(fd, buf, BS, off) :
+		r = mode == IO_RING ? sact_ring_pread(fd, buf, BS, off) :
+		    mode == IO_BLOCK ? sact_pread(fd, buf, BS, off) :
 				    pread(fd, buf, BS, off);
 		lat[k] = now_ns() - t0;
 		if (r != BS)
@@ -110,9 +109,7 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'f': path = optarg; break;
 		case 'm':
-			mode = !strcmp(optarg, "ring") ? RING :
-			       !strcmp(optarg, "pthread") ? PTHREAD :
-			       !strcmp(optarg, "block") ? BLOCK : -1;
+			mode = io_path_of(optarg);
 			if (mode < 0)
 				goto usage;
 			break;
@@ -146,7 +143,7 @@ int main(int argc, char **argv)
 	if (tsampler_start(&ts, 0))
 		return 1;
 	t0 = now_ns();
-	err = mode == PTHREAD ? run_pool() : sact_run(&c, top, NULL);
+	err = mode == IO_PTHREAD ? run_pool() : sact_run(&c, top, NULL);
 	t1 = now_ns();
 	threads = tsampler_stop(&ts);
 	if (err) {
@@ -159,8 +156,8 @@ int main(int argc, char **argv)
 	}
 	printf("fileio mode=%s backend=%s gs=%d ops_per_s=%.0f p50_us=%.1f "
 	       "p99_us=%.1f threads=%d\n",
-	       mode == RING ? "ring" : mode == BLOCK ? "block" : "pthread",
-	       mode == PTHREAD ? "-" : sact_backend_name(c.backend), ngs,
+	       mode == IO_RING ? "ring" : mode == IO_BLOCK ? "block" : "pthread",
+	       mode == IO_PTHREAD ? "-" : sact_backend_name(c.backend), ngs,
 	       nreads / ((t1 - t0) / 1e9), quantile(lat, nreads, 0.5) / 1e3,
 	       quantile(lat, nreads, 0.99) / 1e3, threads);
 	return 0;
