@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,6 +68,25 @@ static inline int io_path_of(const char *s)
 {
 	return !strcmp(s, "block") ? IO_BLOCK : !strcmp(s, "ring") ? IO_RING :
 	       !strcmp(s, "pthread") ? IO_PTHREAD : -1;
+}
+
+/*
+ * Allow n open files (a server or client of 1024 connections; a guest's
+ * default is 1024 in all).  Raises the hard limit too where allowed (root).
+ */
+static inline void want_files(rlim_t n)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) || r.rlim_cur >= n)
+		return;
+	r.rlim_cur = n;
+	if (r.rlim_max < n)
+		r.rlim_max = n;
+	if (setrlimit(RLIMIT_NOFILE, &r) && getrlimit(RLIMIT_NOFILE, &r) == 0) {
+		r.rlim_cur = r.rlim_max;	/* as many as we may */
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
 }
 
 /* The number of threads of process pid (0: this one), or -1. */

@@ -129,6 +129,7 @@ int main(int argc, char **argv)
 			goto usage;
 		}
 	}
+	want_files(nconns + 256);	/* the server inherits it */
 	if (optind < argc) {
 		int port = start_server(argv + optind, &server);
 

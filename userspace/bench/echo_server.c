@@ -142,6 +142,7 @@ int main(int argc, char **argv)
 	}
 	if (size < 1 || size > 65536)
 		goto usage;
+	want_files(65536);
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	if (lfd < 0 ||
 	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
