@@ -7,7 +7,8 @@
  * Compute: C Gs share a fixed amount of work (W million rounds of an
  * xorshift, split evenly); they yield every 2^16 rounds (libsact does not
  * preempt; Go preempts on its own), so blockers get their turn.  The
- * compute time is from the start to the last compute G's end.
+ * compute time runs from the first compute G's spawn until all of them
+ * are joined.
  *
  * Blockers, K of each kind, looping until the compute is done, yielding
  * after each call:
@@ -21,11 +22,12 @@
  * Each run does the compute alone, then with the blockers; isolation =
  * time alone / time with blockers (1.0: the blockers cost the compute
  * nothing).  "threads" is the peak number of OS threads of the process
- * (sampled every ms) during each phase.
+ * (sampled every ms, the sampler left out, the main thread counted)
+ * during each phase.
  *
  *	build/bench/mixed [-b kmod|bpf|sysmon|none|pthread] [-p NPROCS]
- *			  [-c COMPUTE_GS] [-w MROUNDS] [-k BLOCKERS_PER_KIND] [-s STANDBY]
- *			  [-d DIR]
+ *			  [-c COMPUTE_GS] [-w MROUNDS] [-k BLOCKERS_PER_KIND]
+ *			  [-s STANDBY] [-d DIR]
  *
  * Defaults: -b sysmon -p 2 -c 4 -w 200 -k 1 -d build.  pthread: every G
  * is a pthread, the process pinned to the first NPROCS CPUs (the kernel
