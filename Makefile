@@ -8,6 +8,10 @@
 #                        module's tests in a QEMU VM; prints one summary line
 #   make demo            boot the VM, load the module, run the demo
 #                        (DEMO=echo|hash|strict|isolation for another)
+#   make bench           run the benchmarks natively (QUICK=1: < 5 min),
+#                        results in $(O)/bench-results/<date>/
+#   make bench-vm        the same with the kmod backend, in the VM
+#   make benches         only build them
 #   make install         libsact (.a, .so), headers, sact.pc, sactstat, man
 #                        pages, the udev rule, and the module
 #                        (modules_install); PREFIX=/usr/local, DESTDIR=
@@ -106,12 +110,13 @@ MANDIR	?= $(PREFIX)/share/man
 UDEVDIR	?= $(PREFIX)/lib/udev/rules.d
 UDEV_RULES := $(wildcard udev/*.rules)
 
-.PHONY: all module lib demos bench tools tests test demo clean help FORCE \
+.PHONY: all module lib demos benches bench bench-vm tools tests test demo \
+	clean help FORCE \
 	install install-lib install-module install-udev
-all: module lib demos bench tools tests
+all: module lib demos benches tools tests
 
 help:
-	@sed -n '3,28p' Makefile
+	@sed -n '3,32p' Makefile
 
 # --- the module ------------------------------------------------------------
 # kbuild reads O= as its own output directory, and ours would reach it
@@ -182,7 +187,13 @@ $(O)/tools/%: userspace/tools/%.c $(O)/libsact.a
 	$(msg) CC $@
 	$(Q)$(link_prog)
 
-bench: $(BENCHES) $(GO_BENCHES)
+benches: $(BENCHES) $(GO_BENCHES)
+# scripts/bench: every case >= 5 runs, CSV, report.md, plots (QUICK=1:
+# fewer and shorter; see the script for --only, --runs).
+bench: benches
+	$(Q)O=$(O) QUICK=$(QUICK) scripts/bench
+bench-vm: module benches
+	$(Q)O=$(O) QUICK=$(QUICK) VMLINUZ=$(DEB_VMLINUZ) scripts/bench --vm
 $(O)/bench/%: userspace/bench/%.c $(O)/libsact.a
 	$(msg) CC $@
 	$(Q)$(link_prog)

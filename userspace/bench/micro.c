@@ -9,8 +9,8 @@
  *		per round trip
  *	syscall	getppid through sact_syscall, and raw; ns per call
  *
- * Usage: micro [-p nprocs] [-n scale] [-b sysmon|none]; prints "name ns/op"
- * lines.  One P by
+ * Usage: micro [-p nprocs] [-n scale] [-b BACKEND]; prints "name ns/op"
+ * lines (default backend: sysmon).  One P by
  * default (GOMAXPROCS=1 for the Go peer): the same work on both sides.
  * Run both side by side with userspace/bench/bench-micro.
  */
@@ -21,17 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sact.h>
+#include "bench.h"
 
 static long scale = 1;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---- yield ---- */
 static long yield_n;
@@ -49,12 +41,12 @@ static void bench_yield(void *arg)
 
 	(void)arg;
 	yield_n = 2000000 * scale;
-	t0 = now_s();
+	t0 = (now_ns() / 1e9);
 	sact_go(yielder, NULL);
 	yielder(NULL);
 	/* the other G finishes its last yield after we return: close enough
 	 * (one switch in 4 million) */
-	printf("yield %.1f\n", (now_s() - t0) * 1e9 / (2.0 * yield_n));
+	printf("yield %.1f\n", ((now_ns() / 1e9) - t0) * 1e9 / (2.0 * yield_n));
 }
 
 /* ---- spawn ---- */
@@ -72,7 +64,7 @@ static void bench_spawn(void *arg)
 	double t0;
 
 	(void)arg;
-	t0 = now_s();
+	t0 = (now_ns() / 1e9);
 	for (long i = 0; i < n; i += 100) {
 		for (int j = 0; j < 100; j++) {
 			sact_wg_add(&wg, 1);
@@ -80,7 +72,7 @@ static void bench_spawn(void *arg)
 		}
 		sact_wg_wait(&wg);
 	}
-	printf("spawn %.1f\n", (now_s() - t0) * 1e9 / n);
+	printf("spawn %.1f\n", ((now_ns() / 1e9) - t0) * 1e9 / n);
 }
 
 /* ---- chan ---- */
@@ -104,14 +96,14 @@ static void bench_chan(void *arg)
 	ping = sact_chan_new(sizeof(long), 0);
 	pong = sact_chan_new(sizeof(long), 0);
 	sact_go(echo, NULL);
-	t0 = now_s();
+	t0 = (now_ns() / 1e9);
 	for (long i = 0; i < n; i++) {
 		long v = i;
 
 		sact_chan_send(ping, &v);
 		sact_chan_recv(pong, &v);
 	}
-	printf("chan %.1f\n", (now_s() - t0) * 1e9 / n);
+	printf("chan %.1f\n", ((now_ns() / 1e9) - t0) * 1e9 / n);
 	sact_chan_close(ping);
 }
 
@@ -128,14 +120,14 @@ static void bench_syscall(void *arg)
 	for (int round = 0; round < 40; round++) {
 		double r, w;
 
-		t0 = now_s();
+		t0 = (now_ns() / 1e9);
 		for (long i = 0; i < n / 40; i++)
 			syscall(SYS_getppid);
-		r = (now_s() - t0) * 1e9 / (n / 40);
-		t0 = now_s();
+		r = ((now_ns() / 1e9) - t0) * 1e9 / (n / 40);
+		t0 = (now_ns() / 1e9);
 		for (long i = 0; i < n / 40; i++)
 			sact_syscall(SYS_getppid);
-		w = (now_s() - t0) * 1e9 / (n / 40);
+		w = ((now_ns() / 1e9) - t0) * 1e9 / (n / 40);
 		if (r < raw)
 			raw = r;
 		if (w < wrapped)
@@ -160,9 +152,9 @@ int main(int argc, char **argv)
 			c.nprocs = atoi(optarg);
 		else if (opt == 'n')
 			scale = atol(optarg);
-		else if (opt == 'b' && !strcmp(optarg, "none"))
-			c.backend = SACT_BACKEND_NONE;
-		else if (opt != 'b' || strcmp(optarg, "sysmon"))
+		else if (opt == 'b' && backend_of(optarg) >= 0)
+			c.backend = backend_of(optarg);
+		else
 			return 2;
 	}
 	for (unsigned int i = 0; i < sizeof(benches) / sizeof(*benches); i++) {
