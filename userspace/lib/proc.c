@@ -123,10 +123,7 @@ struct m *getm_raw(void)
 /* Every entry into the runtime from G code comes through here. */
 struct m *getm(void)
 {
-	struct m *m = getm_raw();
-
-	m_resync(m);
-	return m;
+	return m_resync(getm_raw());
 }
 
 void sact_throw(const char *msg)
@@ -294,6 +291,8 @@ static void switch_to(struct m *m, struct g *from, struct g *to)
 	stat_inc(&m->st.switches);
 	if (unlikely(m->ks != NULL))	/* kmod: publish "G code on P" */
 		kmod_publish(m, to != &m->g0);
+	else if (unlikely(m->bin_g != NULL))	/* bpf: the same */
+		bpf_in_g_swap(m, to != &m->g0 && m->p);
 #if defined(__SANITIZE_ADDRESS__)
 	{
 		const void *bottom = to->stack_lo;
@@ -1175,9 +1174,10 @@ void sact_switch_to_g0(struct m *m, struct g *gp)
 
 static void goexit(struct g *gp)
 {
-	struct m *m = gp->m;
+	/* kmod/bpf: a raw block in the G may have moved its P (or, bpf,
+	 * the G itself to another M) */
+	struct m *m = m_resync(gp->m);
 
-	m_resync(m);	/* kmod: a raw block in the G may have moved it */
 	st(&gp->status, G_DEAD);
 	m->after = AFTER_EXIT;
 	m->after_g = gp;
@@ -1252,8 +1252,8 @@ SACT_API enum sact_backend sact_backend(void)
 
 /* ---- Ms and sact_run ------------------------------------------------------- */
 
-/* kmod: the first kstandby_target Ms after the nprocs ones start parked in
- * the module (standbys for block upcalls), not on the idle list. */
+/* kmod/bpf: the first kstandby_target Ms after the nprocs ones start parked
+ * in the module or a P's ring (standbys for blocks), not on the idle list. */
 static bool m_starts_in_module(int id)
 {
 	return id >= sched.nprocs && id < sched.nprocs + sched.kstandby_target;
