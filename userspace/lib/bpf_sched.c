@@ -280,6 +280,14 @@ static bool keep_p(struct m *m, struct p *pp, int status)
 	return r >= 0;
 }
 
+/* A wrapped call is G code: its block hands the P off (entersyscall ran
+ * after the runtime entry that cleared in_g); it stays set on return. */
+static void bpf_enter_syscall(struct m *m, struct p *pp)
+{
+	(void)pp;
+	bpf_in_g_swap(m, 1);
+}
+
 /* Step 3 for a wrapped call: make exitsyscall's CAS fail if pp is gone. */
 static void bpf_exit_syscall(struct m *m, struct p *pp)
 {
@@ -321,6 +329,7 @@ const struct backend_ops backend_bpf = {
 	.m_start	= bpf_m_start,
 	.m_stop		= bpf_m_stop,
 	.stop		= bpf_stop,
+	.enter_syscall	= bpf_enter_syscall,
 	.exit_syscall	= bpf_exit_syscall,
 	.p_acquire	= bpf_p_acquire,
 	.p_idle		= bpf_p_idle,

@@ -324,6 +324,17 @@ struct backend_ops {
 extern const struct backend_ops backend_sysmon, backend_none, backend_kmod,
 	backend_bpf;
 
+/* bpf: publish "a block of this thread hands its P off" (the program
+ * reads it on this thread's own switch-out: program order suffices). */
+static inline uint32_t bpf_in_g_swap(struct m *m, uint32_t in_g)
+{
+	uint32_t old = __atomic_load_n(m->bin_g, __ATOMIC_RELAXED);
+
+	__atomic_store_n(m->bin_g, in_g, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	return old;
+}
+
 /*
  * m_resync - did m block in G code, outside any wrapper, since it last
  * looked?  Then its P may have moved (one load of a counter the backend's
@@ -348,21 +359,27 @@ static inline struct m *m_resync(struct m *m)
 	if (__builtin_expect(m->ks != NULL, 0) &&
 	    kmod_unblocks(m->ks) != m->kseen)
 		kmod_resync(m);
-	else if (__builtin_expect(m->bhand != NULL, 0) &&
-		 __atomic_load_n(m->bhand, __ATOMIC_RELAXED) != m->bseen)
-		return bpf_resync(m);
+	else if (__builtin_expect(m->bhand != NULL, 0)) {
+		if (__atomic_load_n(m->bhand, __ATOMIC_RELAXED) != m->bseen)
+			m = bpf_resync(m);
+		/* in the runtime now: a block here (a fault on a fresh stack
+		 * page) must not hand the P off under its bookkeeping */
+		bpf_in_g_swap(m, 0);
+	}
 	return m;
 }
 
-/* bpf: publish "a block of this thread hands its P off" (the program
- * reads it on this thread's own switch-out: program order suffices). */
-static inline uint32_t bpf_in_g_swap(struct m *m, uint32_t in_g)
+/*
+ * bpf: m goes back to G code (after a switch, or from a runtime call that
+ * did not switch): a block from here on hands its P off.  Runtime calls
+ * that return without a switch and do not call this (chan and sync fast
+ * paths) leave in_g clear until the G's next switch or wrapped syscall.
+ */
+static inline void m_back_to_g(struct m *m)
 {
-	uint32_t old = __atomic_load_n(m->bin_g, __ATOMIC_RELAXED);
-
-	__atomic_store_n(m->bin_g, in_g, __ATOMIC_RELAXED);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	return old;
+	if (__builtin_expect(m->bin_g != NULL, 0) && m->curg != &m->g0 &&
+	    m->p)
+		bpf_in_g_swap(m, 1);
 }
 
 /*

@@ -291,8 +291,8 @@ static void switch_to(struct m *m, struct g *from, struct g *to)
 	stat_inc(&m->st.switches);
 	if (unlikely(m->ks != NULL))	/* kmod: publish "G code on P" */
 		kmod_publish(m, to != &m->g0);
-	else if (unlikely(m->bin_g != NULL))	/* bpf: the same */
-		bpf_in_g_swap(m, to != &m->g0 && m->p);
+	else if (unlikely(m->bin_g != NULL))	/* bpf: runtime code until */
+		bpf_in_g_swap(m, 0);		/* m_back_to_g */
 #if defined(__SANITIZE_ADDRESS__)
 	{
 		const void *bottom = to->stack_lo;
@@ -314,7 +314,9 @@ static void switch_to(struct m *m, struct g *from, struct g *to)
 #if defined(__SANITIZE_ADDRESS__)
 	__sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
 #endif
-	run_after(getm());
+	m = getm();
+	run_after(m);
+	m_back_to_g(m);
 }
 
 /* The first code of every G, reached from sact_gstart. */
@@ -326,7 +328,10 @@ static void gentry(struct g *gp)
 #if defined(__SANITIZE_ADDRESS__)
 	__sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
-	run_after(getm());
+	struct m *m = getm();
+
+	run_after(m);
+	m_back_to_g(m);
 	gp->fn(gp->arg);
 	goexit(gp);
 }
@@ -1218,6 +1223,7 @@ SACT_API int sact_go(void (*fn)(void *), void *arg)
 	stat_inc(&m->st.spawned);
 	runqput(m->p, gp, true);
 	wakep();
+	m_back_to_g(m);
 	return 0;
 }
 
@@ -1232,17 +1238,20 @@ SACT_API void sact_yield(void)
 	next = pick_local(m->p);
 	if (!next) {
 		if (ld(&sched.runqsize) == 0)
-			return;		/* nothing else to run here */
+			goto out;	/* nothing else to run here */
 		lock_acquire(&sched.lock);
 		next = globrunqget(m->p, 0);
 		lock_release(&sched.lock);
 		if (!next)
-			return;
+			goto out;
 	}
 	st(&next->status, G_RUNNING);
 	m->after = AFTER_RUNQPUT;
 	m->after_g = gp;
 	switch_to(m, gp, next);
+	return;
+out:
+	m_back_to_g(m);
 }
 
 SACT_API enum sact_backend sact_backend(void)
