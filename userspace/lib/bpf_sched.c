@@ -208,6 +208,9 @@ static void takeover(struct m *m, int p)
 	struct m *n = NULL;
 	int s = P_SYSCALL;
 
+#if defined(__SANITIZE_THREAD__)
+	__tsan_acquire(pp);	/* the old owner's m_back_to_g */
+#endif
 	atomic_compare_exchange_strong(&pp->status, &s, P_RUNNING);
 	m->p = pp;
 	pp->m = m;
@@ -274,6 +277,9 @@ static bool keep_p(struct m *m, struct p *pp, int status)
 	r = sact_bpf_p_keep(bb, pp->id, m->bslot);
 	if (r > 0) {
 		/* maybe another M's handoff of it (that M lost it now) */
+#if defined(__SANITIZE_THREAD__)
+		__tsan_acquire(pp);
+#endif
 		pp->m = m;
 		st(&pp->status, status);
 	}
@@ -284,6 +290,9 @@ static bool keep_p(struct m *m, struct p *pp, int status)
  * after the runtime entry that cleared in_g); it stays set on return. */
 static void bpf_enter_syscall(struct m *m, struct p *pp)
 {
+#if defined(__SANITIZE_THREAD__)
+	__tsan_release(pp);	/* see m_back_to_g */
+#endif
 	(void)pp;
 	bpf_in_g_swap(m, 1);
 }

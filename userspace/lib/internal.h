@@ -26,6 +26,10 @@
 
 #include <sact.h>
 
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
+
 #define SACT_API __attribute__((visibility("default")))
 
 #define likely(x)	__builtin_expect(!!(x), 1)
@@ -378,8 +382,14 @@ static inline struct m *m_resync(struct m *m)
 static inline void m_back_to_g(struct m *m)
 {
 	if (__builtin_expect(m->bin_g != NULL, 0) && m->curg != &m->g0 &&
-	    m->p)
+	    m->p) {
+#if defined(__SANITIZE_THREAD__)
+		/* the P may go to a standby by the program's CAS, which TSan
+		 * does not see: the takeover's __tsan_acquire pairs with this */
+		__tsan_release(m->p);
+#endif
 		bpf_in_g_swap(m, 1);
+	}
 }
 
 /*
