@@ -73,10 +73,10 @@
  * word and sets p->m and the status; the loser notices at its own step 3.
  *
  * One standby per P: RING_PER_P (the faster wake, figures at the top of
- * bpf_backend.c) lets only one waiter sleep on a P's ring, so up to
- * nprocs Ms (sched.kstandby_target, at most the configured standby)
- * start parked in the rings, and an M that parks for good (stopm without
- * timeout) takes an unattended ring before the idle list.  Ms in a ring
+ * bpf_backend.c) lets only one waiter sleep on a P's ring, so
+ * sched.kstandby_target Ms (min(standby, nprocs)) start parked in the
+ * rings, and an M that parks for good (stopm without timeout) takes an
+ * unattended ring before the idle list while fewer than that wait there.  Ms in a ring
  * are not on the idle list: startm/wakep cannot use them.  A handoff that
  * finds its ring unattended stays in the ring (and the word HANDOFF): the
  * next M to stand by for that P drains it and claims p, or m takes p back
@@ -216,7 +216,8 @@ static void takeover(struct m *m, int p)
 	pp->m = m;
 	atomic_fetch_add(&sched.handoffs, 1);
 	lock_acquire(&sched.lock);
-	if (!ld(&sched.exiting) && sched.midle && unattended_ring() >= 0) {
+	if (!ld(&sched.exiting) && sched.midle &&
+	    sched.nkstandby < sched.kstandby_target) {
 		/* woken without a P: findrunnable sends it to stopm(-1),
 		 * which parks it in the ring (bpf_park_standby) */
 		n = sched.midle;
@@ -241,7 +242,9 @@ static int bpf_park_standby(struct m *m)
 		lock_release(&sched.lock);
 		return -1;
 	}
-	p = unattended_ring();
+	/* no more ring standbys than sact_run started (standby = 0: none,
+	 * every M stays usable by startm) */
+	p = sched.nkstandby < sched.kstandby_target ? unattended_ring() : -1;
 	if (p < 0) {
 		lock_release(&sched.lock);
 		return 0;
