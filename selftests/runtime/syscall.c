@@ -27,7 +27,7 @@ RT_FIXTURE(syscall);
 struct blocked {
 	int fds[2];
 	atomic_long ticks;
-	atomic_int stop, in_read;
+	atomic_int stop, in_read, written;
 	long c0, c1;
 	long ret;
 	enum sact_backend backend;
@@ -38,7 +38,10 @@ static void ticker(void *arg)
 {
 	struct blocked *b = arg;
 
-	while (!atomic_load(&b->stop)) {
+	/* until the pipe is written: with kmod (strict mode) the reader's M
+	 * waits in the kernel for a P, which a ticker looping until the
+	 * reader's stop would never free */
+	while (!atomic_load(&b->stop) && !atomic_load(&b->written)) {
 		atomic_fetch_add(&b->ticks, 1);
 		sact_yield();
 	}
@@ -83,6 +86,7 @@ static void *writer(void *arg)
 		}
 		usleep(1000);
 	}
+	atomic_store(&b->written, 1);
 	if (write(b->fds[1], "x", 1) != 1)
 		abort();
 	return NULL;
