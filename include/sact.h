@@ -28,10 +28,9 @@ extern "C" {
 
 /*
  * How a P leaves an M that blocked in the kernel.
- * AUTO: kmod if /dev/sact opens (and accepts the group's config), else
- * sysmon.  (bpf, once wired into the scheduler, will come between them;
- * today BPF gives -ENODEV and AUTO skips it.)  sact_backend() says which
- * one the last run used.
+ * AUTO: kmod if /dev/sact opens (and accepts the group's config), else bpf
+ * if its program loads (root, a kernel with BTF), else sysmon.
+ * sact_backend() says which one the last run used.
  */
 enum sact_backend {
 	SACT_BACKEND_AUTO,
@@ -70,10 +69,16 @@ struct sact_config {
 /*
  * Run fn(arg) as the first G; return when it and every G it spawned exit.
  * 0 or -errno (e.g. -ENODEV when the requested backend is unavailable).
- * cfg may be NULL (defaults).  AUTO tries kmod, then sysmon.  An
+ * cfg may be NULL (defaults).  AUTO tries kmod, then bpf, then sysmon.  An
  * explicitly requested backend that cannot start fails the run: KMOD gives
  * -ENODEV without /dev/sact (another -errno if the module refuses us, or
- * -E2BIG beyond 64 Ps / 128 Ms), BPF -ENODEV (not wired in yet).  With
+ * -E2BIG beyond 64 Ps / 128 Ms); BPF gives -EPERM without privilege (root,
+ * or CAP_BPF + CAP_PERFMON), -EOPNOTSUPP on a kernel without BTF, -E2BIG
+ * beyond 64 Ps / 256 Ms, or libbpf's -errno.  bpf has no strict mode: an M
+ * whose P was handed off while it blocked outside a wrapper runs its G
+ * until the G next enters the runtime (then it queues the G), so for that
+ * while nprocs + 1 Ms may run G code; it uses nprocs + standby Ms and no
+ * monitor thread.  With
  * SACT_DEBUG=1 in the environment a one-line reason goes to stderr (and
  * for each backend AUTO skips); otherwise the runtime prints nothing.
  * kmod runs in strict mode (an M back from a block waits in the kernel

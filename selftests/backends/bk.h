@@ -5,7 +5,9 @@
  *
  * Natively the kmod variants skip (the host cannot load the module); in the
  * VM (SACT_REQUIRE_KMOD=1) they must run, and the sysmon/none variants skip
- * there instead (they ran natively, and TCG is slow).
+ * there instead (they ran natively, and TCG is slow).  The bpf variants run
+ * in both places (the guest's 6.1 kernel must load the program too) and
+ * skip, anywhere, without root (-EPERM).
  */
 #ifndef BK_H
 #define BK_H
@@ -13,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sact.h>
 
@@ -37,6 +40,9 @@ static inline int bk_in_vm(void)
 		{ 1, SACT_BACKEND_KMOD, SACT_CONFIG_NO_STRICT };	\
 	FIXTURE_VARIANT_ADD(f, p4_kmod_nostrict)			\
 		{ 4, SACT_BACKEND_KMOD, SACT_CONFIG_NO_STRICT };	\
+	FIXTURE_VARIANT_ADD(f, p1_bpf) { 1, SACT_BACKEND_BPF };	\
+	FIXTURE_VARIANT_ADD(f, p2_bpf) { 2, SACT_BACKEND_BPF };	\
+	FIXTURE_VARIANT_ADD(f, p4_bpf) { 4, SACT_BACKEND_BPF };	\
 	FIXTURE_VARIANT_ADD(f, p1_sysmon) { 1, SACT_BACKEND_SYSMON };	\
 	FIXTURE_VARIANT_ADD(f, p2_sysmon) { 2, SACT_BACKEND_SYSMON };	\
 	FIXTURE_VARIANT_ADD(f, p1_none) { 1, SACT_BACKEND_NONE };	\
@@ -51,7 +57,8 @@ static inline int bk_in_vm(void)
 /* Skip what does not belong here (see the top). */
 #define bk_skip_elsewhere(_metadata, variant)				\
 	do {								\
-		if (bk_in_vm() && (variant)->backend != SACT_BACKEND_KMOD) \
+		if (bk_in_vm() && (variant)->backend != SACT_BACKEND_KMOD && \
+		    (variant)->backend != SACT_BACKEND_BPF)		\
 			SKIP(return, "runs natively");			\
 	} while (0)
 
@@ -73,6 +80,9 @@ static inline int bk_in_vm(void)
 	if (_r == -ENODEV && (variant)->backend == SACT_BACKEND_KMOD &&	\
 	    !bk_in_vm())						\
 		SKIP(return, "/dev/sact absent: sact.ko not loaded");	\
+	if (_r == -EPERM && (variant)->backend == SACT_BACKEND_BPF &&	\
+	    geteuid() != 0)						\
+		SKIP(return, "bpf needs root");				\
 	_r;								\
 })
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rawblock.c - invariant (b): with kmod, a G blocked in a raw libc read(),
+ * rawblock.c - invariant (b): with kmod or bpf, a G blocked in a raw libc read(),
  * usleep() or poll() - no wrapper - does not stop the other Gs of its P
  * (nprocs = 1: there is no other P to run them).
  *
@@ -94,6 +94,9 @@ FIXTURE_VARIANT_ADD(rawblock, kmod_usleep) { 1, SACT_BACKEND_KMOD, USLEEP };
 FIXTURE_VARIANT_ADD(rawblock, kmod_poll) { 1, SACT_BACKEND_KMOD, POLL };
 FIXTURE_VARIANT_ADD(rawblock, kmod_read_nostrict)
 	{ 1, SACT_BACKEND_KMOD, READ, SACT_CONFIG_NO_STRICT };
+FIXTURE_VARIANT_ADD(rawblock, bpf_read) { 1, SACT_BACKEND_BPF, READ };
+FIXTURE_VARIANT_ADD(rawblock, bpf_usleep) { 1, SACT_BACKEND_BPF, USLEEP };
+FIXTURE_VARIANT_ADD(rawblock, bpf_poll) { 1, SACT_BACKEND_BPF, POLL };
 
 TEST_F_TIMEOUT(rawblock, others_run, 60)
 {
@@ -102,7 +105,9 @@ TEST_F_TIMEOUT(rawblock, others_run, 60)
 	pthread_t wd;
 	int err;
 
-	if (!bk_in_vm() && access("/dev/sact", F_OK))
+	bk_skip_elsewhere(_metadata, variant);
+	if (variant->backend == SACT_BACKEND_KMOD && !bk_in_vm() &&
+	    access("/dev/sact", F_OK))
 		SKIP(return, "/dev/sact absent: sact.ko not loaded");
 	ASSERT_EQ(0, pipe(r.pfd));
 	ASSERT_EQ(0, pthread_create(&wd, NULL, watchdog, &r));

@@ -8,6 +8,8 @@
 
 #include <bpf/bpf.h>
 
+#include <sact.h>
+
 #include "bpf_test.h"
 
 #include "kselftest_harness.h"
@@ -232,6 +234,92 @@ TEST(unprivileged_eperm)
 	EXPECT_NE(NULL, strstr(why, "root")) TH_LOG("reason: %s", why);
 	EXPECT_EQ(NULL, strchr(why, '\n'));
 	close(pfd[0]);
+}
+
+static void nop_g(void *arg)
+{
+	(void)arg;
+}
+
+/*
+ * sact_run as nobody (no capabilities), in a child, with SACT_DEBUG=debug
+ * (NULL: unset): writes its result, then (AUTO only) the backend used,
+ * to @out; stderr goes to @errfd.
+ */
+static void run_unprivileged(enum sact_backend be, const char *debug,
+			     int out, int errfd)
+{
+	struct sact_config c = { .size = sizeof(c), .nprocs = 1,
+				 .standby = -1, .backend = be };
+	int r[2];
+
+	if (debug)
+		setenv("SACT_DEBUG", debug, 1);
+	else
+		unsetenv("SACT_DEBUG");
+	if (dup2(errfd, 2) < 0)
+		_exit(4);
+	if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		_exit(2);
+	r[0] = sact_run(&c, nop_g, NULL);
+	r[1] = sact_backend();
+	if (write(out, r, sizeof(r)) != sizeof(r))
+		_exit(3);
+	_exit(0);
+}
+
+/* sact_run with BPF (and AUTO) without privilege: -EPERM (AUTO: sysmon),
+ * quiet, and one line on stderr with SACT_DEBUG=1. */
+TEST(sact_run_unprivileged)
+{
+	static const struct {
+		enum sact_backend be;
+		const char *debug;
+		int want, backend, lines;
+	} c[] = {
+		{ SACT_BACKEND_BPF, NULL, -EPERM, SACT_BACKEND_BPF, 0 },
+		{ SACT_BACKEND_BPF, "1", -EPERM, SACT_BACKEND_BPF, 1 },
+		{ SACT_BACKEND_AUTO, NULL, 0, SACT_BACKEND_SYSMON, 0 },
+	};
+
+	if (geteuid() != 0)
+		SKIP(return, "must start as root to drop privilege");
+	for (unsigned int i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		int pfd[2], efd[2], r[2] = { 1, -1 }, status, lines = 0;
+		char err_out[1024] = "";
+		ssize_t n;
+		pid_t child;
+
+		ASSERT_EQ(0, pipe(pfd));
+		ASSERT_EQ(0, pipe(efd));
+		child = fork();
+		ASSERT_LE(0, child);
+		if (child == 0) {
+			close(pfd[0]);
+			close(efd[0]);
+			run_unprivileged(c[i].be, c[i].debug, pfd[1], efd[1]);
+		}
+		close(pfd[1]);
+		close(efd[1]);
+		ASSERT_EQ(sizeof(r), read(pfd[0], r, sizeof(r))) TH_LOG("case %u", i);
+		ASSERT_EQ(child, waitpid(child, &status, 0));
+		n = read(efd[0], err_out, sizeof(err_out) - 1);
+		for (ssize_t k = 0; k < n; k++)
+			lines += err_out[k] == '\n';
+		EXPECT_EQ(c[i].want, r[0]) TH_LOG("case %u", i);
+		/* AUTO: not bpf; sysmon, or kmod where the module is loaded
+		 * (the VM) and lets nobody in */
+		if (c[i].want == 0 && access("/dev/sact", F_OK))
+			EXPECT_EQ(c[i].backend, r[1]) TH_LOG("case %u", i);
+		if (c[i].want == 0)
+			EXPECT_NE(SACT_BACKEND_BPF, r[1]) TH_LOG("case %u", i);
+		EXPECT_EQ(c[i].lines, lines) TH_LOG("case %u: %s", i, err_out);
+		if (c[i].lines)
+			EXPECT_NE(NULL, strstr(err_out, "sact: backend bpf "
+					       "unavailable: bpf: ")) TH_LOG("%s", err_out);
+		close(pfd[0]);
+		close(efd[0]);
+	}
 }
 
 TEST_HARNESS_MAIN

@@ -409,6 +409,7 @@ TEST_F(chan, select_forms)
 
 TEST(chan_new_rejects)
 {
+	rt_native_only();
 	EXPECT_EQ(NULL, sact_chan_new(0, 1));
 }
 

@@ -80,6 +80,7 @@ static void oom_main(void *arg)
 
 TEST(enomem_keeps_runtime_consistent)
 {
+	rt_native_only();
 	struct oom o = { 0 };
 	struct sact_config c = rt_config(2, SACT_BACKEND_SYSMON);
 
@@ -96,6 +97,7 @@ TEST(enomem_keeps_runtime_consistent)
 
 TEST(first_g_enomem)
 {
+	rt_native_only();
 	struct sact_config c = rt_config(1, SACT_BACKEND_NONE);
 
 	if (RT_SANITIZED)
@@ -123,6 +125,7 @@ static void overflow(void *arg)
 
 TEST(stack_overflow_hits_guard)
 {
+	rt_native_only();
 	int status;
 	pid_t pid;
 

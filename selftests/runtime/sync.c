@@ -345,6 +345,7 @@ static void expect_throw(struct __test_metadata *_metadata,
 
 TEST(negative_waitgroup_throws)
 {
+	rt_native_only();
 	expect_throw(_metadata, negative_wg, "sact: negative WaitGroup counter\n");
 }
 
@@ -369,6 +370,7 @@ static void deadlock_main(void *arg)
 
 TEST(deadlock_throws)
 {
+	rt_native_only();
 	expect_throw(_metadata, deadlock_main,
 		     "sact: all Gs are asleep - deadlock\n");
 }

@@ -5,13 +5,13 @@
  * same workload as userspace/bench/go/handoff.go.
  *
  * One sample, nprocs = 1: G1 makes G2 runnable, stamps the time and blocks
- * in read(2) on an empty pipe - raw for kmod (the module sees any block),
- * through sact_read() for sysmon and none (sysmon only sees wrapped
- * calls).  G2's first instruction stamps the time; G2 then - on the M that
+ * in read(2) on an empty pipe - raw for kmod and bpf (the module and the
+ * sched_switch program see any block), through sact_read() for sysmon and
+ * none (sysmon only sees wrapped calls).  G2's first instruction stamps the time; G2 then - on the M that
  * took the P over, another thread than G1's - fills the pipe, so G1 comes
  * back.  Latency = G2's stamp - G1's stamp (CLOCK_MONOTONIC).
  *
- *	build/bench/handoff [-b kmod|sysmon|none] [-n SAMPLES]
+ *	build/bench/handoff [-b kmod|bpf|sysmon] [-n SAMPLES]
  *
  * Prints one line: backend, samples, p50/p99/p999 in microseconds, and the
  * OS threads the run created.  (none is not offered: its P never moves, so
@@ -58,8 +58,8 @@ static void g1(void *arg)
 	for (long i = 0; i < nsamples; i++) {
 		sact_go(g2, (void *)i);
 		__atomic_store_n(&t_enter, now(), __ATOMIC_RELAXED);
-		if ((backend == SACT_BACKEND_KMOD ? read(pfd[0], &c, 1) :
-		     sact_read(pfd[0], &c, 1)) != 1)
+		if ((backend == SACT_BACKEND_SYSMON ? sact_read(pfd[0], &c, 1) :
+		     read(pfd[0], &c, 1)) != 1)
 			abort();
 	}
 }
@@ -82,10 +82,12 @@ int main(int argc, char **argv)
 			nsamples = atol(optarg);
 		else if (opt == 'b' && !strcmp(optarg, "kmod"))
 			backend = SACT_BACKEND_KMOD;
+		else if (opt == 'b' && !strcmp(optarg, "bpf"))
+			backend = SACT_BACKEND_BPF;
 		else if (opt == 'b' && !strcmp(optarg, "sysmon"))
 			backend = SACT_BACKEND_SYSMON;
 		else {
-			fprintf(stderr, "usage: %s [-b kmod|sysmon] [-n N]\n",
+			fprintf(stderr, "usage: %s [-b kmod|bpf|sysmon] [-n N]\n",
 				argv[0]);
 			return 2;
 		}

@@ -3,12 +3,13 @@
  * backend.c - names of the backends that hand a blocked M's P to another M,
  * and the choice among them at sact_run (struct backend_ops: internal.h).
  *
- * AUTO tries, in order, kmod (/dev/sact opens and takes our CONFIG), then
- * sysmon.  The bpf backend exists as a mechanism (bpf_backend.c) but is
- * not wired into the scheduler yet: asking for it gives -ENODEV, and AUTO
- * skips it.  An explicitly requested backend that cannot start makes
- * sact_run fail with its init's -errno (-ENODEV when it is absent); the
- * one-line reason goes to stderr only with SACT_DEBUG=1.
+ * AUTO tries, in order, kmod (/dev/sact opens and takes our CONFIG), bpf
+ * (the sched_switch program loads: root, a kernel with BTF), then sysmon.
+ * An explicitly requested backend that cannot start makes sact_run fail
+ * with its init's -errno (-ENODEV: no module; -EPERM: bpf without
+ * privilege; -EOPNOTSUPP: bpf without BTF; -E2BIG: too many Ps or Ms for
+ * it).  The one-line reason goes to stderr only with SACT_DEBUG=1; AUTO
+ * falls through silently otherwise.
  */
 #include <stdio.h>
 #include <string.h>
@@ -38,18 +39,25 @@ bool backend_debug(void)
 	return e && !strcmp(e, "1");
 }
 
-/* Say why a backend could not start, if SACT_DEBUG=1. */
+char backend_why[160];
+
+/* Say why a backend could not start (its init's backend_why, else the
+ * errno), if SACT_DEBUG=1. */
 void backend_say(const struct backend_ops *ops, int err)
 {
 	if (backend_debug())
 		fprintf(stderr, "sact: backend %s unavailable: %s\n",
-			sact_backend_name(ops->id), strerror(-err));
+			sact_backend_name(ops->id),
+			backend_why[0] ? backend_why : strerror(-err));
+	backend_why[0] = '\0';
 }
 
 /* AUTO: the backend to try after ops failed to start, or NULL. */
 const struct backend_ops *backend_next(const struct backend_ops *ops)
 {
 	if (ops == &backend_kmod)
+		return &backend_bpf;
+	if (ops == &backend_bpf)
 		return &backend_sysmon;
 	return NULL;
 }
@@ -69,11 +77,7 @@ const struct backend_ops *backend_select(enum sact_backend b, int *err)
 	case SACT_BACKEND_NONE:
 		return &backend_none;
 	case SACT_BACKEND_BPF:
-		*err = -ENODEV;		/* mechanism only: not wired in yet */
-		if (backend_debug())
-			fprintf(stderr, "sact: backend bpf unavailable: "
-				"not wired into the scheduler yet\n");
-		return NULL;
+		return &backend_bpf;
 	}
 	*err = -EINVAL;
 	return NULL;

@@ -135,13 +135,14 @@ static void say(char *why, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* libbpf talks on stderr; the runtime must not, unless SACT_DEBUG=1. */
+/* libbpf talks on stderr; the runtime must not.  SACT_DEBUG=1 gets one
+ * line from sact_run (the reason); SACT_DEBUG=2 libbpf's own words too. */
 static int quiet_print(enum libbpf_print_level level, const char *fmt,
 		       va_list ap)
 {
 	const char *d = getenv("SACT_DEBUG");
 
-	if (!d || strcmp(d, "1") || level == LIBBPF_DEBUG)
+	if (!d || strcmp(d, "2") || level == LIBBPF_DEBUG)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
 }

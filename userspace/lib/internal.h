@@ -26,6 +26,10 @@
 
 #include <sact.h>
 
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
+
 #define SACT_API __attribute__((visibility("default")))
 
 #define likely(x)	__builtin_expect(!!(x), 1)
@@ -249,6 +253,17 @@ struct m {
 	bool in_kstandby;			/* L */
 	bool kwaitg;				/* L */
 	uint32_t kseq;				/* L */
+	/*
+	 * bpf backend (bpf_sched.c): this M's slot in the program's shared
+	 * map and two of its words there, NULL with other backends: in_g
+	 * (written by the M only: "a block now hands my P off") and the
+	 * program's count of this M's handoffs; bseen (O) is that count when
+	 * the M last checked that it still owns its P.
+	 */
+	int bslot;				/* I */
+	uint32_t *bin_g;			/* I */
+	const uint64_t *bhand;			/* I */
+	uint64_t bseen;				/* O */
 #if defined(__SANITIZE_ADDRESS__)
 	const void *g0_bottom;
 	size_t g0_size;
@@ -260,7 +275,7 @@ struct m {
 /*
  * struct backend_ops - how a backend learns that an M blocks and hands its P
  * to a standby M.  One table per backend (sysmon.c has sysmon and none);
- * kmod and bpf will add theirs.  Every hook may be NULL (nothing to do).
+ * kmod_backend.c and bpf_sched.c have theirs.  Every hook may be NULL.
  *
  * @init:	at sact_run, before any M starts.  0 or -errno (-ENODEV: not
  *		available here; AUTO then tries the next backend).
@@ -298,8 +313,8 @@ struct backend_ops {
 	void (*standby_wait)(struct m *m, int64_t timeout_ns);
 	void (*standby_wake)(struct m *m);
 	/*
-	 * kmod only (NULL elsewhere): keep the module's P words in step with
-	 * the runtime's view.
+	 * kmod and bpf (NULL elsewhere): keep the kernel side's P words in
+	 * step with the runtime's view.
 	 * @p_acquire:	m takes pp from the idle list (acquirep).
 	 * @p_idle:	pp is about to go on the idle list (pidleput, sched.lock
 	 *		held).  true: it was granted to an M waiting for a P
@@ -320,28 +335,78 @@ struct backend_ops {
 	bool (*standby_grant)(struct p *pp, bool spinning);
 };
 
-extern const struct backend_ops backend_sysmon, backend_none, backend_kmod;
+extern const struct backend_ops backend_sysmon, backend_none, backend_kmod,
+	backend_bpf;
+
+/* bpf: publish "a block of this thread hands its P off" (the program
+ * reads it on this thread's own switch-out: program order suffices). */
+static inline uint32_t bpf_in_g_swap(struct m *m, uint32_t in_g)
+{
+	uint32_t old = __atomic_load_n(m->bin_g, __ATOMIC_RELAXED);
+
+	__atomic_store_n(m->bin_g, in_g, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	return old;
+}
 
 /*
- * kmod: did m block (in G code, outside any wrapper) since it last looked?
- * Then its P may have been handed off and another granted: adopt it.
- * Called where the runtime is entered from G code (getm) and in goexit.
+ * m_resync - did m block in G code, outside any wrapper, since it last
+ * looked?  Then its P may have moved (one load of a counter the backend's
+ * kernel side bumps; kmod: the slot's unblock count, bpf: the program's
+ * handoff count):
+ *  - kmod: adopt the P the module now gives m (strict mode: m always holds
+ *    one when it runs; kmod_backend.c step 6);
+ *  - bpf: keep m's P if nobody took it, else take an idle P, else queue
+ *    the running G on the global run queue and make m a standby.  The G
+ *    resumes later, maybe on another M (bpf_sched.c "Coming back").
+ * Returns the M the caller runs on afterwards.  Called where the runtime
+ * is entered from G code (getm) and in goexit, holding no runtime lock.
  */
 struct sact_mslot;
 void kmod_resync(struct m *m);
 uint32_t kmod_unblocks(const struct sact_mslot *ks);
-static inline void m_resync(struct m *m)
+struct m *bpf_resync(struct m *m);
+static inline struct m *m_resync(struct m *m)
 {
-	if (__builtin_expect(m != NULL && m->ks != NULL, 0) &&
+	if (__builtin_expect(m == NULL, 0))
+		return m;
+	if (__builtin_expect(m->ks != NULL, 0) &&
 	    kmod_unblocks(m->ks) != m->kseen)
 		kmod_resync(m);
+	else if (__builtin_expect(m->bhand != NULL, 0)) {
+		if (__atomic_load_n(m->bhand, __ATOMIC_RELAXED) != m->bseen)
+			m = bpf_resync(m);
+		/* in the runtime now: a block here (a fault on a fresh stack
+		 * page) must not hand the P off under its bookkeeping */
+		bpf_in_g_swap(m, 0);
+	}
+	return m;
 }
 
 /*
- * kmod: around the runtime's own blocking calls on a G stack (a contended
- * lock's futex, mmap of stacks), say "not running G code" so the module
- * does not hand the P off in the middle of the runtime's bookkeeping.
- * Returns the previous state for m_kblock_end.
+ * bpf: m goes back to G code (after a switch, or from a runtime call that
+ * did not switch): a block from here on hands its P off.  Runtime calls
+ * that return without a switch and do not call this (chan and sync fast
+ * paths) leave in_g clear until the G's next switch or wrapped syscall.
+ */
+static inline void m_back_to_g(struct m *m)
+{
+	if (__builtin_expect(m->bin_g != NULL, 0) && m->curg != &m->g0 &&
+	    m->p) {
+#if defined(__SANITIZE_THREAD__)
+		/* the P may go to a standby by the program's CAS, which TSan
+		 * does not see: the takeover's __tsan_acquire pairs with this */
+		__tsan_release(m->p);
+#endif
+		bpf_in_g_swap(m, 1);
+	}
+}
+
+/*
+ * kmod and bpf: around the runtime's own blocking calls on a G stack (a
+ * contended lock's futex, mmap of stacks), say "not running G code" so the
+ * backend does not hand the P off in the middle of the runtime's
+ * bookkeeping.  Returns the previous state for m_kblock_end.
  */
 uint32_t kmod_state_swap(struct sact_mslot *ks, uint32_t state);
 void kmod_publish(struct m *m, bool in_g);
@@ -349,13 +414,21 @@ static inline uint32_t m_kblock_begin(struct m *m)
 {
 	if (__builtin_expect(m != NULL && m->ks != NULL, 0))
 		return kmod_state_swap(m->ks, 0);
+	if (__builtin_expect(m != NULL && m->bin_g != NULL, 0))
+		return bpf_in_g_swap(m, 0);
 	return 0;
 }
 static inline void m_kblock_end(struct m *m, uint32_t old)
 {
-	if (__builtin_expect(old != 0, 0))
-		kmod_state_swap(m->ks, old);
+	if (__builtin_expect(old != 0, 0)) {
+		if (m->ks)
+			kmod_state_swap(m->ks, old);
+		else
+			bpf_in_g_swap(m, old);
+	}
 }
+/* Why the last backend init failed (one line, for SACT_DEBUG=1), or "". */
+extern char backend_why[160];
 const struct backend_ops *backend_select(enum sact_backend b, int *err);
 const struct backend_ops *backend_next(const struct backend_ops *ops);
 void backend_say(const struct backend_ops *ops, int err);
@@ -404,8 +477,9 @@ struct sched {
 	_Atomic uint32_t sysmonwait;		/* A: 1 while it sleeps long */
 	_Atomic uint64_t handoffs, handoff_waits;
 	int threads;				/* threads created this run */
-	int nkstandby;				/* L: Ms parked in the module */
-	int kstandby_target;			/* I: kmod's standby pool size */
+	int nkstandby;				/* L: Ms parked in the module
+						 * (kmod) or a P's ring (bpf) */
+	int kstandby_target;			/* I: those that start there */
 	unsigned int flags;			/* I: sact_config.flags */
 };
 

@@ -123,10 +123,7 @@ struct m *getm_raw(void)
 /* Every entry into the runtime from G code comes through here. */
 struct m *getm(void)
 {
-	struct m *m = getm_raw();
-
-	m_resync(m);
-	return m;
+	return m_resync(getm_raw());
 }
 
 void sact_throw(const char *msg)
@@ -294,6 +291,8 @@ static void switch_to(struct m *m, struct g *from, struct g *to)
 	stat_inc(&m->st.switches);
 	if (unlikely(m->ks != NULL))	/* kmod: publish "G code on P" */
 		kmod_publish(m, to != &m->g0);
+	else if (unlikely(m->bin_g != NULL))	/* bpf: runtime code until */
+		bpf_in_g_swap(m, 0);		/* m_back_to_g */
 #if defined(__SANITIZE_ADDRESS__)
 	{
 		const void *bottom = to->stack_lo;
@@ -315,7 +314,9 @@ static void switch_to(struct m *m, struct g *from, struct g *to)
 #if defined(__SANITIZE_ADDRESS__)
 	__sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
 #endif
-	run_after(getm());
+	m = getm();
+	run_after(m);
+	m_back_to_g(m);
 }
 
 /* The first code of every G, reached from sact_gstart. */
@@ -327,7 +328,10 @@ static void gentry(struct g *gp)
 #if defined(__SANITIZE_ADDRESS__)
 	__sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
-	run_after(getm());
+	struct m *m = getm();
+
+	run_after(m);
+	m_back_to_g(m);
 	gp->fn(gp->arg);
 	goexit(gp);
 }
@@ -1190,9 +1194,10 @@ void sact_switch_to_g0(struct m *m, struct g *gp)
 
 static void goexit(struct g *gp)
 {
-	struct m *m = gp->m;
+	/* kmod/bpf: a raw block in the G may have moved its P (or, bpf,
+	 * the G itself to another M) */
+	struct m *m = m_resync(gp->m);
 
-	m_resync(m);	/* kmod: a raw block in the G may have moved it */
 	st(&gp->status, G_DEAD);
 	m->after = AFTER_EXIT;
 	m->after_g = gp;
@@ -1233,6 +1238,7 @@ SACT_API int sact_go(void (*fn)(void *), void *arg)
 	stat_inc(&m->st.spawned);
 	runqput(m->p, gp, true);
 	wakep();
+	m_back_to_g(m);
 	return 0;
 }
 
@@ -1247,17 +1253,20 @@ SACT_API void sact_yield(void)
 	next = pick_local(m->p);
 	if (!next) {
 		if (ld(&sched.runqsize) == 0)
-			return;		/* nothing else to run here */
+			goto out;	/* nothing else to run here */
 		lock_acquire(&sched.lock);
 		next = globrunqget(m->p, 0);
 		lock_release(&sched.lock);
 		if (!next)
-			return;
+			goto out;
 	}
 	st(&next->status, G_RUNNING);
 	m->after = AFTER_RUNQPUT;
 	m->after_g = gp;
 	switch_to(m, gp, next);
+	return;
+out:
+	m_back_to_g(m);
 }
 
 SACT_API enum sact_backend sact_backend(void)
@@ -1267,8 +1276,8 @@ SACT_API enum sact_backend sact_backend(void)
 
 /* ---- Ms and sact_run ------------------------------------------------------- */
 
-/* kmod: the first kstandby_target Ms after the nprocs ones start parked in
- * the module (standbys for block upcalls), not on the idle list. */
+/* kmod/bpf: the first kstandby_target Ms after the nprocs ones start parked
+ * in the module or a P's ring (standbys for blocks), not on the idle list. */
 static bool m_starts_in_module(int id)
 {
 	return id >= sched.nprocs && id < sched.nprocs + sched.kstandby_target;

@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * bpf_sched.c - the bpf backend in the scheduler: plugs the mechanism of
+ * bpf_backend.c (a tp_btf/sched_switch program that moves a blocked M's P
+ * word to HANDOFF and wakes that P's standby through a ring buffer) into
+ * struct backend_ops.
+ *
+ * Two views of one P, kept in step
+ * --------------------------------
+ * The runtime's view (struct p: status, m, the idle list) and the
+ * program's P word (IDLE / OWNED(slot) / HANDOFF(slot), moved by CAS only;
+ * sact_sched.h).  The word is the authority on who owns a P:
+ *
+ *	runtime                         P word
+ *	on the idle list (P_IDLE)       IDLE (pidleput releases it, acquirep
+ *	                                acquires it: p_idle/p_acquire)
+ *	held by M m (RUNNING/SYSCALL)   OWNED(m), or HANDOFF(m) while m is
+ *	                                blocked and no one took it yet
+ *
+ * An M publishes in_g = "running G code with a P" with a plain store on
+ * every switch (to a G: 1, to g0: 0) and clears it around the runtime's
+ * own blocking calls on a G stack (m_kblock_begin/end).  Only a block
+ * while in_g hands the P off.  The hot path adds no locked instruction:
+ * entersyscall nothing, exitsyscall and getm one load of the M's own
+ * handoff count.
+ *
+ * The protocol, one P p held by M m running G g:
+ *
+ *  1. Block.  m blocks in the kernel, wrapped (sact_syscall) or not (a
+ *     plain libc read/usleep/poll, a page fault).  The program CASes the
+ *     word OWNED(m) -> HANDOFF(m), bumps m's handoff count and commits an
+ *     event to p's ring; irq_work wakes p's standby once the switch is
+ *     done.
+ *  2. Take over.  p's standby (one M per P waits in p's ring: the ring
+ *     wake is per P, see below) claims the word HANDOFF -> OWNED(s), then
+ *     makes p its own in the runtime's view (status P_SYSCALL/P_RUNNING ->
+ *     P_RUNNING, p->m, s->p) and runs the scheduler on p at once.  p's
+ *     ring is now unattended: s kicks one idle M (if any) to stand by in
+ *     it, as Go's handoffp starts an M.
+ *  3. Coming back.  There is no strict mode: m returns to user space and
+ *     runs g's code, without knowing.  It checks at its next entry into
+ *     the runtime: exitsyscall (exit_syscall hook) for a wrapped call,
+ *     getm/goexit (m_resync) for G code.  If its handoff count moved, it
+ *     asks the word (sact_bpf_p_keep): still OWNED(m), or HANDOFF that it
+ *     takes back (the standby's claim then fails, it waits again): m goes
+ *     on with p.  OWNED by another M: m has no P.  In exitsyscall the hook
+ *     points m->oldp at a P that is never P_SYSCALL, so the one status CAS
+ *     there fails and exitsyscall_slow does what it does for sysmon: an
+ *     idle P, or g to the global queue and m to g0.  In m_resync the same
+ *     by hand (bpf_resync): an idle P, or g to the global queue
+ *     (AFTER_GLOBRUNQ) and m to g0, where findrunnable parks it (in an
+ *     unattended ring first).  g resumes later on whichever M runs it; no
+ *     G is lost (g is queued exactly once, by the M that owns it) or run
+ *     twice (the M without a P never runs another G: it only switches to
+ *     g0, and g0 waits for a P).
+ *
+ * The window (why kmod has strict mode and bpf cannot): from the moment m
+ * returns to user space with its P taken until its next runtime entry, m
+ * runs g's code without a P, beside the nprocs Ms that hold one: nprocs+1
+ * (or more: one per such M) run G code.  The window is as long as g
+ * computes without calling the runtime (a libc call, a loop: unbounded).
+ * Nothing of the P is touched in it (G code reaches Ps only through the
+ * runtime); what breaks is only the bound "at most nprocs Ms run G code".
+ * OS threads stay within nprocs + standby (bpf needs no monitor thread).
+ *
+ * Races, and why they end with one owner: every ownership change is one CAS
+ * on the word (the program's step 1, the standby's claim, m's keep, the
+ * release in pidleput, the acquire in acquirep), so two Ms never both win
+ * p.  The runtime's status CAS in exitsyscall is made to fail for an M
+ * that lost the word (above), so it cannot win p behind the word's back.
+ * A takeover of a P whose word another M then takes back (step 3 by an M
+ * whose own, older handoff was never noticed) is fine: that M wins the
+ * word and sets p->m and the status; the loser notices at its own step 3.
+ *
+ * One standby per P: RING_PER_P (the faster wake, figures at the top of
+ * bpf_backend.c) lets only one waiter sleep on a P's ring, so
+ * sched.kstandby_target Ms (min(standby, nprocs)) start parked in the
+ * rings, and an M that parks for good (stopm without timeout) takes an
+ * unattended ring before the idle list while fewer than that wait there.  Ms in a ring
+ * are not on the idle list: startm/wakep cannot use them.  A handoff that
+ * finds its ring unattended stays in the ring (and the word HANDOFF): the
+ * next M to stand by for that P drains it and claims p, or m takes p back
+ * when it returns.
+ *
+ * Accepted weaknesses: a page fault that sleeps in the runtime's own code
+ * on a G stack after its entry check (a stack mmap and a contended lock
+ * are covered; a stray fault is not) hands the P off in the middle of
+ * the runtime's bookkeeping: the M throws when it notices, rather than go
+ * on without a P.  A G that blocks raw and then computes for a long time
+ * keeps its M out of the scheduler (see the window).  Loading the program
+ * costs each sact_run a few milliseconds (the verifier).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "bpf_backend.h"
+
+static struct sact_bpf *bb;
+/* L: the M standing by in P i's ring, or NULL */
+static struct m *ring_waiter[SACT_BPF_MAX_P];
+/* what exitsyscall CASes when its M lost the word: never P_SYSCALL */
+static struct p lost_p;
+
+static int bpf_init(void)
+{
+	struct sact_bpf_opts o = {
+		.size = sizeof(o), .nprocs = sched.nprocs,
+		.wake = SACT_BPF_WAKE_RING_PER_P,
+	};
+	int err;
+
+	if (sched.nprocs > SACT_BPF_MAX_P || sched.nm > SACT_BPF_MAX_M) {
+		snprintf(backend_why, sizeof(backend_why),
+			 "bpf: at most %d Ps and %d Ms", SACT_BPF_MAX_P,
+			 SACT_BPF_MAX_M);
+		return -E2BIG;
+	}
+	err = sact_bpf_open(&o, &bb, backend_why, sizeof(backend_why));
+	if (err)
+		return err;
+	memset(ring_waiter, 0, sizeof(ring_waiter));
+	sched.kstandby_target = sched.nm - sched.nprocs;
+	if (sched.kstandby_target > sched.nprocs)
+		sched.kstandby_target = sched.nprocs;
+	return 0;
+}
+
+static void bpf_fini(void)
+{
+	sact_bpf_close(bb);
+	bb = NULL;
+}
+
+static int bpf_m_start(struct m *m)
+{
+	struct sact_bpf_m *bm;
+	int slot = sact_bpf_register(bb);
+
+	if (slot < 0)
+		return slot;
+	bm = sact_bpf_mslot(bb, slot);
+	m->bslot = slot;
+	m->bhand = (const uint64_t *)&bm->handoffs;
+	m->bseen = __atomic_load_n(m->bhand, __ATOMIC_RELAXED);
+	m->bin_g = &bm->in_g;
+	bpf_in_g_swap(m, 0);
+	/* M0 holds P0 since sact_run, before the program existed */
+	if (m->p && sact_bpf_p_acquire(bb, m->p->id, slot) < 0)
+		return -EBUSY;
+	return 0;
+}
+
+static void bpf_m_stop(struct m *m)
+{
+	bpf_in_g_swap(m, 0);
+	m->bin_g = NULL;
+	m->bhand = NULL;
+	sact_bpf_unregister(bb, m->bslot);
+}
+
+static void bpf_stop(void)
+{
+	sact_bpf_stop(bb);	/* every ring standby returns -ECANCELED */
+}
+
+/* acquirep: pp comes off the idle list (word IDLE); m is the caller. */
+static void bpf_p_acquire(struct m *m, struct p *pp)
+{
+	if (bb && sact_bpf_p_acquire(bb, pp->id, m->bslot) < 0)
+		throw("sact: bpf: acquiring a P that is not idle");
+}
+
+/* pidleput (sched.lock held): the caller owns pp, or it is idle already. */
+static bool bpf_p_idle(struct p *pp)
+{
+	struct m *me = getm_raw();
+	uint64_t w;
+
+	if (!bb || !me || !me->bin_g)
+		return false;	/* sact_run's setup, before the program */
+	w = __atomic_load_n(&sact_bpf_shared(bb)->p[pp->id].own,
+			    __ATOMIC_ACQUIRE);
+	if (SACT_BPF_OWN_STATE(w) == SACT_BPF_P_IDLE)
+		return false;
+	if (sact_bpf_p_release(bb, pp->id, me->bslot) < 0)
+		throw("sact: bpf: idling a P the caller does not hold");
+	return false;
+}
+
+/* The first P (index) whose ring nobody waits in, or -1 (sched.lock). */
+static int unattended_ring(void)
+{
+	for (int i = 0; i < sched.nprocs; i++)
+		if (!ring_waiter[i])
+			return i;
+	return -1;
+}
+
+/*
+ * Step 2: m claimed P index p's word; make p m's in the runtime's view,
+ * and send an idle M to stand by in p's ring in its place.
+ */
+static void takeover(struct m *m, int p)
+{
+	struct p *pp = &sched.allp[p];
+	struct m *n = NULL;
+	int s = P_SYSCALL;
+
+#if defined(__SANITIZE_THREAD__)
+	__tsan_acquire(pp);	/* the old owner's m_back_to_g */
+#endif
+	atomic_compare_exchange_strong(&pp->status, &s, P_RUNNING);
+	m->p = pp;
+	pp->m = m;
+	atomic_fetch_add(&sched.handoffs, 1);
+	lock_acquire(&sched.lock);
+	if (!ld(&sched.exiting) && sched.midle &&
+	    sched.nkstandby < sched.kstandby_target) {
+		/* woken without a P: findrunnable sends it to stopm(-1),
+		 * which parks it in the ring (bpf_park_standby) */
+		n = sched.midle;
+		sched.midle = n->link;
+		sched.nmidle--;
+		n->on_midle = false;
+		n->nextp = NULL;
+		st_rel(&n->park, 1);
+	}
+	lock_release(&sched.lock);
+	if (n)
+		futex_wake(&n->park, 1);
+}
+
+/* stopm without timeout: stand by in an unattended ring, if any. */
+static int bpf_park_standby(struct m *m)
+{
+	int p, r;
+
+	lock_acquire(&sched.lock);
+	if (ld(&sched.exiting)) {
+		lock_release(&sched.lock);
+		return -1;
+	}
+	/* no more ring standbys than sact_run started (standby = 0: none,
+	 * every M stays usable by startm) */
+	p = sched.nkstandby < sched.kstandby_target ? unattended_ring() : -1;
+	if (p < 0) {
+		lock_release(&sched.lock);
+		return 0;
+	}
+	ring_waiter[p] = m;
+	sched.nkstandby++;
+	lock_release(&sched.lock);
+	do
+		r = sact_bpf_wait(bb, m->bslot, p, -1, NULL);
+	while (r == -EINTR);
+	lock_acquire(&sched.lock);
+	ring_waiter[p] = NULL;
+	sched.nkstandby--;
+	lock_release(&sched.lock);
+	if (r == -ECANCELED)
+		return -1;
+	if (r < 0)
+		throw("sact: bpf: waiting in a P's ring failed");
+	takeover(m, r);
+	return 1;
+}
+
+/*
+ * Step 3 for m's P pp: true if m still owns it (kept, or taken back from
+ * HANDOFF: then make it m's in the runtime's view with @status), false if
+ * another M has it.
+ */
+static bool keep_p(struct m *m, struct p *pp, int status)
+{
+	int r;
+
+	m->bseen = __atomic_load_n(m->bhand, __ATOMIC_RELAXED);
+	r = sact_bpf_p_keep(bb, pp->id, m->bslot);
+	if (r > 0) {
+		/* maybe another M's handoff of it (that M lost it now) */
+#if defined(__SANITIZE_THREAD__)
+		__tsan_acquire(pp);
+#endif
+		pp->m = m;
+		st(&pp->status, status);
+	}
+	return r >= 0;
+}
+
+/* A wrapped call is G code: its block hands the P off (entersyscall ran
+ * after the runtime entry that cleared in_g); it stays set on return. */
+static void bpf_enter_syscall(struct m *m, struct p *pp)
+{
+#if defined(__SANITIZE_THREAD__)
+	__tsan_release(pp);	/* see m_back_to_g */
+#endif
+	(void)pp;
+	bpf_in_g_swap(m, 1);
+}
+
+/* Step 3 for a wrapped call: make exitsyscall's CAS fail if pp is gone. */
+static void bpf_exit_syscall(struct m *m, struct p *pp)
+{
+	if (likely(__atomic_load_n(m->bhand, __ATOMIC_RELAXED) == m->bseen))
+		return;
+	if (!keep_p(m, pp, P_SYSCALL))
+		m->oldp = &lost_p;
+}
+
+/* Step 3 for G code (m_resync); see "Coming back" above. */
+struct m *bpf_resync(struct m *m)
+{
+	struct g *gp = m->curg;
+	struct p *pp = m->p;
+
+	if (!pp || keep_p(m, pp, P_RUNNING))
+		return m;
+	if (gp == &m->g0 || m->after != AFTER_NONE)
+		throw("sact: bpf: P handed off inside the runtime");
+	m->p = NULL;
+	lock_acquire(&sched.lock);
+	pp = pidleget();
+	lock_release(&sched.lock);
+	if (pp) {
+		acquirep(m, pp);	/* g goes on here, on pp */
+		return m;
+	}
+	st(&gp->status, G_RUNNABLE);
+	m->after = AFTER_GLOBRUNQ;
+	m->after_g = gp;
+	sact_switch_to_g0(m, gp);
+	return getm_raw();	/* gp runs again, on some M with a P */
+}
+
+const struct backend_ops backend_bpf = {
+	.id		= SACT_BACKEND_BPF,
+	.init		= bpf_init,
+	.fini		= bpf_fini,
+	.m_start	= bpf_m_start,
+	.m_stop		= bpf_m_stop,
+	.stop		= bpf_stop,
+	.enter_syscall	= bpf_enter_syscall,
+	.exit_syscall	= bpf_exit_syscall,
+	.p_acquire	= bpf_p_acquire,
+	.p_idle		= bpf_p_idle,
+	.park_standby	= bpf_park_standby,
+};
