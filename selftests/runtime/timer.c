@@ -96,9 +96,6 @@ TEST_F(timer, many_sleepers)
 {
 	struct many m = { .n = RT_SANITIZED ? 200 : 2000 };
 
-	if (variant->backend == SACT_BACKEND_KMOD && variant->nprocs > 1)
-		SKIP(return, "kmod, nprocs > 1: hangs now and then (found by "
-		     "this suite, reported; kmod_backend.c is not its own)");
 	ASSERT_EQ(0, rt_run(spawn_sleepers, &m));
 	EXPECT_EQ(m.n, atomic_load(&m.woke));
 	EXPECT_EQ(0, atomic_load(&m.early));

@@ -365,15 +365,19 @@ static inline uint32_t bpf_in_g_swap(struct m *m, uint32_t in_g)
 struct sact_mslot;
 void kmod_resync(struct m *m);
 uint32_t kmod_unblocks(const struct sact_mslot *ks);
+uint32_t kmod_state_swap(struct sact_mslot *ks, uint32_t state);
+void kmod_publish(struct m *m, bool in_g);
 struct m *bpf_resync(struct m *m);
 static inline struct m *m_resync(struct m *m)
 {
 	if (__builtin_expect(m == NULL, 0))
 		return m;
-	if (__builtin_expect(m->ks != NULL, 0) &&
-	    kmod_unblocks(m->ks) != m->kseen)
-		kmod_resync(m);
-	else if (__builtin_expect(m->bhand != NULL, 0)) {
+	if (__builtin_expect(m->ks != NULL, 0)) {
+		if (kmod_unblocks(m->ks) != m->kseen)
+			kmod_resync(m);
+		/* in the runtime now, as for bpf below */
+		kmod_state_swap(m->ks, 0);	/* SACT_M_IDLE */
+	} else if (__builtin_expect(m->bhand != NULL, 0)) {
 		if (__atomic_load_n(m->bhand, __ATOMIC_RELAXED) != m->bseen)
 			m = bpf_resync(m);
 		/* in the runtime now: a block here (a fault on a fresh stack
@@ -384,14 +388,16 @@ static inline struct m *m_resync(struct m *m)
 }
 
 /*
- * bpf: m goes back to G code (after a switch, or from a runtime call that
- * did not switch): a block from here on hands its P off.  Runtime calls
+ * kmod, bpf: m goes back to G code (after a switch, or from a runtime call
+ * that did not switch): a block from here on hands its P off.  Runtime calls
  * that return without a switch and do not call this (chan and sync fast
  * paths) leave in_g clear until the G's next switch or wrapped syscall.
  */
 static inline void m_back_to_g(struct m *m)
 {
-	if (__builtin_expect(m->bin_g != NULL, 0) && m->curg != &m->g0 &&
+	if (__builtin_expect(m->ks != NULL, 0) && m->curg != &m->g0 && m->p)
+		kmod_publish(m, true);
+	else if (__builtin_expect(m->bin_g != NULL, 0) && m->curg != &m->g0 &&
 	    m->p) {
 #if defined(__SANITIZE_THREAD__)
 		/* the P may go to a standby by the program's CAS, which TSan
@@ -408,8 +414,6 @@ static inline void m_back_to_g(struct m *m)
  * backend does not hand the P off in the middle of the runtime's
  * bookkeeping.  Returns the previous state for m_kblock_end.
  */
-uint32_t kmod_state_swap(struct sact_mslot *ks, uint32_t state);
-void kmod_publish(struct m *m, bool in_g);
 static inline uint32_t m_kblock_begin(struct m *m)
 {
 	if (__builtin_expect(m != NULL && m->ks != NULL, 0))

@@ -21,12 +21,18 @@
  *	taken from a blocked M          HANDOFF|s (given to standby s) or
  *	                                FREE (no standby was parked)
  *
- * An M publishes "G code on P p" with plain stores (kmod_publish) on every
- * switch to a G, and "not G code" on every switch to g0 and around the
- * runtime's own blocking calls on a G stack (a contended lock's futex,
- * stack mmaps: m_kblock_begin/end).  No locked instruction on the hot
- * path: entersyscall adds nothing, exitsyscall one load of the M's own
- * slot (its unblock count).
+ * An M publishes "G code on P p" with plain stores (kmod_publish) when it
+ * goes back to G code (m_back_to_g: after a switch to a G, on sact_go and
+ * sact_yield returns) and on a wrapped syscall's entry, and "not G code"
+ * at every runtime entry (getm -> m_resync), before every switch, and
+ * around the runtime's own blocking calls on a G stack (a contended lock's
+ * futex, stack mmaps: m_kblock_begin/end): a fault that sleeps in the
+ * runtime's own code (a fresh stack page while another M holds mmap_lock;
+ * the ring calls' SQ bookkeeping) never hands the P off under it.  The
+ * price, as with bpf: a raw block right after a runtime call that returned
+ * without a switch (a channel or lock fast path) keeps the P.  No locked
+ * instruction on the hot path: entersyscall adds two stores, exitsyscall
+ * one load of the M's own slot (its unblock count).
  *
  * The protocol, one P p held by M m running G g.  The group is configured
  * POOL (sact.h (6): the module never leaves a P FREE while a worker waits
@@ -96,10 +102,8 @@
  *    whose word is someone else's: the module hands nothing off, m keeps
  *    the granted P while blocked (less parallelism, never two owners).
  *
- * Accepted weaknesses: a page fault that sleeps inside the runtime's own
- * code on a G stack (mmap_lock contention) hands the P off in the middle
- * of the runtime's bookkeeping; the stack mmaps and lock waits are covered
- * (m_kblock_*), a stray fault is not.  A signal (or io_uring's task_work,
+ * Accepted weaknesses: a raw block after a runtime call that did not
+ * switch keeps the P (above).  A signal (or io_uring's task_work,
  * which sets TIF_NOTIFY_SIGNAL) that interrupts a strict park returns an M
  * without a P to G code: until its next runtime entry, where it waits for a
  * P as in non-strict mode, nprocs + 1 Ms run G code.  Teardown wakes the
@@ -355,6 +359,14 @@ mine:
 		m->needp = false;
 		lock_release(&sched.lock);
 	}
+}
+
+/* A wrapped call: G code as far as the module is concerned (the runtime
+ * entry cleared the slot's state): a block in it hands the P off. */
+static void kmod_enter_syscall(struct m *m, struct p *pp)
+{
+	(void)pp;
+	kmod_publish(m, true);
 }
 
 /* Step 6 for a wrapped call: the CAS in exitsyscall then takes the P. */
@@ -616,6 +628,7 @@ const struct backend_ops backend_kmod = {
 	.m_start	= kmod_m_start,
 	.m_stop		= kmod_m_stop,
 	.stop		= kmod_stop,
+	.enter_syscall	= kmod_enter_syscall,
 	.exit_syscall	= kmod_exit_syscall,
 	.p_acquire	= kmod_p_acquire,
 	.p_idle		= kmod_p_idle,

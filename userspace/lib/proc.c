@@ -289,10 +289,11 @@ static void switch_to(struct m *m, struct g *from, struct g *to)
 	m->curg = to;
 	to->m = m;
 	stat_inc(&m->st.switches);
-	if (unlikely(m->ks != NULL))	/* kmod: publish "G code on P" */
-		kmod_publish(m, to != &m->g0);
-	else if (unlikely(m->bin_g != NULL))	/* bpf: runtime code until */
-		bpf_in_g_swap(m, 0);		/* m_back_to_g */
+	/* kmod, bpf: runtime code until m_back_to_g */
+	if (unlikely(m->ks != NULL))
+		kmod_publish(m, false);
+	else if (unlikely(m->bin_g != NULL))
+		bpf_in_g_swap(m, 0);
 #if defined(__SANITIZE_ADDRESS__)
 	{
 		const void *bottom = to->stack_lo;
