@@ -15,7 +15,9 @@
  *      so two Ms never run G code on one P - the invariant the whole
  *      project keeps;
  *   4. the compute G finishes, the P goes idle, the runtime grants it to
- *      the parked M (SACT_IOC_GRANT), and the faulting G goes on.
+ *      the parked M (SACT_IOC_GRANT), and the faulting G goes on.  (Had
+ *      the compute G called sact_yield(), the yield would have handed the
+ *      P to the parked M there and then.)
  * Each step is printed as it happens, with the module's counters.
  *
  * Run it:
@@ -151,10 +153,12 @@ static void compute_g(void *arg)
 
 	round_[r].compute_m = slot_of(gettid());
 	atomic_store(&round_[r].running, 1);
+	/* no sact_yield() here: a yield would hand the P to the parked M at
+	 * once (an M waiting for a P takes it at the next yield), and this
+	 * demo keeps the P busy to show the park */
 	while (!atomic_load(&round_[r].release)) {
 		for (int i = 0; i < 10000; i++)
 			x += (unsigned long)i;
-		sact_yield();
 	}
 	printf("  %7.1f ms    compute G done: the P goes idle\n", ms());
 }

@@ -210,6 +210,8 @@ enum after {
 	AFTER_PARK,		/* gopark: add its timer, release its lock */
 	AFTER_EXIT,		/* goexit: free it */
 	AFTER_GLOBRUNQ,		/* exitsyscall without P: global queue */
+	AFTER_HANDOFF,		/* yield to an M waiting for a P: global
+				 * queue, then give the P away */
 };
 
 struct m_stats {
@@ -367,6 +369,7 @@ void kmod_resync(struct m *m);
 uint32_t kmod_unblocks(const struct sact_mslot *ks);
 uint32_t kmod_state_swap(struct sact_mslot *ks, uint32_t state);
 void kmod_publish(struct m *m, bool in_g);
+bool kmod_p_wanted(void);
 struct m *bpf_resync(struct m *m);
 static inline struct m *m_resync(struct m *m)
 {

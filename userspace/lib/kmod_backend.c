@@ -498,6 +498,29 @@ static bool kmod_p_idle(struct p *pp)
 	return false;
 }
 
+/*
+ * Does an M wait for a P with a G on its stack: parked by strict mode on
+ * its way back from a block, or (not strict) waiting in SACT_IOC_STANDBY
+ * at its G's next runtime entry?  A hint, read without sched.lock: a
+ * wrong answer costs one trip through g0 (sact_yield's handoff).
+ */
+bool kmod_p_wanted(void)
+{
+	for (int i = 0; i < sched.nm; i++) {
+		struct m *n = &sched.allm[i];
+		uint32_t k;
+
+		if (!n->ks)
+			continue;
+		k = kload(&n->ks->kstate);
+		if (k == SACT_MK_PARKED ||
+		    (k == SACT_MK_STANDBY &&
+		     __atomic_load_n(&n->kwaitg, __ATOMIC_RELAXED)))
+			return true;
+	}
+	return false;
+}
+
 static void kmod_p_acquire(struct m *m, struct p *pp)
 {
 	if (kshm)

@@ -218,6 +218,7 @@ int64_t nanotime(void)
 /* ---- the context switch and the post-switch step ------------------------ */
 
 static void globrunqput(struct g *gp);
+static void pidleput(struct p *pp);
 
 /*
  * Run what the context we switched away from left in m->after.  Called
@@ -261,6 +262,16 @@ static void run_after(struct m *m)
 			st_rel(&sched.done, 1);
 			futex_wake(&sched.done, 1);
 		}
+		return;
+	case AFTER_HANDOFF:
+		/* pidleput grants pp to the waiting M (kmod's p_idle hook) or,
+		 * if it got one meanwhile, idles it: stopm takes it back then */
+		pp = m->p;
+		lock_acquire(&sched.lock);
+		globrunqput(gp);
+		m->p = NULL;
+		pidleput(pp);
+		lock_release(&sched.lock);
 		return;
 	case AFTER_GLOBRUNQ:
 		/* Under one lock hold: no P can go idle between the two. */
@@ -621,6 +632,31 @@ struct p *pidleget(void)
 	return pidleget_poller(NULL);
 }
 
+/*
+ * Take an idle P that has work - Gs on its run queue, or any idle P when
+ * the global queue has Gs - or return NULL (sched.lock held).
+ */
+static struct p *pidleget_work(void)
+{
+	struct p **pl = &sched.pidle;
+
+	if (!*pl)
+		return NULL;
+	if (ld(&sched.runqsize) > 0)
+		return pidleget();
+	for (; *pl; pl = &(*pl)->link) {
+		struct p *pp = *pl;
+
+		if (runqempty(pp))
+			continue;
+		*pl = pp->link;		/* to the head, for pidleget */
+		pp->link = sched.pidle;
+		sched.pidle = pp;
+		return pidleget();
+	}
+	return NULL;
+}
+
 /* Take pp, known to be idle, off the list (sched.lock held). */
 static void pidle_remove(struct p *pp)
 {
@@ -811,6 +847,21 @@ static bool stopm(struct m *m, int64_t timeout_ns)
 
 	if (m->p)
 		throw("sact: stopm holding a P");
+	/*
+	 * A P that startm idled with work because every M was busy waits
+	 * for the next M to come free (sched.handoff_waits): this one.
+	 * Both sides decide under sched.lock: either startm found m on the
+	 * idle list, or m finds the P here - never neither (the lost wakeup
+	 * an M coming back from exitsyscall_slow met when a retake idled a
+	 * P between its pidleget and its park).
+	 */
+	lock_acquire(&sched.lock);
+	pp = pidleget_work();
+	lock_release(&sched.lock);
+	if (pp) {
+		acquirep(m, pp);
+		return true;
+	}
 	if (timeout_ns < 0 && sched.ops->park_standby) {
 		int r = sched.ops->park_standby(m);
 
@@ -1251,6 +1302,19 @@ SACT_API void sact_yield(void)
 	if (!m || m->curg == &m->g0)
 		return;
 	gp = m->curg;
+	/*
+	 * kmod: an M came back from a block and waits in the kernel for a P
+	 * (strict mode), with its G: a yield is where this P changes hands,
+	 * the way Go's exitsyscall queues the returning G for the next
+	 * schedule.  Without it, Gs that only yield would never idle the P.
+	 */
+	if (unlikely(m->ks != NULL) && kmod_p_wanted()) {
+		st(&gp->status, G_RUNNABLE);
+		m->after = AFTER_HANDOFF;
+		m->after_g = gp;
+		switch_to(m, gp, &m->g0);
+		return;
+	}
 	next = pick_local(m->p);
 	if (!next) {
 		if (ld(&sched.runqsize) == 0)
