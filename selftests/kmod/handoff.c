@@ -27,14 +27,9 @@ static void on_sigusr1(int sig)
 FIXTURE_SETUP(ho)
 {
 	struct sigaction sa = { .sa_handler = on_sigusr1 };	/* no SA_RESTART */
-	int fd;
 
-	sact_open_dev_or_skip(_metadata, &fd);
-	close(fd);
+	KG_SETUP_WORKER0(&self->g);
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
-	ASSERT_EQ(0, kg_open(&self->g));
-	ASSERT_EQ(0, kg_register(&self->g, 0));
-	ASSERT_TRUE(kg_acquire(&self->g, 0, 0));
 }
 
 FIXTURE_TEARDOWN(ho)

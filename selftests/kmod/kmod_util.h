@@ -95,6 +95,21 @@ static inline void kg_close(struct kgroup *g)
 	g->shm = NULL;
 }
 
+/*
+ * The usual fixture setup, in a harness FIXTURE_SETUP (it uses _metadata
+ * and ASSERT_*): skip without the module, else open a group with worker 0
+ * registered and holding P 0.
+ */
+#define KG_SETUP_WORKER0(g) do {					\
+	int _fd;							\
+									\
+	sact_open_dev_or_skip(_metadata, &_fd);				\
+	close(_fd);							\
+	ASSERT_EQ(0, kg_open(g));					\
+	ASSERT_EQ(0, kg_register(g, 0));				\
+	ASSERT_TRUE(kg_acquire(g, 0, 0));				\
+} while (0)
+
 static inline int kg_config(struct kgroup *g, uint32_t flags, uint32_t nr)
 {
 	struct sact_config c = { .size = sizeof(c), .flags = flags,

@@ -21,13 +21,7 @@ FIXTURE(pool) {
 
 FIXTURE_SETUP(pool)
 {
-	int fd;
-
-	sact_open_dev_or_skip(_metadata, &fd);
-	close(fd);
-	ASSERT_EQ(0, kg_open(&self->g));
-	ASSERT_EQ(0, kg_register(&self->g, 0));
-	ASSERT_TRUE(kg_acquire(&self->g, 0, 0));
+	KG_SETUP_WORKER0(&self->g);
 }
 
 FIXTURE_TEARDOWN(pool)
