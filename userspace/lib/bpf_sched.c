@@ -208,9 +208,7 @@ static void takeover(struct m *m, int p)
 	struct m *n = NULL;
 	int s = P_SYSCALL;
 
-#if defined(__SANITIZE_THREAD__)
-	__tsan_acquire(pp);	/* the old owner's m_back_to_g */
-#endif
+	p_handoff_acquire(pp);
 	atomic_compare_exchange_strong(&pp->status, &s, P_RUNNING);
 	m->p = pp;
 	pp->m = m;
@@ -280,9 +278,7 @@ static bool keep_p(struct m *m, struct p *pp, int status)
 	r = sact_bpf_p_keep(bb, pp->id, m->bslot);
 	if (r > 0) {
 		/* maybe another M's handoff of it (that M lost it now) */
-#if defined(__SANITIZE_THREAD__)
-		__tsan_acquire(pp);
-#endif
+		p_handoff_acquire(pp);
 		pp->m = m;
 		st(&pp->status, status);
 	}
@@ -293,10 +289,7 @@ static bool keep_p(struct m *m, struct p *pp, int status)
  * after the runtime entry that cleared in_g); it stays set on return. */
 static void bpf_enter_syscall(struct m *m, struct p *pp)
 {
-#if defined(__SANITIZE_THREAD__)
-	__tsan_release(pp);	/* see m_back_to_g */
-#endif
-	(void)pp;
+	p_handoff_release(pp);
 	bpf_in_g_swap(m, 1);
 }
 

@@ -32,6 +32,29 @@
 
 #define SACT_API __attribute__((visibility("default")))
 
+/*
+ * TSan: m goes (back) to G code holding pp.  From here a block can hand pp
+ * to a standby through a CAS that only the kernel (bpf program, module)
+ * makes, which TSan does not see; the takeover's p_handoff_acquire pairs
+ * with this, ordering the old owner's writes to pp before the new one's.
+ */
+static inline void p_handoff_release(const void *pp)
+{
+#if defined(__SANITIZE_THREAD__)
+	__tsan_release((void *)pp);
+#else
+	(void)pp;
+#endif
+}
+static inline void p_handoff_acquire(const void *pp)
+{
+#if defined(__SANITIZE_THREAD__)
+	__tsan_acquire((void *)pp);
+#else
+	(void)pp;
+#endif
+}
+
 #define likely(x)	__builtin_expect(!!(x), 1)
 #define unlikely(x)	__builtin_expect(!!(x), 0)
 
@@ -402,11 +425,7 @@ static inline void m_back_to_g(struct m *m)
 		kmod_publish(m, true);
 	else if (__builtin_expect(m->bin_g != NULL, 0) && m->curg != &m->g0 &&
 	    m->p) {
-#if defined(__SANITIZE_THREAD__)
-		/* the P may go to a standby by the program's CAS, which TSan
-		 * does not see: the takeover's __tsan_acquire pairs with this */
-		__tsan_release(m->p);
-#endif
+		p_handoff_release(m->p);
 		bpf_in_g_swap(m, 1);
 	}
 }

@@ -101,9 +101,11 @@ static inline void exitsyscall(struct g *gp)
 		pp->m = m;
 		m->oldp = NULL;
 		st(&gp->status, G_RUNNING);
-		return;
+	} else {
+		exitsyscall_slow(gp);
 	}
-	exitsyscall_slow(gp);
+	/* back to G code with a P (in_g stays set after a wrapped call) */
+	p_handoff_release(gp->m->p);
 }
 
 static inline long syscall6(long n, long a, long b, long c, long d, long e,
