@@ -118,8 +118,14 @@ static int recv_now(struct sact_chan *c, void *elem, struct g **wake)
 	return 0;
 }
 
-static int chan_send(struct sact_chan *c, const void *elem, int mode,
-		     uint64_t ns)
+/*
+ * Go's chansend and chanrecv in one: done at once (send_now/recv_now), or
+ * -EAGAIN for TRY, or park on the channel's queue until a partner (or
+ * close, or the TIMED limit) readies the G.  Closed: -EPIPE, and a receive
+ * leaves *elem zeroed.  Precondition: called from a G, except TRY.
+ */
+static int chan_op(struct sact_chan *c, void *elem, bool send, int mode,
+		   uint64_t ns)
 {
 	struct g *wake = NULL;
 	struct waiter w;
@@ -128,34 +134,7 @@ static int chan_send(struct sact_chan *c, const void *elem, int mode,
 	if (err)
 		return err;
 	lock_acquire(&c->lock);
-	err = send_now(c, elem, &wake);
-	if (err) {
-		lock_release(&c->lock);
-		if (wake)
-			goready(wake);
-		return err < 0 ? err : 0;
-	}
-	if (mode == TRY) {
-		lock_release(&c->lock);
-		return -EAGAIN;
-	}
-	w = (struct waiter){ .g = getg_or_throw(), .elem = (void *)elem };
-	err = park_on(&c->sendq, &w, &c->lock, mode == TIMED, ns);
-	if (err)
-		return err;
-	return w.ok ? 0 : -EPIPE;
-}
-
-static int chan_recv(struct sact_chan *c, void *elem, int mode, uint64_t ns)
-{
-	struct g *wake = NULL;
-	struct waiter w;
-	int err = park_prepare(mode == TIMED);
-
-	if (err)
-		return err;
-	lock_acquire(&c->lock);
-	err = recv_now(c, elem, &wake);
+	err = send ? send_now(c, elem, &wake) : recv_now(c, elem, &wake);
 	if (err) {
 		lock_release(&c->lock);
 		if (wake)
@@ -167,46 +146,47 @@ static int chan_recv(struct sact_chan *c, void *elem, int mode, uint64_t ns)
 		return -EAGAIN;
 	}
 	w = (struct waiter){ .g = getg_or_throw(), .elem = elem };
-	err = park_on(&c->recvq, &w, &c->lock, mode == TIMED, ns);
+	err = park_on(send ? &c->sendq : &c->recvq, &w, &c->lock,
+		      mode == TIMED, ns);
 	if (err)
 		return err;
-	if (!w.ok) {
+	if (w.ok)
+		return 0;
+	if (!send)
 		memset(elem, 0, c->elemsize);
-		return -EPIPE;
-	}
-	return 0;
+	return -EPIPE;
 }
 
 SACT_API int sact_chan_send(struct sact_chan *c, const void *elem)
 {
-	return chan_send(c, elem, BLOCK, 0);
+	return chan_op(c, (void *)elem, true, BLOCK, 0);
 }
 
 SACT_API int sact_chan_trysend(struct sact_chan *c, const void *elem)
 {
-	return chan_send(c, elem, TRY, 0);
+	return chan_op(c, (void *)elem, true, TRY, 0);
 }
 
 SACT_API int sact_chan_send_timeout(struct sact_chan *c, const void *elem,
 				    uint64_t timeout_ns)
 {
-	return chan_send(c, elem, TIMED, timeout_ns);
+	return chan_op(c, (void *)elem, true, TIMED, timeout_ns);
 }
 
 SACT_API int sact_chan_recv(struct sact_chan *c, void *elem)
 {
-	return chan_recv(c, elem, BLOCK, 0);
+	return chan_op(c, elem, false, BLOCK, 0);
 }
 
 SACT_API int sact_chan_tryrecv(struct sact_chan *c, void *elem)
 {
-	return chan_recv(c, elem, TRY, 0);
+	return chan_op(c, elem, false, TRY, 0);
 }
 
 SACT_API int sact_chan_recv_timeout(struct sact_chan *c, void *elem,
 				    uint64_t timeout_ns)
 {
-	return chan_recv(c, elem, TIMED, timeout_ns);
+	return chan_op(c, elem, false, TIMED, timeout_ns);
 }
 
 SACT_API int sact_chan_close(struct sact_chan *c)
