@@ -45,6 +45,22 @@ static inline int64_t quantile(int64_t *v, long n, double q)
 	return v[(long)(q * n)];
 }
 
+/* The xorshift64 state of random reader i (i >= 0): distinct per reader. */
+static inline uint64_t rand_seed(long i)
+{
+	return 0x9e3779b97f4a7c15ULL * (uint64_t)(i + 1);
+}
+
+/* The byte offset of the next random block of bs bytes in a file of
+ * nblocks such blocks (*x: a rand_seed state, advanced). */
+static inline off_t rand_block(uint64_t *x, long nblocks, long bs)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return (off_t)(*x % (uint64_t)nblocks) * bs;
+}
+
 /*
  * The backend named s ("kmod", "bpf", "sysmon", "none", "auto"), or -1.
  * Precondition: s is not NULL.

@@ -39,19 +39,14 @@ static char *bufs;		/* ngs * BS, aligned */
 static void reader(void *arg)
 {
 	long i = (long)arg, per = nreads / ngs;
-	uint64_t x = 0x9e3779b97f4a7c15ULL * (i + 1);
+	uint64_t x = rand_seed(i);
 	char *buf = bufs + i * BS;
 
 	for (long k = i * per; k < (i + 1) * per; k++) {
-		off_t off;
-		int64_t t0;
+		off_t off = rand_block(&x, nblocks, BS);
+		int64_t t0 = now_ns();
 		ssize_t r;
 
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		off = (off_t)(x % nblocks) * BS;
-		t0 = now_ns();
 		r = mode == IO_RING ? sact_ring_pread(fd, buf, BS, off) :
 		    mode == IO_BLOCK ? sact_pread(fd, buf, BS, off) :
 				    pread(fd, buf, BS, off);

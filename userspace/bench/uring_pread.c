@@ -21,14 +21,10 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <sact.h>
+#include "bench.h"
 
 #define BS	4096
 
@@ -40,30 +36,17 @@ static int64_t *lat;		/* ngs * nper */
 static char *bufs;		/* ngs * BS, 4 KiB aligned */
 static int errs;
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void reader(void *arg)
 {
 	long i = (long)arg;
-	uint64_t x = 0x9e3779b97f4a7c15ULL * (i + 1);
+	uint64_t x = rand_seed(i);
 	char *buf = bufs + i * BS;
 
 	for (int k = 0; k < nper; k++) {
-		off_t off;
-		int64_t t0;
+		off_t off = rand_block(&x, nblocks, BS);
+		int64_t t0 = now_ns();
 		ssize_t r;
 
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		off = (off_t)(x % nblocks) * BS;
-		t0 = now_ns();
 		r = ring_mode ? sact_ring_pread(fd, buf, BS, off)
 			      : sact_pread(fd, buf, BS, off);
 		lat[i * nper + k] = now_ns() - t0;
@@ -78,13 +61,6 @@ static void top(void *arg)
 	for (long i = 0; i < ngs; i++)
 		if (sact_go(reader, (void *)i) < 0)
 			abort();
-}
-
-static int cmp64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static int one(bool ring)
@@ -109,11 +85,10 @@ static int one(bool ring)
 			sact_ring_available() ? "unavailable" : "ok");
 		return -EIO;
 	}
-	qsort(lat, n, sizeof(*lat), cmp64);
 	printf("%-5s %-6s Gs %d nprocs %d: %8.0f ops/s  p50 %7.1f us  p99 %7.1f us\n",
 	       ring ? "ring" : "block", sact_backend_name(sact_backend()),
-	       ngs, nprocs, n / ((t1 - t0) / 1e9), lat[n / 2] / 1e3,
-	       lat[n * 99 / 100] / 1e3);
+	       ngs, nprocs, n / ((t1 - t0) / 1e9), quantile(lat, n, 0.5) / 1e3,
+	       quantile(lat, n, 0.99) / 1e3);
 	return 0;
 }
 
@@ -152,11 +127,9 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "b:m:g:p:n:r:f:s:c")) != -1) {
 		switch (opt) {
 		case 'b':
-			backend = !strcmp(optarg, "none") ? SACT_BACKEND_NONE :
-				  !strcmp(optarg, "kmod") ? SACT_BACKEND_KMOD :
-				  !strcmp(optarg, "bpf") ? SACT_BACKEND_BPF :
-				  !strcmp(optarg, "auto") ? SACT_BACKEND_AUTO :
-				  SACT_BACKEND_SYSMON;
+			backend = backend_of(optarg);
+			if ((int)backend < 0)
+				goto usage;
 			break;
 		case 'm': mode = optarg; break;
 		case 'g': ngs = atoi(optarg); break;
@@ -167,10 +140,12 @@ int main(int argc, char **argv)
 		case 's': mib = atol(optarg); break;
 		case 'c': oflags = O_RDONLY; break;
 		default:
-			fprintf(stderr, "usage: see the top of uring_pread.c\n");
-			return 2;
+			goto usage;
 		}
 	}
+	if (strcmp(mode, "ring") && strcmp(mode, "block") &&
+	    strcmp(mode, "both"))
+		goto usage;
 	if (make_file(path, mib) < 0) {
 		fprintf(stderr, "cannot create %s\n", path);
 		return 1;
@@ -192,4 +167,7 @@ int main(int argc, char **argv)
 			return 1;
 	}
 	return 0;
+usage:
+	fprintf(stderr, "usage: see the top of uring_pread.c\n");
+	return 2;
 }
