@@ -447,10 +447,12 @@ static inline uint32_t m_kblock_begin(struct m *m)
 static inline void m_kblock_end(struct m *m, uint32_t old)
 {
 	if (__builtin_expect(old != 0, 0)) {
-		if (m->ks)
+		if (m->ks) {
 			kmod_state_swap(m->ks, old);
-		else
+		} else {
+			p_handoff_release(m->p);	/* as m_back_to_g */
 			bpf_in_g_swap(m, old);
+		}
 	}
 }
 /* Why the last backend init failed (one line, for SACT_DEBUG=1), or "". */
