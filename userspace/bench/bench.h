@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -84,6 +85,26 @@ static inline int io_path_of(const char *s)
 {
 	return !strcmp(s, "block") ? IO_BLOCK : !strcmp(s, "ring") ? IO_RING :
 	       !strcmp(s, "pthread") ? IO_PTHREAD : -1;
+}
+
+/*
+ * The options every I/O bench takes, -m PATH (io_path_of) and -b BACKEND
+ * (backend_of), for a getopt loop's default case: true if opt was one of
+ * them with a good argument (stored in *mode or c->backend), false for a
+ * bad argument or any other option (a usage error).
+ */
+static inline bool io_opt(int opt, const char *arg, int *mode,
+			  struct sact_config *c)
+{
+	int v;
+
+	if (opt == 'm' && (v = io_path_of(arg)) >= 0)
+		*mode = v;
+	else if (opt == 'b' && (v = backend_of(arg)) >= 0)
+		c->backend = v;
+	else
+		return false;
+	return true;
 }
 
 /*

@@ -122,22 +122,13 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "m:b:p:S:s:P:")) != -1) {
 		switch (opt) {
-		case 'm':
-			mode = io_path_of(optarg);
-			if (mode < 0)
-				goto usage;
-			break;
-		case 'b':
-			c.backend = backend_of(optarg);
-			if ((int)c.backend < 0)
-				goto usage;
-			break;
 		case 'p': c.nprocs = atoi(optarg); break;
 		case 'S': c.standby = atoi(optarg); break;
 		case 's': size = atol(optarg); break;
 		case 'P': a.sin_port = htons(atoi(optarg)); break;
 		default:
-			goto usage;
+			if (!io_opt(opt, optarg, &mode, &c))
+				goto usage;
 		}
 	}
 	if (size < 1 || size > 65536)

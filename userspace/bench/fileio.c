@@ -10,12 +10,17 @@
  *
  * The G readers share N reads in all (each reads N/G), at offsets from a
  * per-reader xorshift.  The file must exist (scripts/bench makes it) and
- * must not be on tmpfs (O_DIRECT).  uring_pread.c compares the same two
- * sact paths in one process; this one runs one case per process, so that
- * the harness can put every runtime in the same table.
+ * must not be on tmpfs (O_DIRECT).  One case per process, so that the
+ * harness can put every runtime in the same table; to compare the ring and
+ * the blocking path by hand, alternate -m ring and -m block runs.
  *
  *	build/bench/fileio -f FILE [-m block|ring|pthread] [-b BACKEND]
- *			   [-g READERS] [-p NPROCS] [-n READS] [-t THREADS]
+ *			   [-g READERS] [-p NPROCS] [-n READS] [-t THREADS] [-c]
+ *
+ * -c: without O_DIRECT (reads from the page cache: no device at all), for
+ * where there is no disk, e.g. the VM guest, whose only file system is its
+ * initramfs in RAM (O_DIRECT there fails with EINVAL): what it measures is
+ * the cost of each path per read, not a device.
  *
  * Defaults: -m block -b sysmon -g 64 -p 2 -n 20000 -t 64.  Prints:
  *   fileio mode=M backend=B gs=G ops_per_s=.. p50_us=.. p99_us=.. threads=..
@@ -98,34 +103,26 @@ int main(int argc, char **argv)
 	struct tsampler ts;
 	struct stat st;
 	int64_t t0, t1;
-	int opt, err, threads;
+	int opt, err, threads, oflags = O_RDONLY | O_DIRECT;
 
-	while ((opt = getopt(argc, argv, "f:m:b:g:p:n:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "f:m:b:g:p:n:t:c")) != -1) {
 		switch (opt) {
 		case 'f': path = optarg; break;
-		case 'm':
-			mode = io_path_of(optarg);
-			if (mode < 0)
-				goto usage;
-			break;
-		case 'b':
-			c.backend = backend_of(optarg);
-			if ((int)c.backend < 0)
-				goto usage;
-			break;
 		case 'g': ngs = atoi(optarg); break;
 		case 'p': nprocs = atoi(optarg); break;
 		case 'n': nreads = atol(optarg); break;
 		case 't': nthreads = atoi(optarg); break;
+		case 'c': oflags = O_RDONLY; break;
 		default:
-			goto usage;
+			if (!io_opt(opt, optarg, &mode, &c))
+				goto usage;
 		}
 	}
 	if (!path || ngs < 1 || nreads < ngs || nthreads < 1)
 		goto usage;
 	nreads -= nreads % ngs;
 	c.nprocs = nprocs;
-	fd = open(path, O_RDONLY | O_DIRECT);
+	fd = open(path, oflags);
 	if (fd < 0 || fstat(fd, &st)) {
 		perror(path);
 		return 1;

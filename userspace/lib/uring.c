@@ -37,7 +37,8 @@
  *    no other M reaps a running P's ring.
  * 6. Submitting in batches (when the P's local queue runs dry, or 32
  *    SQEs are queued, instead of once per park).  Measured with
- *    uring_pread (64 Gs, 2 Ps, sysmon, alternating runs): O_DIRECT from
+ *    uring_pread, since folded into bench/fileio (64 Gs, 2 Ps, sysmon,
+ *    alternating runs): O_DIRECT from
  *    the disk 76k-80k ops/s batched against 81k-84k per park (the device
  *    waits for the batch); page-cache reads (-c) 0.96M-1.31M against
  *    0.87M-0.92M.  Not a clear gain, and a G that computes would hold
