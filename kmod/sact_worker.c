@@ -781,16 +781,21 @@ static struct task_struct *sact_grant_waiter(struct sact_standby_wait *sb,
  * @a:		checked by the caller: ->worker < SACT_MAX_WORKERS, ->proc <
  *		nr_procs, ->flags 0 or %SACT_GRANT_STANDBY (with ->seq)
  *
- * Without flags the worker must be blocked (it takes the P when it
- * unblocks) or parked by strict mode (woken with it).  With
+ * Without flags the worker must be blocked, by a block that took its P
+ * (it takes the granted one when it unblocks), or parked by strict mode
+ * (woken with it).  A worker whose block took no P may hold one that it
+ * has not acknowledged yet - a block, a reclaim or a grant gave it a P,
+ * and it blocked again before user space adopted it, its slot still
+ * naming the old P - and a second P would be lost to user space, which
+ * adopts one: so it is refused.  With
  * %SACT_GRANT_STANDBY it must be in %SACT_IOC_STANDBY (woken with the P)
  * or on its way there (its next STANDBY returns the P at once), and its
  * standby_seq must be ->seq: a standby a block already woke with another P
  * is not given a second one.
  *
  * CONTEXT: process context.
- * Return: 0, -ENOENT (no such worker), -EAGAIN (it waits for no P, or its
- * standby episode ->seq is over), -EBUSY (it has a P coming, or ->proc is
+ * Return: 0, -ENOENT (no such worker), -EAGAIN (it waits for no P: not
+ * blocked, or blocked keeping its P, or its standby episode ->seq is over), -EBUSY (it has a P coming, or ->proc is
  * neither FREE nor the caller's).
  */
 int sact_grant(struct sact_group *g, const struct sact_grant *a)
@@ -816,8 +821,10 @@ int sact_grant(struct sact_group *g, const struct sact_grant *a)
 			goto out_unlock;
 		}
 	} else {
-		if (!test_bit(SACT_WF_BLOCKED, &w->flags) &&
-		    !test_bit(SACT_WF_PARKED, &w->flags)) {
+		bool lost_p = test_bit(SACT_WF_BLOCKED, &w->flags) &&
+			      w->blocked_proc != SACT_NONE;
+
+		if (!lost_p && !test_bit(SACT_WF_PARKED, &w->flags)) {
 			ret = -EAGAIN;
 			goto out_unlock;
 		}

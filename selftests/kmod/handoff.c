@@ -347,11 +347,12 @@ static uint32_t tword;
 
 struct blocked_m1 {
 	struct kgroup *g;
+	uint32_t says;		/* the P its slot names: 1, or a stale one */
 	int err;
 	uint32_t kproc;
 };
 
-/* M 1 holds P 1 and blocks until tword is set. */
+/* M 1 holds P 1, says it runs on P b->says, blocks until tword is set. */
 static void *block_m1(void *p)
 {
 	struct blocked_m1 *b = p;
@@ -362,7 +363,7 @@ static void *block_m1(void *p)
 		b->err = -1;
 		return NULL;
 	}
-	kg_running(b->g, 1, 1);
+	kg_running(b->g, 1, b->says);
 	while (!__atomic_load_n(&tword, __ATOMIC_ACQUIRE))
 		kt_futex(&tword, FUTEX_WAIT_PRIVATE, 0);
 	kg_idle(b->g, 1);
@@ -374,7 +375,7 @@ static void *block_m1(void *p)
 TEST_F(ho, grant_rules)
 {
 	struct kgroup *g = &self->g;
-	struct blocked_m1 b = { .g = g };
+	struct blocked_m1 b = { .g = g, .says = 1 };
 	pthread_t t;
 
 	ASSERT_EQ(0, kg_config(g, 0, 4));
@@ -401,6 +402,44 @@ TEST_F(ho, grant_rules)
 	EXPECT_EQ(1, KG_COUNTER(g, unblocks));
 	ASSERT_EQ(2, kg_drain(g, NULL, NULL));
 	EXPECT_EQ(0, g->ring[1].to);
+}
+
+/*
+ * A block that took no P gets no grant: M 1 holds P 1 but its slot still
+ * names P 2 (a P given to it while it waited, which user space has not
+ * adopted yet, and a stale slot), so its block hands nothing off.  A grant
+ * would make it the holder of two Ps, and user space adopts one: the other
+ * would be lost for good (a runtime hang, found by the backends stress).
+ */
+TEST_F(ho, grant_refused_to_a_block_that_took_no_p)
+{
+	struct kgroup *g = &self->g;
+	struct blocked_m1 b = { .g = g, .says = 2 };
+	struct sact_counters c;
+	pthread_t t;
+
+	ASSERT_EQ(0, kg_config(g, SACT_CONFIG_STRICT | SACT_CONFIG_POOL, 4));
+	kg_force(g, 2, 3);
+	ASSERT_EQ(0, pthread_create(&t, NULL, block_m1, &b));
+	ASSERT_TRUE(kt_wait_until(kg_load(&g->ms[1].kstate) ==
+				  SACT_MK_BLOCKED));
+	EXPECT_EQ(-EAGAIN, kg_grant(g, 1, 0));		/* it holds P 1 */
+	EXPECT_EQ(SACT_PW(SACT_P_OWNED, 0), kg_pword(g, 0));
+	EXPECT_EQ(SACT_PW(SACT_P_OWNED, 1), kg_pword(g, 1));
+	EXPECT_EQ(-EAGAIN, kg_grant(g, 1, 3));		/* a FREE P neither */
+	EXPECT_EQ(SACT_P_FREE, kg_pword(g, 3));
+	__atomic_store_n(&tword, 1, __ATOMIC_RELEASE);
+	kt_futex(&tword, FUTEX_WAKE_PRIVATE, 1);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	ASSERT_EQ(0, b.err);
+	EXPECT_EQ(SACT_NONE, b.kproc);			/* given nothing */
+	c = kg_counters(g);
+	EXPECT_EQ(0, c.grants);
+	EXPECT_EQ(0, c.handoffs);
+	EXPECT_EQ(0, c.strict_parks);
+	EXPECT_EQ(1, c.blocks);
+	EXPECT_EQ(1, c.unblocks);
+	EXPECT_EQ(SACT_PW(SACT_P_OWNED, 1), kg_pword(g, 1));
 }
 
 KT_TEST_MODULE_REFS_SETTLE

@@ -99,8 +99,11 @@
  *     unblock: user space checks word[p] after every call that may block.
  *
  * (5) Grant.  %SACT_IOC_GRANT moves a P that is FREE, or held by the
- *     calling M, to OWNED|m for an M that blocked or is parked by (4), and
- *     wakes it.  With %SACT_GRANT_STANDBY it does the same for an M
+ *     calling M, to OWNED|m for an M whose block took its P, (1) or (2),
+ *     or that is parked by (4), and wakes it.  An M whose block took no P
+ *     is refused: it may hold a P it has not yet acknowledged (given to it
+ *     while it waited, before it blocked again), and one M never holds
+ *     two.  With %SACT_GRANT_STANDBY it does the same for an M
  *     parked in %SACT_IOC_STANDBY (or about to call it), so user space
  *     can wake a standby of its choosing with a P: see struct sact_grant.
  *
@@ -371,8 +374,8 @@ struct sact_standby {
  *		is accepted
  * @flags:	0 or %SACT_GRANT_STANDBY
  * @worker:	the M to give a P to.  Without flags: it must have blocked
- *		and not yet returned to user space, or be parked by strict
- *		mode.  With %SACT_GRANT_STANDBY: it must be parked in
+ *		by a block that took its P, (1) or (2), and not yet returned
+ *		to user space, or be parked by strict mode.  With %SACT_GRANT_STANDBY: it must be parked in
  *		%SACT_IOC_STANDBY, or not blocked, not parked and about to
  *		call it (its next STANDBY returns the P at once), and its
  *		sact_mslot.standby_seq must still be @seq
@@ -381,7 +384,8 @@ struct sact_standby {
  *		the M went to wait; else must be 0
  * @__reserved:	must be 0
  *
- * -ENOENT: no such worker; -EAGAIN: it is not waiting for a P (with
+ * -ENOENT: no such worker; -EAGAIN: it is not waiting for a P (blocked
+ * with no P taken: it may hold one it has not acknowledged; with
  * %SACT_GRANT_STANDBY: its standby episode @seq ended, e.g. a block handed
  * it a P); -EBUSY: it has a grant already, or the P is held by another M
  * (or changed under us: retry).
