@@ -267,14 +267,14 @@ struct m {
 	/*
 	 * kmod backend (kmod_backend.c): this M's slot in the module's shared
 	 * page (NULL with other backends), the slot's unblock count when the
-	 * M last checked its P (O), whether a block cost it its P and it
-	 * waits for a grant (L), whether it is parked in SACT_IOC_STANDBY
-	 * idle (L) or, not strict, with a G that waits for a P (L), and the
-	 * slot's standby_seq when it went to wait there (L).
+	 * M last checked its P (O), whether it is parked in
+	 * SACT_IOC_STANDBY idle (L) or, not strict, with a G that waits for
+	 * a P (L), and the slot's standby_seq when it went to wait there
+	 * (L).  Whether a block cost it its P is the slot's kstate: the
+	 * module's word, not the runtime's.
 	 */
 	struct sact_mslot *ks;			/* I */
 	uint32_t kseen;				/* O */
-	bool needp;				/* L */
 	bool in_kstandby;			/* L */
 	bool kwaitg;				/* L */
 	uint32_t kseq;				/* L */

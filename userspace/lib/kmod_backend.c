@@ -44,23 +44,29 @@
  *     to a worker parked by strict mode; else -> FREE (no M waits for a P:
  *     the next one to wait takes it, under the same group lock).  Either
  *     way m's unblock count will move.
- *  2. Take over.  s owns p by the word.  Under sched.lock it marks the old
- *     holder m->needp ("lost its P, waits for one"), then CASes p's status
- *     P_SYSCALL -> P_RUNNING (m may have been in a wrapped call; the CAS
- *     makes m's own exitsyscall CAS fail should it ever run), sets p->m
- *     and runs the scheduler on p at once.
+ *  2. Take over.  s owns p by the word.  It sets p->m (under sched.lock),
+ *     CASes p's status P_SYSCALL -> P_RUNNING (m may have been in a
+ *     wrapped call; the CAS makes m's own exitsyscall CAS fail should it
+ *     ever run) and runs the scheduler on p at once.  It does not try to
+ *     say who lost p: p->m may name an M that lost p long ago, while the
+ *     M that blocked last got p from the module (3, or a handoff to it
+ *     parked) and lost it again before its runtime ever saw it.
  *  3. Unblock.  Strict: the module gives m its own P back if the word is
  *     still FREE, else any FREE P, else parks m in the kernel (on the list
  *     a block with no standby serves, 1) until a grant.  Not strict: m
  *     returns to user space without a P; see 6.
  *  4. Grant.  Every P the runtime is about to idle (pidleput, sched.lock
- *     held) first goes to an M with needp: the caller owns the word (an
- *     idle P's IDLE_W is CASed to OWNED|caller first), sets p->m and the
- *     status, and SACT_IOC_GRANT moves the word to OWNED|m and wakes m
- *     (SACT_GRANT_STANDBY for an M that waits in SACT_IOC_STANDBY, 6).
- *     needp is set (2) and cleared (4) under sched.lock, and every P
- *     release looks at it under that lock, so no P goes idle while an M
- *     waits for one; the module's side of the same rule is POOL (1, 3).
+ *     held) first goes to an M that waits for one, as the module's slots
+ *     say (kmod_waits): parked by strict mode, blocked (it will park
+ *     unless it gets its P back), or (not strict) waiting in
+ *     SACT_IOC_STANDBY with a G (kwaitg, 6).  The caller owns the
+ *     word (an idle P's IDLE_W is CASed to OWNED|caller first), sets p->m
+ *     and the status, and SACT_IOC_GRANT moves the word to OWNED|m and
+ *     wakes m (SACT_GRANT_STANDBY for kwaitg).  The module is the judge:
+ *     it refuses an M that waits for no P - one whose block took none,
+ *     since it may hold a P it has not seen yet, and one M never holds
+ *     two.  The module's side of "no P idles while an M waits" is POOL
+ *     (1, 3).
  *  5. Idle Ms.  An M with nothing to do (stopm, no timeout) parks in
  *     SACT_IOC_STANDBY (kmod_park_standby; up to SACT_MAX_STANDBY, the
  *     rest on the futex idle list; not while an idle P's io_uring needs
@@ -77,8 +83,9 @@
  *     another (the slot's kproc, whose word names m: a FREE P, a grant, a
  *     handoff to m parked).  Not strict, m may hold none: it takes its own
  *     back if FREE, else an idle P, else waits for one in SACT_IOC_STANDBY
- *     (needp, so step 4 grants it the next P that would idle; a block or
- *     a FREE P may come first).  A wrapped call finds out in exitsyscall
+ *     (kwaitg, under the same sched.lock hold as its look at the idle
+ *     list, so step 4 grants it the next P that would idle; a block or a
+ *     FREE P may come first).  A wrapped call finds out in exitsyscall
  *     (the exit_syscall hook swaps m->oldp for the P m holds now, so the
  *     one CAS there stays the authority); G code that blocked unwrapped
  *     finds out at its next entry into the runtime (getm -> m_resync) or
@@ -91,26 +98,34 @@
  *    against (2).  Not strict, m's hook sees its unblock count moved and
  *    looks at the word before the CAS; only a word's owner moves a status.
  *  - reclaim (3) vs takeover of a FREE word (2): one cmpxchg on the word.
- *  - grant (4) vs m coming back: GRANT accepts an M that is still blocked
- *    (the grant is taken at unblock, no park) or parked; one that a block
- *    handed a P first is refused (EBUSY/EAGAIN) and loses needp.
+ *  - grant (4) vs m coming back: GRANT accepts an M whose block took its
+ *    P and that is still blocked (the grant is taken at unblock, no park)
+ *    or parked; one that got a P another way first is refused
+ *    (EBUSY/EAGAIN), and the next waiting M is tried.
  *  - startm's grant (5) vs a block handing the standby a P: the module
  *    decides under its lock, by standby_seq; the loser is refused.
  *  - a block vs an M about to park in the module: the P goes FREE and the
  *    M takes it at its entry (POOL), under the same lock as the block.
- *  - a second block before the resync: the slot still names the old P,
- *    whose word is someone else's: the module hands nothing off, m keeps
- *    the granted P while blocked (less parallelism, never two owners).
+ *  - a second block before the resync: the slot still names the old P.
+ *    If its word is someone else's, the module hands nothing off and m
+ *    keeps the P it was given while blocked (less parallelism; never two
+ *    owners, and never two Ps for m: no grant for a block that took no
+ *    P).  If the word names m again (the module gave m its own P back),
+ *    the block hands it off like any other, and whoever takes it over
+ *    cannot tell that m lost it: hence step 4 reads the module's slots.
  *
  * Accepted weaknesses: a raw block after a runtime call that did not
  * switch keeps the P (above).  A signal (or io_uring's task_work,
  * which sets TIF_NOTIFY_SIGNAL) that interrupts a strict park returns an M
  * without a P to G code: until its next runtime entry, where it waits for a
- * P as in non-strict mode, nprocs + 1 Ms run G code.  Teardown wakes the
- * module standbys with a signal and repeats it every millisecond until
- * all have left: a signal that lands between a standby's last look at
- * sched.exiting and its entry into the ioctl is lost (the only timed
- * retry; it runs only at the end of sact_run).
+ * P as in non-strict mode, nprocs + 1 Ms run G code.  An M that parks
+ * while other Ps sit idle waits for the next P that is idled or handed
+ * off: the module cannot take an idle P (IDLE_W) for it, so a G that
+ * computes without end on the P taken from it delays it that long.
+ * Teardown wakes the module standbys with a signal and repeats it every
+ * millisecond until all have left: a signal that lands between a
+ * standby's last look at sched.exiting and its entry into the ioctl is
+ * lost (the only timed retry; it runs only at the end of sact_run).
  *
  * Rejected: reading the module's event ring (one more consumer on the hot
  * path: the words already say everything the scheduler needs; the ring
@@ -232,8 +247,7 @@ static int kgrant(struct m *n, struct p *pp, bool standby)
 
 /*
  * m owns P index p by the word (a block handed it over, a FREE P, a grant,
- * or its own P): make it m's P in the runtime's view too.  The old holder
- * (the M that blocked) is marked as waiting for a P (step 2).
+ * or its own P): make it m's P in the runtime's view too (step 2).
  */
 static void takeover(struct m *m, int p)
 {
@@ -244,9 +258,6 @@ static void takeover(struct m *m, int p)
 
 	lock_acquire(&sched.lock);
 	old = pp->m;
-	m->needp = false;
-	if (old && old != m)
-		old->needp = true;
 	pp->m = m;
 	lock_release(&sched.lock);
 	atomic_compare_exchange_strong(&pp->status, &s, P_RUNNING);
@@ -301,7 +312,6 @@ static int kmod_wait_p(struct m *m)
 		acquirep(m, pp);
 		return pp->id;
 	}
-	m->needp = true;
 	m->kwaitg = true;
 	m->kseq = kload(&m->ks->standby_seq);
 	lock_release(&sched.lock);
@@ -310,7 +320,6 @@ static int kmod_wait_p(struct m *m)
 	m_kblock_end(m, ks);
 	lock_acquire(&sched.lock);
 	m->kwaitg = false;
-	m->needp = false;
 	lock_release(&sched.lock);
 	return r;
 }
@@ -349,14 +358,11 @@ mine:
 	/*
 	 * The module gives m its P back when the word is FREE - which also
 	 * happens when another M took the P over (step 2) and then blocked
-	 * itself.  Then that M is the one that lost it.
+	 * itself.  That M waits for a P now, and step 4 finds it.
 	 */
-	if (pp->m != m || m->needp) {
+	if (pp->m != m) {
 		lock_acquire(&sched.lock);
-		if (pp->m && pp->m != m)
-			pp->m->needp = true;
 		pp->m = m;
-		m->needp = false;
 		lock_release(&sched.lock);
 	}
 }
@@ -466,8 +472,25 @@ static bool kmod_standby_grant(struct p *pp, bool spinning)
 }
 
 /*
- * Step 4 (sched.lock held): give pp to an M that lost its P, instead of
- * idling it.  The caller is pp's owner (or took it off the idle list).
+ * Does n wait for a P?  Parked by strict mode; blocked (it will park
+ * unless it gets its P back; the module refuses the grant if its block
+ * took no P); or, not strict, in SACT_IOC_STANDBY with a G (kwaitg).
+ * Read from the module's slot: a P the module moved on its own (a
+ * reclaim, a FREE P, a handoff to a parked M) may have been lost again
+ * by a block before its new holder's runtime ever saw it, so the runtime
+ * cannot keep this list itself.  One look per M: BLOCKED becomes PARKED
+ * under our feet, and two passes (parked first) could miss it in both.
+ */
+static bool kmod_waits(struct m *n)
+{
+	uint32_t k = kload(&n->ks->kstate);
+
+	return k == SACT_MK_PARKED || k == SACT_MK_BLOCKED || n->kwaitg;
+}
+
+/*
+ * Step 4 (sched.lock held): give pp to an M that waits for a P, instead
+ * of idling it.  The caller is pp's owner (or took it off the idle list).
  */
 static bool kmod_p_idle(struct p *pp)
 {
@@ -479,18 +502,17 @@ static bool kmod_p_idle(struct p *pp)
 		struct m *n = &sched.allm[i];
 		int err;
 
-		if (!n->needp || ld(&sched.exiting))
+		if (n == me || !n->ks || ld(&sched.exiting) || !kmod_waits(n))
 			continue;
 		own_word(me, pp);
 		pp->m = n;
 		st(&pp->status, P_RUNNING);
 		err = kgrant(n, pp, n->kwaitg);
-		n->needp = false;
 		if (err == 0) {
 			n->kwaitg = false;
 			return true;
 		}
-		/* it got a P another way (a block, a FREE P) */
+		/* it has a P, or got one another way meanwhile */
 		if (err != -EAGAIN && err != -EBUSY)
 			throw("sact: kmod: SACT_IOC_GRANT failed");
 	}
