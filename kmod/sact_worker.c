@@ -783,11 +783,10 @@ static struct task_struct *sact_grant_waiter(struct sact_standby_wait *sb,
  *
  * Without flags the worker must be blocked, by a block that took its P
  * (it takes the granted one when it unblocks), or parked by strict mode
- * (woken with it).  A worker whose block took no P may hold one that it
- * has not acknowledged yet - a block, a reclaim or a grant gave it a P,
- * and it blocked again before user space adopted it, its slot still
- * naming the old P - and a second P would be lost to user space, which
- * adopts one: so it is refused.  With
+ * (woken with it).  A block that took no P is refused: its worker may
+ * hold a P user space has not adopted yet (given to it, then a second
+ * block before user space ran, its slot still naming the old P), and of
+ * two Ps user space would adopt one and lose the other.  With
  * %SACT_GRANT_STANDBY it must be in %SACT_IOC_STANDBY (woken with the P)
  * or on its way there (its next STANDBY returns the P at once), and its
  * standby_seq must be ->seq: a standby a block already woke with another P
@@ -795,8 +794,8 @@ static struct task_struct *sact_grant_waiter(struct sact_standby_wait *sb,
  *
  * CONTEXT: process context.
  * Return: 0, -ENOENT (no such worker), -EAGAIN (it waits for no P: not
- * blocked, or blocked keeping its P, or its standby episode ->seq is over), -EBUSY (it has a P coming, or ->proc is
- * neither FREE nor the caller's).
+ * blocked, or its block took no P, or its standby episode ->seq is over),
+ * -EBUSY (it has a P coming, or ->proc is neither FREE nor the caller's).
  */
 int sact_grant(struct sact_group *g, const struct sact_grant *a)
 {
