@@ -375,7 +375,8 @@ struct sact_standby {
  * @flags:	0 or %SACT_GRANT_STANDBY
  * @worker:	the M to give a P to.  Without flags: it must have blocked
  *		by a block that took its P, (1) or (2), and not yet returned
- *		to user space, or be parked by strict mode.  With %SACT_GRANT_STANDBY: it must be parked in
+ *		to user space, or be parked by strict mode.  With
+ *		%SACT_GRANT_STANDBY: it must be parked in
  *		%SACT_IOC_STANDBY, or not blocked, not parked and about to
  *		call it (its next STANDBY returns the P at once), and its
  *		sact_mslot.standby_seq must still be @seq
@@ -384,8 +385,8 @@ struct sact_standby {
  *		the M went to wait; else must be 0
  * @__reserved:	must be 0
  *
- * -ENOENT: no such worker; -EAGAIN: it is not waiting for a P (blocked
- * with no P taken: it may hold one it has not acknowledged; with
+ * -ENOENT: no such worker; -EAGAIN: it is not waiting for a P (also a
+ * block that took no P: it may hold one it has not adopted yet; with
  * %SACT_GRANT_STANDBY: its standby episode @seq ended, e.g. a block handed
  * it a P); -EBUSY: it has a grant already, or the P is held by another M
  * (or changed under us: retry).
