@@ -47,6 +47,10 @@ struct sact_config {
 	enum sact_backend backend;
 	size_t stack_size;	/* 0: default */
 	unsigned int flags;	/* SACT_CONFIG_*; 0: the defaults */
+	int max_threads;	/* cap on Ms; 0: SACT_MAX_THREADS or 10000 */
+	int thread_idle_ms;	/* an M beyond nprocs + standby idle this
+				 * long exits; 0: SACT_THREAD_IDLE_MS or
+				 * 1000; < 0: never */
 };
 
 /*
@@ -129,7 +133,7 @@ struct sact_stats {
 	size_t size;		/* in: sizeof(struct sact_stats) the caller has */
 	enum sact_backend backend;
 	int nprocs;		/* Ps */
-	int nms;		/* Ms in the pool (nprocs + standby) */
+	int nms;		/* Ms alive (at the end, for the last run) */
 	uint64_t gs_spawned;	/* Gs created, the first included */
 	uint64_t gs_peak;	/* most Gs alive at once */
 	uint64_t switches;	/* context switches */
@@ -140,6 +144,10 @@ struct sact_stats {
 	uint64_t handoff_waits;	/* ... that found no standby M and waited */
 	uint64_t threads_created; /* OS threads created by the run */
 	uint64_t threads_peak;	/* most runtime threads alive at once */
+	uint64_t ms_created;	/* Ms (worker threads) created, the first
+				 * nprocs + standby included */
+	uint64_t ms_retired;	/* Ms that exited after thread_idle_ms */
+	uint64_t ms_peak;	/* most Ms alive at once */
 };
 
 /*

@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * threads.c - invariant (a): the runtime never has more OS threads than
- * nprocs + standby + 1 (the 1: sysmon's monitor; kmod and bpf have none,
- * so for them the bound is nprocs + standby),
- * whatever its Gs do: here they block in raw usleep(), in wrapped
- * nanosleep(), compute and yield, while a G counts /proc/self/status's
- * Threads: (minus the main thread, which only waits in sact_run).
+ * threads.c - the thread rule: Ms grow only when the standby reserve runs
+ * out.  sact_run makes nprocs + standby Ms, plus the template thread (and
+ * sysmon's monitor); the template makes more only when fewer than one M is
+ * left idle.  So while fewer Gs block in the kernel at once than the
+ * reserve covers, the count never grows, whatever the Gs do.  bpf keeps
+ * nprocs of the reserve in the Ps' rings and refills a ring from the
+ * idle list (or asks the template when that is empty), so the reserve
+ * covers standby - nprocs - 1 blocks there, standby - 1 elsewhere.  Here
+ * nprocs Gs block in raw usleep() and wrapped nanosleep(), compute and
+ * yield, with standby = 2 * nprocs + 1, while a G
+ * counts /proc/self/status's Threads: (minus the main thread, which only
+ * waits in sact_run).  The growth itself is tested in liveness.c.
  */
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -16,10 +22,10 @@
 #include "kselftest_harness.h"
 #include "bk.h"
 
-#define NWORK	8
 #define ITERS	40
 
 struct run {
+	int nwork;
 	_Atomic int done;
 	int max_threads;
 	int samples;
@@ -88,8 +94,8 @@ static void first(void *arg)
 {
 	struct run *r = arg;
 
-	sact_wg_add(&r->wg, NWORK);
-	for (int i = 0; i < NWORK; i++)
+	sact_wg_add(&r->wg, r->nwork);
+	for (int i = 0; i < r->nwork; i++)
 		sact_go(worker, r);
 	sact_go(sampler, r);
 	sact_wg_wait(&r->wg);
@@ -100,10 +106,10 @@ BK_FIXTURE(threads);
 
 TEST_F(threads, bounded)
 {
-	struct run r = { 0 };
+	struct run r = { .nwork = variant->nprocs };
 	struct sact_stats st = { .size = sizeof(st) };
-	int standby = variant->nprocs;
-	int bound = variant->nprocs + standby +
+	int standby = 2 * variant->nprocs + 1;
+	int bound = variant->nprocs + standby + 1 +
 		    (variant->backend == SACT_BACKEND_SYSMON);
 
 	bk_skip_elsewhere(_metadata, variant);
@@ -115,6 +121,7 @@ TEST_F(threads, bounded)
 		       variant->nprocs, standby);
 	ASSERT_EQ(0, sact_stats(&st));
 	EXPECT_LE(st.threads_created, bound);
+	EXPECT_EQ(variant->nprocs + standby, st.ms_created);
 }
 
 TEST_HARNESS_MAIN

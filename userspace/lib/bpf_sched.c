@@ -111,12 +111,15 @@ static int bpf_init(void)
 	};
 	int err;
 
-	if (sched.nprocs > SACT_BPF_MAX_P || sched.nm > SACT_BPF_MAX_M) {
+	if (sched.nprocs > SACT_BPF_MAX_P || sched.mkeep > SACT_BPF_MAX_M) {
 		snprintf(backend_why, sizeof(backend_why),
 			 "bpf: at most %d Ps and %d Ms", SACT_BPF_MAX_P,
 			 SACT_BPF_MAX_M);
 		return -E2BIG;
 	}
+	/* an M is a slot of the program's map */
+	if (sched.mmax > SACT_BPF_MAX_M)
+		sched.mmax = SACT_BPF_MAX_M;
 	err = sact_bpf_open(&o, &bb, backend_why, sizeof(backend_why));
 	if (err)
 		return err;
@@ -214,16 +217,22 @@ static void takeover(struct m *m, int p)
 	pp->m = m;
 	atomic_fetch_add(&sched.handoffs, 1);
 	lock_acquire(&sched.lock);
-	if (!ld(&sched.exiting) && sched.midle &&
-	    sched.nkstandby < sched.kstandby_target) {
-		/* woken without a P: findrunnable sends it to stopm(-1),
-		 * which parks it in the ring (bpf_park_standby) */
+	if (!ld(&sched.exiting) && sched.nkstandby < sched.kstandby_target) {
 		n = sched.midle;
-		sched.midle = n->link;
-		sched.nmidle--;
-		n->on_midle = false;
-		n->nextp = NULL;
-		st_rel(&n->park, 1);
+		if (n) {
+			/* woken without a P: findrunnable sends it to
+			 * stopm(-1), which parks it in the ring
+			 * (bpf_park_standby) */
+			sched.midle = n->link;
+			sched.nmidle--;
+			n->on_midle = false;
+			n->nextp = NULL;
+			n->coming = true;	/* idle, for the reserve */
+			sched.nmcoming++;
+			st_rel(&n->park, 1);
+		} else {
+			sched.mneeded = true;	/* a new M will */
+		}
 	}
 	lock_release(&sched.lock);
 	if (n)

@@ -242,8 +242,14 @@ struct m_stats {
 };
 
 struct m {
-	int id;					/* I */
+	int id;					/* I: index in sched.allm */
 	pthread_t thread;			/* I */
+	bool elastic;				/* I: created by the template
+						 * thread, not by sact_run */
+	bool retiring;				/* L: idle too long; exits */
+	bool mayretire;				/* O: parked as a surplus M */
+	bool coming;				/* L: counted in nmcoming */
+	int wakefd;				/* O: uring's eventfd, or -1 */
 	struct g g0;				/* I: the thread's own stack */
 	struct g *curg;				/* O: the G running (or &g0) */
 	struct p *p;				/* O: the P held, or NULL */
@@ -480,8 +486,34 @@ struct sched {
 
 	int nprocs;				/* I */
 	struct p *allp;				/* I */
-	int nm;					/* I */
-	struct m *allm;				/* I */
+	/*
+	 * Ms (see "Elastic Ms" in proc.c).  allm has mmax slots; a slot is
+	 * NULL when free (its M retired and was joined); nm is one past the
+	 * highest slot ever used (iterate i < nm, skip NULL).
+	 */
+	struct m **allm;			/* I: the array; L: its slots */
+	int nm;					/* L (racy reads: a bound) */
+	int nmalive;				/* L: Ms created, not retired */
+	int nmcoming;				/* L: Ms on their way to stopm
+						 * (new, or sent to stand by):
+						 * idle for the reserve */
+	int mkeep;				/* I: nprocs + standby: never
+						 * retire */
+	int mmax;				/* I: cap on Ms (max_threads) */
+	int mlow;				/* I: low-water mark of idle Ms */
+	int64_t midle_ns;			/* I: a surplus M idle this long
+						 * retires */
+	bool mneeded;				/* L: a P waits for an M */
+	bool mcap_said;				/* L: the cap's debug line */
+	struct m *mdead;			/* L: retired, to be joined */
+	int nmdying;				/* L: retired, not yet joined */
+	int threads_base;			/* I: the process's threads
+						 * when sact_run began */
+	struct m_stats st_retired;		/* L: counters of retired Ms */
+	uint64_t ms_created, ms_retired;	/* L */
+	int ms_peak;				/* L */
+	_Atomic uint32_t mtemplate_wake;	/* A: futex of the template */
+	pthread_t mtemplate;			/* I */
 
 	_Atomic int64_t ngs;			/* A: live Gs */
 	_Atomic int64_t ngs_peak;		/* A */
@@ -504,7 +536,10 @@ struct sched {
 	/* sysmon (sysmon.c) */
 	_Atomic uint32_t sysmonwait;		/* A: 1 while it sleeps long */
 	_Atomic uint64_t handoffs, handoff_waits;
-	int threads;				/* threads created this run */
+	int threads;				/* L: threads created this run:
+						 * Ms and helpers (template,
+						 * sysmon), which live as long
+						 * as the run */
 	int nkstandby;				/* L: Ms parked in the module
 						 * (kmod) or a P's ring (bpf) */
 	int kstandby_target;			/* I: those that start there */
@@ -527,7 +562,8 @@ void startm(struct p *pp, bool spinning, bool handoff);
 void handoffp(struct p *pp);
 void wakep(void);
 struct p *pidleget(void);		/* sched.lock held */
-void checkdead(void);			/* sched.lock held */
+bool checkdead(void);			/* sched.lock held */
+#define CHECKDEAD_AGAIN_NS	100000000	/* 100 ms */
 struct p *ring_wants_poller(void);	/* sched.lock held */
 void acquirep(struct m *m, struct p *pp);
 void sact_switch_to_g0(struct m *m, struct g *gp);
@@ -541,6 +577,7 @@ bool uring_busy(struct p *pp);		/* ops in flight (L or owner) */
 bool uring_idle_ready(struct p *pp, int64_t *wake); /* L, pp's poller */
 void uring_idle_wait(struct m *m, struct p *pp, int64_t timeout_ns);
 void uring_wake(struct m *m);		/* m polls or polled an idle P */
+bool uring_m_ready(struct m *m);	/* L: m's eventfd exists */
 
 /* stack.c */
 struct g *galloc(void);

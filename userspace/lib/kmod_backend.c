@@ -408,10 +408,16 @@ static int kmod_park_standby(struct m *m)
 		return 0;
 	}
 	sched.nkstandby++;
+	if (checkdead()) {
+		/* only a plain thread can wake a G: park where stopm
+		 * looks again after a while */
+		sched.nkstandby--;
+		lock_release(&sched.lock);
+		return 0;
+	}
 	m->in_kstandby = true;
 	m->nextp = NULL;
 	m->kseq = kload(&m->ks->standby_seq);
-	checkdead();
 	lock_release(&sched.lock);
 	r = kstandby(true);
 	lock_acquire(&sched.lock);
@@ -446,10 +452,10 @@ static bool kmod_standby_grant(struct p *pp, bool spinning)
 		return false;
 	own_word(me, pp);
 	for (int i = 0; i < sched.nm; i++) {
-		struct m *n = &sched.allm[i];
+		struct m *n = sched.allm[i];
 		int err;
 
-		if (!n->in_kstandby)
+		if (!n || !n->in_kstandby)
 			continue;
 		pp->m = n;
 		st(&pp->status, P_RUNNING);
@@ -499,10 +505,10 @@ static bool kmod_p_idle(struct p *pp)
 	if (!kshm)
 		return false;		/* sact_run's setup, before init */
 	for (int i = 0; i < sched.nm && me && me->ks; i++) {
-		struct m *n = &sched.allm[i];
+		struct m *n = sched.allm[i];
 		int err;
 
-		if (n == me || !n->ks || ld(&sched.exiting) || !kmod_waits(n))
+		if (!n || n == me || !n->ks || ld(&sched.exiting) || !kmod_waits(n))
 			continue;
 		own_word(me, pp);
 		pp->m = n;
@@ -529,10 +535,10 @@ static bool kmod_p_idle(struct p *pp)
 bool kmod_p_wanted(void)
 {
 	for (int i = 0; i < sched.nm; i++) {
-		struct m *n = &sched.allm[i];
+		struct m *n = sched.allm[i];
 		uint32_t k;
 
-		if (!n->ks)
+		if (!n || !n->ks)
 			continue;
 		k = kload(&n->ks->kstate);
 		if (k == SACT_MK_PARKED ||
@@ -561,8 +567,11 @@ static int kmod_init(void)
 	struct sigaction sa;
 	int err;
 
-	if (sched.nprocs > SACT_MAX_PROCS || sched.nm > SACT_MAX_WORKERS)
+	if (sched.nprocs > SACT_MAX_PROCS || sched.mkeep > SACT_MAX_WORKERS)
 		return -E2BIG;
+	/* an M is a worker of the module's: index < SACT_MAX_WORKERS */
+	if (sched.mmax > SACT_MAX_WORKERS)
+		sched.mmax = SACT_MAX_WORKERS;
 	kfd = open(SACT_DEVICE, O_RDWR | O_CLOEXEC);
 	if (kfd < 0)
 		return errno == ENOENT ? -ENODEV : -errno;
@@ -655,9 +664,9 @@ static void kmod_stop(void)
 
 		lock_acquire(&sched.lock);
 		for (int i = 0; i < sched.nm; i++)
-			if (sched.allm[i].in_kstandby) {
+			if (sched.allm[i] && sched.allm[i]->in_kstandby) {
 				any = true;
-				pthread_kill(sched.allm[i].thread, ksig);
+				pthread_kill(sched.allm[i]->thread, ksig);
 			}
 		lock_release(&sched.lock);
 		if (!any)

@@ -81,6 +81,7 @@
  * Syscalls (syscall.c) mark the P P_SYSCALL; anyone may CAS it away (sysmon
  * retake) and the returning M must win the CAS back or find another P.
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -678,6 +679,11 @@ void acquirep(struct m *m, struct p *pp)
 		sched.ops->p_acquire(m, pp);
 }
 
+static void mtemplate_kick(void);
+static bool mreserve_low(void);
+static void mreserve_check(void);
+static void m_retire_locked(struct m *m);
+
 /* ---- Ms: park and unpark ---------------------------------------------------- */
 
 static void standby_wait(struct m *m, int64_t timeout)
@@ -706,23 +712,67 @@ static void midle_put(struct m *m)
 	m->on_midle = true;
 }
 
+/* The process's thread count (/proc/self/stat), or 0. */
+static int proc_num_threads(void)
+{
+	char buf[1024], *p;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	long num;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');		/* comm may hold spaces */
+	/* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt
+	 * majflt cmajflt utime stime cutime cstime priority nice num_threads */
+	for (int field = 2; p && field < 20; field++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return 0;
+	num = strtol(p + 1, NULL, 10);
+	return (int)num;
+}
+
+static int plain_threads(void)
+{
+	/* threads of this process that are not the runtime's and did not
+	 * exist when sact_run began: plain threads the program made since,
+	 * any of which may still wake a G (sact_sem_release, sact_chan_send
+	 * from a callback or a library's thread).  Read only when checkdead
+	 * would abort. */
+	return proc_num_threads() - sched.threads_base - sched.nmalive -
+	       sched.nmdying - (sched.threads - (int)sched.ms_created);
+}
+
 /*
  * Go's checkdead: called by an M going idle with no timeout (sched.lock
  * held).  If that was the last M, every P is idle, nothing is queued and no
- * timer is pending, no G can ever run again: the program is deadlocked.
- * Only a G can ready a G, so this cannot be a false alarm; an M in the
- * kernel is not on the idle list, so it keeps the check from firing.
- * Ms parked in the module (kmod) count as idle: they call it too.
+ * timer is pending, no G can run again unless a thread outside the runtime
+ * readies one: then, if no such thread exists, the program is deadlocked
+ * and this aborts.  Only a G or a plain thread can ready a G, so this
+ * cannot be a false alarm.  An M in the kernel is not on the idle list, so
+ * it keeps the check from firing; Ms parked in the module or a ring (kmod,
+ * bpf) count as idle: they call it too.  Returns true when only plain
+ * threads (plain_threads) keep the program alive: the caller parks for
+ * CHECKDEAD_AGAIN_NS and checks again, so the abort still comes once they
+ * exit.
  */
-void checkdead(void)
+bool checkdead(void)
 {
-	if (sched.nmidle + sched.nkstandby != sched.nm ||
+	if (sched.nmidle + sched.nkstandby != sched.nmalive ||
 	    ld(&sched.npidle) != sched.nprocs ||
 	    ld(&sched.ngs) == 0 || ld(&sched.runqsize) != 0)
-		return;
+		return false;
 	for (int i = 0; i < sched.nprocs; i++)
 		if (!runqempty(&sched.allp[i]) || ld(&sched.allp[i].timer0))
-			return;
+			return false;
+	if (plain_threads() > 0)
+		return true;
 	throw("sact: all Gs are asleep - deadlock");
 }
 
@@ -749,6 +799,7 @@ static bool stopm_wait(struct m *m, int64_t deadline)
 					*pm = m->link;
 					sched.nmidle--;
 					m->on_midle = false;
+					m_retire_locked(m);
 					lock_release(&sched.lock);
 					return false;
 				}
@@ -844,6 +895,7 @@ static bool stopm(struct m *m, int64_t timeout_ns)
 {
 	int64_t deadline = timeout_ns >= 0 ? nanotime() + timeout_ns : -1;
 	struct p *pp;
+	bool surplus;
 
 	if (m->p)
 		throw("sact: stopm holding a P");
@@ -856,15 +908,24 @@ static bool stopm(struct m *m, int64_t timeout_ns)
 	 * P between its pidleget and its park).
 	 */
 	lock_acquire(&sched.lock);
+	if (m->coming) {	/* it is here: counted as idle by its state */
+		m->coming = false;
+		sched.nmcoming--;
+	}
 	pp = pidleget_work();
+	surplus = sched.nmalive > sched.mkeep &&
+		  sched.nkstandby >= sched.kstandby_target;
 	lock_release(&sched.lock);
 	if (pp) {
 		acquirep(m, pp);
 		return true;
 	}
-	if (timeout_ns < 0 && sched.ops->park_standby) {
+	/* a surplus M parks where it can time out, not in a standby pool */
+	if (timeout_ns < 0 && !surplus && sched.ops->park_standby) {
 		int r = sched.ops->park_standby(m);
 
+		if (r > 0)
+			mreserve_check();
 		if (r)
 			return r > 0;
 	}
@@ -874,7 +935,7 @@ static bool stopm(struct m *m, int64_t timeout_ns)
 		return false;
 	}
 	pp = ring_wants_poller();
-	if (pp) {
+	if (pp && uring_m_ready(m)) {
 		pp->poller = m;
 		m->pollp = pp;
 		st(&m->park, 0);
@@ -882,8 +943,15 @@ static bool stopm(struct m *m, int64_t timeout_ns)
 		return stopm_poll(m, pp, deadline);
 	}
 	midle_put(m);
-	if (timeout_ns < 0)
-		checkdead();
+	m->mayretire = false;
+	if (timeout_ns < 0) {
+		if (checkdead())	/* a plain thread may wake a G */
+			deadline = nanotime() + CHECKDEAD_AGAIN_NS;
+		else if (sched.nmalive > sched.mkeep && sched.midle_ns >= 0) {
+			deadline = nanotime() + sched.midle_ns;
+			m->mayretire = true;
+		}
+	}
 	lock_release(&sched.lock);
 	return stopm_wait(m, deadline);
 }
@@ -896,6 +964,7 @@ static bool stopm(struct m *m, int64_t timeout_ns)
 void startm(struct p *pp, bool spinning, bool handoff)
 {
 	struct m *m = NULL;
+	bool kick;
 
 	lock_acquire(&sched.lock);
 	if (!pp) {
@@ -925,9 +994,14 @@ void startm(struct p *pp, bool spinning, bool handoff)
 		return;
 	}
 	if (!m || ld(&sched.exiting)) {
-		/* every M is busy or in the kernel: the P waits for one */
+		/* every M is busy or in the kernel: the P waits for one, and
+		 * the template thread makes one (the P's next M takes it in
+		 * stopm) */
 		pidleput(pp);
+		if (!ld(&sched.exiting))
+			sched.mneeded = true;
 		lock_release(&sched.lock);
+		mtemplate_kick();
 		if (handoff)
 			atomic_fetch_add(&sched.handoff_waits, 1);
 		if (spinning)
@@ -940,8 +1014,11 @@ void startm(struct p *pp, bool spinning, bool handoff)
 	m->nextp = pp;
 	m->spinning = spinning;
 	st_rel(&m->park, 1);
+	kick = mreserve_low();
 	lock_release(&sched.lock);
 	standby_wake(m);
+	if (kick)
+		mtemplate_kick();
 }
 
 /*
@@ -1053,7 +1130,7 @@ static struct g *findrunnable(struct m *m)
 	bool was_spinning;
 
 top:
-	if (ld(&sched.exiting))
+	if (ld(&sched.exiting) || m->retiring)
 		return NULL;
 	if (!m->p) {
 		/* a standby M: wait for a P, then look for work */
@@ -1339,13 +1416,261 @@ SACT_API enum sact_backend sact_backend(void)
 	return last_backend;
 }
 
+/* ---- Ms: creation, the template thread, retirement -------------------------
+ *
+ * Elastic Ms.  sact_run creates nprocs + standby Ms (mkeep).  A raw blocking
+ * call holds its M in the kernel, so a run in which many Gs block at once
+ * needs as many Ms as there are such Gs, plus nprocs to run the others:
+ * the set of Ms grows with the blocks and shrinks after them.
+ *
+ *  - Who creates: only the template thread (Go's templateThread), never the
+ *    handoff path.  A handoff takes an M that is already parked (the
+ *    standby reserve); when the reserve of idle Ms falls below its
+ *    low-water mark (mlow: 1, or 0 with standby = 0), or a P waits with
+ *    work and no M (startm found none: mneeded), mreserve_check kicks the
+ *    template, which creates Ms until neither holds (or the cap, mmax, is
+ *    reached: then Ps wait for an M to come back from the kernel, as
+ *    before, and SACT_DEBUG=1 says so once).  A new M starts in stopm: it
+ *    takes an idle P with work, or parks as a standby.
+ *  - Who retires: an M finding nothing to do while more than mkeep Ms are
+ *    alive parks on the idle list with a deadline (midle_ns) instead of
+ *    in a backend's standby pool; if nothing woke it by then and still
+ *    more than mkeep are alive, it retires (m_retire_locked, under
+ *    sched.lock with the count).  It leaves its slot to the template,
+ *    which joins the thread and frees it.  So after a burst the run is back
+ *    to mkeep Ms (+ the template, + sysmon's monitor).
+ *  - Racy, and contained: an M on its way to stopm (a new one, or one bpf
+ *    sends to stand by in a ring) counts as idle (nmcoming) until stopm
+ *    sees it; from there to its park it is counted nowhere, and a kick
+ *    then may make one M too many, which retires after midle_ns.
+ *
+ * Stacks: an M's own stack (g0) runs only the scheduler and the backends'
+ * calls - G code runs on G stacks - so it is small (M_STACK): Ms cost
+ * little address space however many the blocks need.
+ */
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define M_STACK		(2u << 20)	/* the sanitizers' frames are fat */
+#else
+#define M_STACK		(256u << 10)
+#endif
+#define M_MAX_DEFAULT	10000		/* Go's default max threads */
+#define M_IDLE_MS_DEFAULT 1000
+
+static void mtemplate_kick(void)
+{
+	if (atomic_exchange(&sched.mtemplate_wake, 1) == 0)
+		futex_wake(&sched.mtemplate_wake, 1);
+}
+
+/* Must the template thread make an M?  (sched.lock held) */
+static bool mreserve_low(void)
+{
+	if (ld(&sched.exiting) || sched.nmalive >= sched.mmax)
+		return false;
+	return sched.mneeded ||
+	       sched.nmidle + sched.nkstandby + sched.nmcoming < sched.mlow;
+}
+
+/*
+ * A standby was just used up (a block woke it): if the reserve is low,
+ * kick the template.  Any M, sched.lock not held.
+ */
+static void mreserve_check(void)
+{
+	bool kick;
+
+	lock_acquire(&sched.lock);
+	kick = mreserve_low();
+	lock_release(&sched.lock);
+	if (kick)
+		mtemplate_kick();
+}
+
+/*
+ * m, idle on the list past its deadline, leaves if it is still a surplus M
+ * (sched.lock held).  Its thread exits through schedule_loop; the template
+ * joins it.
+ */
+static void m_retire_locked(struct m *m)
+{
+	if (!m->mayretire || sched.nmalive <= sched.mkeep ||
+	    ld(&sched.exiting))
+		return;
+	m->retiring = true;
+	sched.nmalive--;
+	sched.nmdying++;
+	sched.ms_retired++;
+}
+
+static void *m_main(void *arg);
+
+/* A free slot of allm and a new M in it, not started (sched.lock held). */
+static struct m *m_alloc(void)
+{
+	struct m *m;
+	int id = 0;
+
+	while (id < sched.nm && sched.allm[id])
+		id++;
+	if (id >= sched.mmax)
+		return NULL;
+	m = aligned_alloc(64, sizeof(*m));
+	if (!m)
+		return NULL;
+	memset(m, 0, sizeof(*m));
+	m->id = id;
+	m->wakefd = -1;
+	m->rand = 0xbf58476d1ce4e5b9ULL * (id + 1) | (uint64_t)nanotime() | 1;
+	sched.allm[id] = m;
+	if (id >= sched.nm)
+		sched.nm = id + 1;
+	return m;
+}
+
+/* Free a joined (or never started) M and its slot (sched.lock held). */
+static void m_free(struct m *m)
+{
+	struct m_stats *t = &sched.st_retired;
+
+	t->switches += ld(&m->st.switches);
+	t->parks += ld(&m->st.parks);
+	t->steals += ld(&m->st.steals);
+	t->syscalls += ld(&m->st.syscalls);
+	t->spawned += ld(&m->st.spawned);
+	if (m->wakefd >= 0)
+		close(m->wakefd);
+	sched.allm[m->id] = NULL;
+	free(m);
+}
+
+/* Start m's thread with a small stack.  0 or -errno. */
+static int m_thread_start(struct m *m)
+{
+	pthread_attr_t a;
+	int err;
+
+	if (pthread_attr_init(&a))
+		return -ENOMEM;
+	pthread_attr_setstacksize(&a, M_STACK);
+	err = -pthread_create(&m->thread, &a, m_main, m);
+	pthread_attr_destroy(&a);
+	return err;
+}
+
+/* Join the Ms that retired since the last look (template only). */
+static void mdead_reap(void)
+{
+	struct m *dead;
+
+	lock_acquire(&sched.lock);
+	dead = sched.mdead;
+	sched.mdead = NULL;
+	lock_release(&sched.lock);
+	while (dead) {
+		struct m *next = dead->link;
+
+		pthread_join(dead->thread, NULL);
+		lock_acquire(&sched.lock);
+		sched.nmdying--;
+		m_free(dead);
+		lock_release(&sched.lock);
+		dead = next;
+	}
+}
+
+enum newm_result { NEWM_MADE, NEWM_ENOUGH, NEWM_RETRY };
+
+/*
+ * Make one M for the reserve (template only), if it is low.  NEWM_RETRY:
+ * it could not (no memory, no thread): the caller tries again later.
+ */
+static enum newm_result newm(void)
+{
+	struct m *m;
+	int err;
+
+	lock_acquire(&sched.lock);
+	if (!mreserve_low()) {
+		if (sched.mneeded && sched.nmalive >= sched.mmax &&
+		    !sched.mcap_said && backend_debug()) {
+			sched.mcap_said = true;
+			fprintf(stderr, "sact: %d Ms, the cap (max_threads): "
+				"Gs wait for an M to come back from the "
+				"kernel\n", sched.mmax);
+		}
+		sched.mneeded = false;
+		lock_release(&sched.lock);
+		return NEWM_ENOUGH;
+	}
+	m = m_alloc();
+	if (!m) {
+		lock_release(&sched.lock);
+		return NEWM_RETRY;
+	}
+	m->elastic = true;
+	m->coming = true;
+	sched.mneeded = false;
+	sched.nmalive++;
+	sched.nmcoming++;
+	sched.ms_created++;
+	if (sched.nmalive > sched.ms_peak)
+		sched.ms_peak = sched.nmalive;
+	sched.threads++;
+	lock_release(&sched.lock);
+	err = m_thread_start(m);
+	if (err) {
+		lock_acquire(&sched.lock);
+		sched.nmalive--;
+		sched.nmcoming--;
+		sched.ms_created--;
+		sched.threads--;
+		sched.mneeded = true;	/* still wanted: try again later */
+		m_free(m);
+		lock_release(&sched.lock);
+		if (backend_debug())
+			fprintf(stderr, "sact: creating an M failed: %s\n",
+				strerror(-err));
+		return NEWM_RETRY;
+	}
+	return NEWM_MADE;
+}
+
+/* The template thread: makes Ms off the handoff path, joins retired ones. */
+static void *mtemplate_main(void *arg)
+{
+	(void)arg;
+	while (!ld(&sched.exiting)) {
+		enum newm_result r;
+
+		mdead_reap();
+		do
+			r = newm();
+		while (r == NEWM_MADE && !ld(&sched.exiting));
+		/* no thread or no memory: try again in 10 ms */
+		futex_wait(&sched.mtemplate_wake, 0,
+			   r == NEWM_RETRY ? 10000000 : -1);
+		st(&sched.mtemplate_wake, 0);
+	}
+	return NULL;
+}
+
+static void mtemplate_stop(void)
+{
+	st(&sched.mtemplate_wake, 1);
+	futex_wake(&sched.mtemplate_wake, 1);
+	pthread_join(sched.mtemplate, NULL);
+	mdead_reap();
+}
+
 /* ---- Ms and sact_run ------------------------------------------------------- */
 
 /* kmod/bpf: the first kstandby_target Ms after the nprocs ones start parked
  * in the module or a P's ring (standbys for blocks), not on the idle list. */
-static bool m_starts_in_module(int id)
+static bool m_starts_in_module(struct m *m)
 {
-	return id >= sched.nprocs && id < sched.nprocs + sched.kstandby_target;
+	return !m->elastic && m->id >= sched.nprocs &&
+	       m->id < sched.nprocs + sched.kstandby_target;
 }
 
 static void *m_main(void *arg)
@@ -1374,28 +1699,48 @@ static void *m_main(void *arg)
 #endif
 	if (sched.ops->m_start && sched.ops->m_start(m) < 0)
 		throw("sact: backend m_start failed");
-	if (m_starts_in_module(m->id))
+	if (m->elastic) {
+		;	/* schedule_loop: stopm takes a P with work or parks it */
+	} else if (m_starts_in_module(m)) {
 		;	/* schedule_loop parks it in the module (stopm) */
-	else if (m->id != 0)
+	} else if (m->id != 0) {
 		stopm_wait(m, -1);	/* registered idle by sact_run */
-	else	/* the first G runs once every thread exists */
+	} else {	/* the first G runs once every thread exists */
 		while (ld_acq(&sched.started) == 0)
 			futex_wait(&sched.started, 0, -1);
+	}
 	schedule_loop(m);
 	if (sched.ops->m_stop)
 		sched.ops->m_stop(m);
 	tls_m = NULL;
+	if (m->retiring) {
+		lock_acquire(&sched.lock);
+		m->link = sched.mdead;
+		sched.mdead = m;
+		lock_release(&sched.lock);
+		mtemplate_kick();
+	}
 	return NULL;
 }
 
 static void stats_collect(struct sact_stats *s)
 {
+	struct m_stats *t = &sched.st_retired;
+
 	memset(s, 0, sizeof(*s));
 	s->size = sizeof(*s);
 	s->backend = last_backend;
+	s->switches = t->switches;
+	s->parks = t->parks;
+	s->steals = t->steals;
+	s->syscalls = t->syscalls;
+	s->gs_spawned = t->spawned;
 	for (int i = 0; i < sched.nm; i++) {
-		struct m_stats *ms = &sched.allm[i].st;
+		struct m_stats *ms;
 
+		if (!sched.allm[i])
+			continue;
+		ms = &sched.allm[i]->st;
 		s->switches += ld(&ms->switches);
 		s->parks += ld(&ms->parks);
 		s->steals += ld(&ms->steals);
@@ -1407,9 +1752,13 @@ static void stats_collect(struct sact_stats *s)
 	s->handoffs = ld(&sched.handoffs);
 	s->handoff_waits = ld(&sched.handoff_waits);
 	s->threads_created = sched.threads;
-	s->threads_peak = sched.threads;
+	/* the helpers (template, monitor) live as long as the run */
+	s->threads_peak = sched.ms_peak + (sched.threads - sched.ms_created);
 	s->nprocs = sched.nprocs;
-	s->nms = sched.nm;
+	s->nms = sched.nmalive;
+	s->ms_created = sched.ms_created;
+	s->ms_retired = sched.ms_retired;
+	s->ms_peak = sched.ms_peak;
 }
 
 SACT_API int sact_stats(struct sact_stats *st)
@@ -1433,7 +1782,7 @@ SACT_API int sact_stats(struct sact_stats *st)
 }
 
 /* Stop every thread of this run and free what it allocated. */
-static void teardown(int nthreads)
+static void teardown(bool template)
 {
 	lock_acquire(&sched.lock);
 	st(&sched.exiting, 1);
@@ -1454,10 +1803,16 @@ static void teardown(int nthreads)
 		}
 	}
 	lock_release(&sched.lock);
+	if (template)
+		mtemplate_stop();	/* no new M from here on */
 	if (sched.ops->stop)
 		sched.ops->stop();
-	for (int i = 0; i < nthreads; i++)
-		pthread_join(sched.allm[i].thread, NULL);
+	for (int i = 0; i < sched.nm; i++) {
+		struct m *m = sched.allm[i];
+
+		if (m && m->thread)
+			pthread_join(m->thread, NULL);
+	}
 	if (sched.ops->fini)
 		sched.ops->fini();
 	uring_fini();
@@ -1465,6 +1820,9 @@ static void teardown(int nthreads)
 	lock_acquire(&sched.lock);	/* against a concurrent sact_stats */
 	st(&sched_live, 0);
 	stats_collect(&last_stats);
+	for (int i = 0; i < sched.nm; i++)
+		if (sched.allm[i])
+			m_free(sched.allm[i]);
 	for (int i = 0; i < sched.nprocs; i++)
 		free(sched.allp[i].timers);
 	free(sched.allp);
@@ -1474,13 +1832,25 @@ static void teardown(int nthreads)
 	lock_release(&sched.lock);
 }
 
-/* Threads could not all be started: stop the nthreads that were. */
-static void start_failed(int nthreads)
+/* Threads could not all be started: stop those that were. */
+static void start_failed(bool template)
 {
 	st(&sched.exiting, 1);		/* before M0 may look */
 	st_rel(&sched.started, 1);
 	futex_wake(&sched.started, 1);
-	teardown(nthreads);
+	teardown(template);
+}
+
+/* A non-negative int from the environment, or dflt. */
+static int env_int(const char *name, int dflt)
+{
+	const char *v = getenv(name);
+	long n;
+
+	if (!v || !*v)
+		return dflt;
+	n = strtol(v, NULL, 10);
+	return n < 0 ? -1 : n > INT_MAX ? INT_MAX : (int)n;
 }
 
 SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
@@ -1513,6 +1883,15 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 		c.stack_size = 64 * 1024;
 	if (c.stack_size < 16 * 1024 || c.stack_size > ((size_t)1 << 40))
 		return -EINVAL;
+	if (c.max_threads == 0)
+		c.max_threads = env_int("SACT_MAX_THREADS", M_MAX_DEFAULT);
+	if (c.max_threads <= 0 || c.max_threads > 1000000)
+		return -EINVAL;
+	if (c.max_threads < nprocs + c.standby)
+		return -EINVAL;
+	if (c.thread_idle_ms == 0)
+		c.thread_idle_ms = env_int("SACT_THREAD_IDLE_MS",
+					   M_IDLE_MS_DEFAULT);
 	ops = backend_select(c.backend, &err);
 	if (!ops)
 		return err;
@@ -1523,20 +1902,24 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 	sched.ops = ops;
 	last_backend = ops->id;
 	sched.nprocs = nprocs;
-	sched.nm = nprocs + c.standby;
+	sched.mkeep = nprocs + c.standby;
+	sched.mmax = c.max_threads;
+	sched.mlow = c.standby > 0 ? 1 : 0;
+	sched.midle_ns = c.thread_idle_ms < 0 ? -1 :
+			 (int64_t)c.thread_idle_ms * 1000000;
 	sched.flags = c.flags;
 	sched.stack_size = (c.stack_size + 4095) & ~(size_t)4095;
 	env = getenv("SACT_SHUFFLE");
 	sched.shuffle = env && *env && strcmp(env, "0") != 0;
 	sched.guards_left = -1;		/* stack.c computes the budget */
+	sched.threads_base = proc_num_threads();
 
 	err = -ENOMEM;
 	sched.allp = aligned_alloc(64, sizeof(struct p) * nprocs);
-	sched.allm = aligned_alloc(64, sizeof(struct m) * sched.nm);
+	sched.allm = calloc(sched.mmax, sizeof(struct m *));
 	if (!sched.allp || !sched.allm)
 		goto out_free;
 	memset(sched.allp, 0, sizeof(struct p) * nprocs);
-	memset(sched.allm, 0, sizeof(struct m) * sched.nm);
 	for (i = 0; i < nprocs; i++) {
 		struct p *pp = &sched.allp[i];
 
@@ -1547,11 +1930,9 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 		if (!pp->timers)
 			goto out_free;
 	}
-	for (i = 0; i < sched.nm; i++) {
-		sched.allm[i].id = i;
-		sched.allm[i].rand = 0xbf58476d1ce4e5b9ULL * (i + 1) |
-				     (uint64_t)nanotime() | 1;
-	}
+	for (i = 0; i < sched.mkeep; i++)
+		if (!m_alloc())
+			goto out_free;
 	gp = gfget(NULL);
 	if (!gp)
 		goto out_free;
@@ -1566,7 +1947,7 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 	/* P0 and the first G go to M0; the other Ps are idle */
 	for (i = nprocs - 1; i >= 1; i--)
 		pidleput(&sched.allp[i]);
-	acquirep(&sched.allm[0], &sched.allp[0]);
+	acquirep(sched.allm[0], &sched.allp[0]);
 	runqput(&sched.allp[0], gp, false);
 	for (;;) {
 		err = ops->init ? ops->init() : 0;
@@ -1586,24 +1967,35 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 	 * is dropped: work would be stranded on a busy P).  With kmod, the
 	 * standby pool parks in the module instead (m_starts_in_module).
 	 */
-	for (i = sched.nm - 1; i >= 1; i--)
-		if (!m_starts_in_module(i))
-			midle_put(&sched.allm[i]);
+	for (i = sched.mkeep - 1; i >= 1; i--)
+		if (!m_starts_in_module(sched.allm[i]))
+			midle_put(sched.allm[i]);
 
 	uring_init();	/* without rings the ring calls fail, nothing else */
-	for (i = 0; i < sched.nm; i++) {
-		err = -pthread_create(&sched.allm[i].thread, NULL, m_main,
-				      &sched.allm[i]);
+	sched.nmalive = sched.mkeep;
+	sched.ms_peak = sched.mkeep;
+	for (i = 0; i < sched.mkeep; i++) {
+		err = m_thread_start(sched.allm[i]);
 		if (err) {
-			start_failed(i);
+			/* the Ms not started must not be joined */
+			for (int k = i; k < sched.mkeep; k++)
+				sched.allm[k]->thread = 0;
+			start_failed(false);
 			goto out_inactive;
 		}
 		sched.threads++;
+		sched.ms_created++;
 	}
+	err = -pthread_create(&sched.mtemplate, NULL, mtemplate_main, NULL);
+	if (err) {
+		start_failed(false);
+		goto out_inactive;
+	}
+	sched.threads++;
 	if (ops->start) {
 		err = ops->start();
 		if (err < 0) {
-			start_failed(sched.nm);
+			start_failed(true);
 			goto out_inactive;
 		}
 	}
@@ -1613,7 +2005,7 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 
 	while (ld_acq(&sched.done) == 0)
 		futex_wait(&sched.done, 0, -1);
-	teardown(sched.nm);
+	teardown(true);
 	st_rel(&sched_active, 0);
 	return 0;
 
@@ -1623,6 +2015,10 @@ out_free:
 	if (sched.allp)
 		for (i = 0; i < nprocs; i++)
 			free(sched.allp[i].timers);
+	if (sched.allm)
+		for (i = 0; i < sched.nm; i++)
+			if (sched.allm[i])
+				m_free(sched.allm[i]);
 	free(sched.allp);
 	free(sched.allm);
 	sched.allp = NULL;

@@ -161,7 +161,6 @@ static int uring_err = -ENOSYS;		/* 0 when the rings exist */
  * full SQ) */
 static unsigned ring_sq = RING_SQ, ring_cq = RING_CQ, fault_every;
 static _Atomic unsigned fault_n;
-static int *m_wakefd;			/* I: per M (m->id), step 4 */
 
 static void uring_free(struct uring *r)
 {
@@ -208,35 +207,6 @@ out_free:
 	return NULL;
 }
 
-static void wakefds_free(void)
-{
-	for (int i = 0; m_wakefd && i < sched.nm; i++)
-		if (m_wakefd[i] >= 0)
-			close(m_wakefd[i]);
-	free(m_wakefd);
-	m_wakefd = NULL;
-}
-
-/* the Ms' own eventfds (step 4); 0 or -errno */
-static int wakefds_new(void)
-{
-	m_wakefd = malloc(sizeof(int) * sched.nm);
-	if (!m_wakefd)
-		return -ENOMEM;
-	for (int i = 0; i < sched.nm; i++)
-		m_wakefd[i] = -1;
-	for (int i = 0; i < sched.nm; i++) {
-		m_wakefd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (m_wakefd[i] < 0) {
-			int err = -errno;
-
-			wakefds_free();
-			return err;
-		}
-	}
-	return 0;
-}
-
 static unsigned env_uint(const char *name, unsigned dflt, unsigned min,
 			 unsigned max)
 {
@@ -258,8 +228,7 @@ int uring_init(void)
 	ring_sq = env_uint("SACT_RING_ENTRIES", RING_SQ, 2, 4096);
 	ring_cq = ring_sq == RING_SQ ? RING_CQ : 2 * ring_sq;
 	fault_every = env_uint("SACT_RING_EAGAIN", 0, 0, 1000000);
-	err = wakefds_new();
-
+	err = 0;
 	for (int i = 0; !err && i < sched.nprocs; i++) {
 		sched.allp[i].ring = uring_new(&err);
 		if (!sched.allp[i].ring) {
@@ -267,7 +236,6 @@ int uring_init(void)
 				uring_free(sched.allp[k].ring);
 				sched.allp[k].ring = NULL;
 			}
-			wakefds_free();
 			break;
 		}
 	}
@@ -286,7 +254,18 @@ void uring_fini(void)
 			sched.allp[i].ring = NULL;
 		}
 	}
-	wakefds_free();
+}
+
+/*
+ * m is about to wait in an idle P's ring (step 4): give it its own eventfd
+ * (uring_wake's), made once per M and closed when the M is freed.  true if
+ * it has one.  sched.lock held.
+ */
+bool uring_m_ready(struct m *m)
+{
+	if (m->wakefd < 0)
+		m->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return m->wakefd >= 0;
 }
 
 bool uring_busy(struct p *pp)
@@ -333,7 +312,7 @@ void uring_idle_wait(struct m *m, struct p *pp, int64_t timeout_ns)
 {
 	struct pollfd pfd[2] = {
 		{ .fd = pp->ring->cqfd, .events = POLLIN },
-		{ .fd = m_wakefd[m->id], .events = POLLIN },
+		{ .fd = m->wakefd, .events = POLLIN },
 	};
 	struct timespec ts, *tsp = NULL;
 
@@ -343,13 +322,13 @@ void uring_idle_wait(struct m *m, struct p *pp, int64_t timeout_ns)
 		tsp = &ts;
 	}
 	ppoll(pfd, 2, tsp, NULL);
-	eventfd_drain(m_wakefd[m->id]);
+	eventfd_drain(m->wakefd);
 }
 
 /* Step 5: wake m, which polls (or polled) an idle P's ring. */
 void uring_wake(struct m *m)
 {
-	eventfd_write(m_wakefd[m->id], 1);
+	eventfd_write(m->wakefd, 1);
 }
 
 /*
