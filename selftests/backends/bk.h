@@ -63,20 +63,20 @@ static inline int bk_in_vm(void)
 	} while (0)
 
 /*
- * sact_run with the variant's backend; an absent module is a skip natively
- * and a failure in the VM.  Evaluates to sact_run's result.
+ * sact_run with the variant's backend, nprocs and flags on top of *cfg (a
+ * struct sact_config the test filled, e.g. with max_threads); an absent
+ * module is a skip natively and a failure in the VM.  Evaluates to
+ * sact_run's result.
  */
-#define bk_run(_metadata, variant, nstandby, fn, arg) ({			\
-	struct sact_config _c;						\
+#define bk_run_cfg(_metadata, variant, cfg, fn, arg) ({			\
+	struct sact_config *_c = (cfg);					\
 	int _r;								\
 									\
-	memset(&_c, 0, sizeof(_c));					\
-	_c.size = sizeof(_c);						\
-	_c.nprocs = (variant)->nprocs;					\
-	_c.standby = (nstandby);						\
-	_c.backend = (variant)->backend;				\
-	_c.flags = (variant)->flags;					\
-	_r = sact_run(&_c, (fn), (arg));				\
+	_c->size = sizeof(*_c);						\
+	_c->nprocs = (variant)->nprocs;					\
+	_c->backend = (variant)->backend;				\
+	_c->flags = (variant)->flags;					\
+	_r = sact_run(_c, (fn), (arg));					\
 	if (_r == -ENODEV && (variant)->backend == SACT_BACKEND_KMOD &&	\
 	    !bk_in_vm())						\
 		SKIP(return, "/dev/sact absent: sact.ko not loaded");	\
@@ -84,6 +84,15 @@ static inline int bk_in_vm(void)
 	    geteuid() != 0)						\
 		SKIP(return, "bpf needs root");				\
 	_r;								\
+})
+
+/* bk_run_cfg with the defaults and nstandby standby Ms. */
+#define bk_run(_metadata, variant, nstandby, fn, arg) ({			\
+	struct sact_config _bc;						\
+									\
+	memset(&_bc, 0, sizeof(_bc));					\
+	_bc.standby = (nstandby);					\
+	bk_run_cfg(_metadata, variant, &_bc, fn, arg);			\
 })
 
 #endif /* BK_H */

@@ -231,7 +231,7 @@ static void takeover(struct m *m, int p)
 			sched.nmcoming++;
 			st_rel(&n->park, 1);
 		} else {
-			sched.mneeded = true;	/* a new M will */
+			sched.mwant++;	/* a new M will */
 		}
 	}
 	lock_release(&sched.lock);
@@ -256,8 +256,15 @@ static int bpf_park_standby(struct m *m)
 		lock_release(&sched.lock);
 		return 0;
 	}
-	ring_waiter[p] = m;
 	sched.nkstandby++;
+	if (checkdead()) {
+		/* only a plain thread can wake a G: park where stopm
+		 * looks again after a while */
+		sched.nkstandby--;
+		lock_release(&sched.lock);
+		return 0;
+	}
+	ring_waiter[p] = m;
 	lock_release(&sched.lock);
 	do
 		r = sact_bpf_wait(bb, m->bslot, p, -1, NULL);
@@ -314,26 +321,11 @@ static void bpf_exit_syscall(struct m *m, struct p *pp)
 /* Step 3 for G code (m_resync); see "Coming back" above. */
 struct m *bpf_resync(struct m *m)
 {
-	struct g *gp = m->curg;
 	struct p *pp = m->p;
 
 	if (!pp || keep_p(m, pp, P_RUNNING))
 		return m;
-	if (gp == &m->g0 || m->after != AFTER_NONE)
-		throw("sact: bpf: P handed off inside the runtime");
-	m->p = NULL;
-	lock_acquire(&sched.lock);
-	pp = pidleget();
-	lock_release(&sched.lock);
-	if (pp) {
-		acquirep(m, pp);	/* g goes on here, on pp */
-		return m;
-	}
-	st(&gp->status, G_RUNNABLE);
-	m->after = AFTER_GLOBRUNQ;
-	m->after_g = gp;
-	sact_switch_to_g0(m, gp);
-	return getm_raw();	/* gp runs again, on some M with a P */
+	return m_lost_p(m);
 }
 
 const struct backend_ops backend_bpf = {

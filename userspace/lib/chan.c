@@ -145,7 +145,7 @@ static int chan_op(struct sact_chan *c, void *elem, bool send, int mode,
 		lock_release(&c->lock);
 		return -EAGAIN;
 	}
-	w = (struct waiter){ .g = getg_or_throw(), .elem = elem };
+	w = (struct waiter){ .g = getg_or_threadg(), .elem = elem };
 	err = park_on(send ? &c->sendq : &c->recvq, &w, &c->lock,
 		      mode == TIMED, ns);
 	if (err)
@@ -287,7 +287,7 @@ SACT_API int sact_chan_select(struct sact_sel *cases, int n,
 		if (!cases[i].chan || (cases[i].op != SACT_SEL_SEND &&
 				       cases[i].op != SACT_SEL_RECV))
 			return -EINVAL;
-	gp = getg_or_throw();
+	gp = getg_or_threadg();
 	err = park_prepare(timed);
 	if (err)
 		return err;

@@ -156,6 +156,14 @@ struct g {
 	char *stack_hi;			/* I: top of the stack (g is above) */
 	bool guarded;			/* I: a PROT_NONE page below stack_lo */
 	uint64_t goid;			/* O: for debugging */
+	/*
+	 * A plain thread (not an M) that waits in a sact primitive is
+	 * represented by a G of its own (threadg in proc.c): ext is set,
+	 * it has no stack, and gopark sleeps on extwake (A: goready sets it
+	 * to 1 and wakes the thread) instead of switching.
+	 */
+	bool ext;			/* I */
+	_Atomic uint32_t extwake;
 	uint64_t ring_timeout;		/* O: next ring op's limit (uring.c) */
 #if defined(__SANITIZE_ADDRESS__)
 	void *asan_fake;		/* ASan's fake stack while switched out */
@@ -187,11 +195,17 @@ struct p {
 	_Atomic int status;			/* A: enum pstatus */
 	struct m *m;				/* O: the owner, informative */
 	struct p *link;				/* L: sched.pidle */
-	uint32_t schedtick;			/* O: schedules run */
+	_Atomic uint32_t schedtick;		/* A: owner++ (schedules run),
+						 * sysmon reads */
 	uint32_t runnext_chain;			/* O: runnext picks in a row */
 	_Atomic uint32_t syscalltick;		/* A: owner++, sysmon reads */
 	uint32_t sysmon_tick;			/* sysmon only */
 	int64_t sysmon_when;			/* sysmon only */
+	uint32_t sysmon_schedtick;		/* sysmon only */
+	int64_t sysmon_schedwhen;		/* sysmon only */
+	/* A: the M that last went to G code holding this P (m_back_to_g,
+	 * with sched_watch_gcode); may be stale: m->gcode is the truth */
+	_Atomic(struct m *) gm;
 	uint64_t rand;				/* O: fastrand state */
 	uint64_t goidnext, goidend;		/* O: a batch of G ids */
 
@@ -250,6 +264,15 @@ struct m {
 	bool mayretire;				/* O: parked as a surplus M */
 	bool coming;				/* L: counted in nmcoming */
 	int wakefd;				/* O: uring's eventfd, or -1 */
+	pid_t tid;				/* I: the thread's id */
+	/*
+	 * A, with sched_watch_gcode (sysmon): GCODE(p) while the M runs G
+	 * code holding P p (set by the M in m_back_to_g), 0 in the runtime
+	 * (the M's xchg at every entry, m_resync), GCODE_TAKEN once sysmon
+	 * took its P (CAS GCODE(p) -> GCODE_TAKEN, only while the M sleeps
+	 * in the kernel): the xchg tells the M, which then has no P.
+	 */
+	_Atomic uint32_t gcode;
 	struct g g0;				/* I: the thread's own stack */
 	struct g *curg;				/* O: the G running (or &g0) */
 	struct p *p;				/* O: the P held, or NULL */
@@ -393,6 +416,12 @@ static inline uint32_t bpf_in_g_swap(struct m *m, uint32_t in_g)
  * Returns the M the caller runs on afterwards.  Called where the runtime
  * is entered from G code (getm) and in goexit, holding no runtime lock.
  */
+/* I: keep m->gcode and p->gm (set by sysmon's init) */
+extern bool sched_watch_gcode;
+#define GCODE(pp)	(((uint32_t)(pp)->id << 2) | 1)
+#define GCODE_TAKEN	2u
+
+struct m *m_lost_p(struct m *m);
 struct sact_mslot;
 void kmod_resync(struct m *m);
 uint32_t kmod_unblocks(const struct sact_mslot *ks);
@@ -415,6 +444,12 @@ static inline struct m *m_resync(struct m *m)
 		/* in the runtime now: a block here (a fault on a fresh stack
 		 * page) must not hand the P off under its bookkeeping */
 		bpf_in_g_swap(m, 0);
+	} else if (__builtin_expect(sched_watch_gcode, 0)) {
+		/* pairs with sysmon's CAS: either it took the P while m was
+		 * in G code, or it sees 0 and leaves the P alone */
+		if (atomic_exchange_explicit(&m->gcode, 0, ACQUIRE) ==
+		    GCODE_TAKEN)
+			m = m_lost_p(m);
 	}
 	return m;
 }
@@ -433,6 +468,10 @@ static inline void m_back_to_g(struct m *m)
 	    m->p) {
 		p_handoff_release(m->p);
 		bpf_in_g_swap(m, 1);
+	} else if (__builtin_expect(sched_watch_gcode, 0) &&
+		   m->curg != &m->g0 && m->p) {
+		st_rel(&m->p->gm, m);
+		st_rel(&m->gcode, GCODE(m->p));
 	}
 }
 
@@ -503,12 +542,12 @@ struct sched {
 	int mlow;				/* I: low-water mark of idle Ms */
 	int64_t midle_ns;			/* I: a surplus M idle this long
 						 * retires */
-	bool mneeded;				/* L: a P waits for an M */
+	int mwant;				/* L: Ps that found no M
+						 * (startm), less the Ms made
+						 * for them */
 	bool mcap_said;				/* L: the cap's debug line */
 	struct m *mdead;			/* L: retired, to be joined */
 	int nmdying;				/* L: retired, not yet joined */
-	int threads_base;			/* I: the process's threads
-						 * when sact_run began */
 	struct m_stats st_retired;		/* L: counters of retired Ms */
 	uint64_t ms_created, ms_retired;	/* L */
 	int ms_peak;				/* L */
@@ -561,6 +600,7 @@ void runqput(struct p *pp, struct g *gp, bool next);
 void startm(struct p *pp, bool spinning, bool handoff);
 void handoffp(struct p *pp);
 void wakep(void);
+struct g *getg_or_threadg(void);
 struct p *pidleget(void);		/* sched.lock held */
 bool checkdead(void);			/* sched.lock held */
 #define CHECKDEAD_AGAIN_NS	100000000	/* 100 ms */
@@ -607,7 +647,6 @@ struct waitq {
 void wq_push(struct waitq *q, struct waiter *w);
 void wq_remove(struct waitq *q, struct waiter *w);
 struct waiter *wq_pop(struct waitq *q);
-struct g *getg_or_throw(void);
 int park_prepare(bool timed);
 int park_on(struct waitq *q, struct waiter *w, struct lock *l,
 	    bool timed, uint64_t timeout_ns);

@@ -81,6 +81,7 @@
  * Syscalls (syscall.c) mark the P P_SYSCALL; anyone may CAS it away (sysmon
  * retake) and the returning M must win the CAS back or find another P.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -99,6 +100,7 @@
 #include "internal.h"
 
 struct sched sched;
+bool sched_watch_gcode;
 
 static _Atomic int sched_active;	/* a sact_run is in progress */
 static _Atomic int sched_live;		/* ... and sched is set up */
@@ -681,6 +683,7 @@ void acquirep(struct m *m, struct p *pp)
 
 static void mtemplate_kick(void);
 static bool mreserve_low(void);
+static bool mtemplate_wanted(void);
 static void mreserve_check(void);
 static void m_retire_locked(struct m *m);
 
@@ -712,41 +715,99 @@ static void midle_put(struct m *m)
 	m->on_midle = true;
 }
 
-/* The process's thread count (/proc/self/stat), or 0. */
-static int proc_num_threads(void)
-{
-	char buf[1024], *p;
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-	long num;
+/*
+ * The threads of the process when sact_run began (their ids, sorted): the
+ * caller, which only waits for the run to end, a sanitizer's own threads,
+ * threads the program made before the run.  None of them counts as a
+ * possible waker in checkdead.
+ */
+static pid_t *tids_before;
+static int ntids_before;
 
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');		/* comm may hold spaces */
-	/* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt
-	 * majflt cmajflt utime stime cutime cstime priority nice num_threads */
-	for (int field = 2; p && field < 20; field++)
-		p = strchr(p + 1, ' ');
-	if (!p)
-		return 0;
-	num = strtol(p + 1, NULL, 10);
-	return (int)num;
+static int tid_cmp(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Call fn(tid, arg) for every thread of the process; how many, or -1. */
+static int for_each_task(void (*fn)(pid_t tid, void *arg), void *arg)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (fn)
+			fn((pid_t)atoi(e->d_name), arg);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void tid_note(pid_t tid, void *arg)
+{
+	int *i = arg;
+
+	if (*i < ntids_before)
+		tids_before[(*i)++] = tid;
+}
+
+static void tid_count_new(pid_t tid, void *arg)
+{
+	if (!bsearch(&tid, tids_before, ntids_before, sizeof(pid_t), tid_cmp))
+		(*(int *)arg)++;
+}
+
+#if defined(__SANITIZE_THREAD__)
+static void *noop_thread(void *arg)
+{
+	return arg;
+}
+#endif
+
+/* At sact_run, before any thread of the run: note the threads there are. */
+static void tids_snapshot(void)
+{
+	int n, i = 0;
+
+#if defined(__SANITIZE_THREAD__)
+	/* TSan starts threads of its own at the first pthread_create */
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, noop_thread, NULL) == 0)
+		pthread_join(t, NULL);
+#endif
+	free(tids_before);
+	ntids_before = 0;
+	n = for_each_task(NULL, NULL);
+	tids_before = n > 0 ? malloc(sizeof(pid_t) * (n + 16)) : NULL;
+	if (!tids_before)
+		return;
+	ntids_before = n + 16;	/* room for threads born meanwhile */
+	for_each_task(tid_note, &i);
+	ntids_before = i;
+	qsort(tids_before, ntids_before, sizeof(pid_t), tid_cmp);
 }
 
 static int plain_threads(void)
 {
-	/* threads of this process that are not the runtime's and did not
-	 * exist when sact_run began: plain threads the program made since,
-	 * any of which may still wake a G (sact_sem_release, sact_chan_send
-	 * from a callback or a library's thread).  Read only when checkdead
-	 * would abort. */
-	return proc_num_threads() - sched.threads_base - sched.nmalive -
-	       sched.nmdying - (sched.threads - (int)sched.ms_created);
+	int born = 0;
+
+	/* threads born since sact_run began that are not the runtime's:
+	 * plain threads the program made, any of which may still wake a G
+	 * (sact_sem_release, sact_chan_send from a callback or a library's
+	 * thread).  Read only when checkdead would abort. */
+	if (for_each_task(tid_count_new, &born) < 0)
+		return 0;
+	return born - sched.nmalive - sched.nmdying -
+	       (sched.threads - (int)sched.ms_created);
 }
 
 /*
@@ -999,7 +1060,7 @@ void startm(struct p *pp, bool spinning, bool handoff)
 		 * stopm) */
 		pidleput(pp);
 		if (!ld(&sched.exiting))
-			sched.mneeded = true;
+			sched.mwant++;
 		lock_release(&sched.lock);
 		mtemplate_kick();
 		if (handoff)
@@ -1014,23 +1075,31 @@ void startm(struct p *pp, bool spinning, bool handoff)
 	m->nextp = pp;
 	m->spinning = spinning;
 	st_rel(&m->park, 1);
-	kick = mreserve_low();
+	kick = mtemplate_wanted();
 	lock_release(&sched.lock);
 	standby_wake(m);
 	if (kick)
 		mtemplate_kick();
 }
 
+static void wakep_from_outside(void);
+
 /*
  * Try to add one more spinning M when there is an idle P (step 2-3 of the
- * submitter in the essay).
+ * submitter in the essay).  The caller holds a P.
  */
 void wakep(void)
 {
-	int z = 0;
-
 	if (sched.nprocs == 1)
 		return;	/* the caller holds the only P: none is ever idle */
+	wakep_from_outside();
+}
+
+/* wakep for a caller that may hold no P (a plain thread readying a G). */
+static void wakep_from_outside(void)
+{
+	int z = 0;
+
 	atomic_thread_fence(SEQCST);	/* StoreLoad: pairs with nmspinning-- */
 	if (ld(&sched.npidle) == 0 || ld(&sched.nmspinning) != 0)
 		return;
@@ -1089,8 +1158,9 @@ static struct g *pick_local(struct p *pp)
 		uring_poll(pp);		/* completions ready their Gs */
 	if (unlikely(ld(&pp->timer0)))
 		timers_run(pp, nanotime(), pp);
-	pp->schedtick++;
-	if (unlikely(pp->schedtick % 61 == 0) && ld(&sched.runqsize) > 0) {
+	st(&pp->schedtick, ld(&pp->schedtick) + 1);
+	if (unlikely(ld(&pp->schedtick) % 61 == 0) &&
+	    ld(&sched.runqsize) > 0) {
 		lock_acquire(&sched.lock);
 		gp = globrunqget(pp, 1);
 		lock_release(&sched.lock);
@@ -1264,6 +1334,58 @@ static struct g *next_after(struct m *m)
 	return &m->g0;
 }
 
+/* ---- plain threads in the primitives ----------------------------------------
+ *
+ * A thread that is not an M (the program's own pthread, a library's
+ * callback thread) may call any primitive.  Waking a G from there readies
+ * it on the global queue (goready).  Waiting there parks the thread, not a
+ * G: the thread gets a G of its own (threadg: no stack, ext set), which
+ * the primitives queue like any other; gopark then releases the
+ * primitive's lock(s) at once (nothing needs to get off a stack) and sleeps
+ * on the G's futex word until a waker's goready, or its deadline, when it
+ * claims the timeout itself as a G's timer would.
+ */
+
+static __thread struct g threadg_tls;
+
+/* The calling G, or the calling plain thread's own G. */
+struct g *getg_or_threadg(void)
+{
+	struct m *m = getm();
+
+	if (m && m->curg != &m->g0)
+		return m->curg;
+	if (m)
+		throw("sact: blocking primitive called on an M's own stack");
+	threadg_tls.ext = true;
+	return &threadg_tls;
+}
+
+static int threadg_park(struct g *gp, struct lock **locks, int n,
+			int64_t deadline)
+{
+	int z = 0;
+
+	st(&gp->extwake, 0);
+	for (int i = 0; i < n; i++)
+		lock_release(locks[i]);
+	while (!ld_acq(&gp->extwake)) {
+		int64_t left = -1;
+
+		if (deadline) {
+			left = deadline - nanotime();
+			if (left <= 0 &&
+			    atomic_compare_exchange_strong(&gp->claim, &z,
+							   CLAIM_TIMEOUT))
+				return CLAIM_TIMEOUT;
+			if (left <= 0)
+				deadline = 0;	/* a waker won: wait for it */
+		}
+		futex_wait(&gp->extwake, 0, left < 0 ? -1 : left);
+	}
+	return ld_acq(&gp->claim);
+}
+
 /*
  * Park the running G gp (must be the caller).  unlock: released once gp is
  * off its stack (the lock of the queue gp is on).  deadline (nanotime, 0:
@@ -1275,6 +1397,8 @@ int gopark(struct g *gp, struct lock *unlock, int64_t deadline)
 {
 	struct m *m = gp->m;
 
+	if (unlikely(gp->ext))
+		return threadg_park(gp, &unlock, unlock ? 1 : 0, deadline);
 	gp->when = deadline;
 	st(&gp->status, G_WAITING);
 	stat_inc(&m->st.parks);
@@ -1297,22 +1421,68 @@ int gopark_locks(struct g *gp, struct lock **locks, int n, int64_t deadline)
 
 	if (n > SACT_SELECT_MAX)
 		throw("sact: gopark_locks: too many locks");
+	if (unlikely(gp->ext))
+		return threadg_park(gp, locks, n, deadline);
 	for (int i = 0; i < n; i++)
 		m->after_locks[i] = locks[i];
 	m->after_nlocks = n;
 	return gopark(gp, NULL, deadline);
 }
 
-/* Make gp runnable on the current P (it was parked; the caller won its
- * claim).  Must run on a G or g0 of an M holding a P. */
+/*
+ * Make gp runnable (it was parked; the caller won its claim).  On an M
+ * with a P: next on that P.  From a plain thread (a library's callback
+ * thread, a timer): on the global queue, and an idle P is woken for it.
+ * A plain thread's own G (ext) is woken on its futex instead.
+ */
 void goready(struct g *gp)
 {
-	struct m *m = getm();
+	struct m *m;
 
-	if (!m || !m->p)
-		throw("sact: goready without a P");
+	if (unlikely(gp->ext)) {
+		st_rel(&gp->extwake, 1);
+		futex_wake(&gp->extwake, 1);
+		return;
+	}
+	m = getm();
+	if (unlikely(!m || !m->p)) {
+		lock_acquire(&sched.lock);
+		globrunqput(gp);
+		lock_release(&sched.lock);
+		wakep_from_outside();
+		return;
+	}
 	runqput(m->p, gp, true);
 	wakep();
+}
+
+/*
+ * m, running G code, finds at its runtime entry (m_resync) that its P was
+ * taken while it was blocked in a call no wrapper saw (bpf, sysmon): it
+ * has none now.  Take an idle P and go on, or queue the running G on the
+ * global queue and make m a standby (the G resumes on whichever M runs it
+ * next).  Returns the M the caller runs on afterwards.
+ */
+struct m *m_lost_p(struct m *m)
+{
+	struct g *gp = m->curg;
+	struct p *pp;
+
+	if (gp == &m->g0 || m->after != AFTER_NONE)
+		throw("sact: P taken inside the runtime");
+	m->p = NULL;
+	lock_acquire(&sched.lock);
+	pp = pidleget();
+	lock_release(&sched.lock);
+	if (pp) {
+		acquirep(m, pp);	/* gp goes on here, on pp */
+		return m;
+	}
+	st(&gp->status, G_RUNNABLE);
+	m->after = AFTER_GLOBRUNQ;
+	m->after_g = gp;
+	sact_switch_to_g0(m, gp);
+	return getm_raw();	/* gp runs again, on some M with a P */
 }
 
 /* exitsyscall without a P (syscall.c): gp to g0, m->after already set. */
@@ -1427,7 +1597,7 @@ SACT_API enum sact_backend sact_backend(void)
  *    handoff path.  A handoff takes an M that is already parked (the
  *    standby reserve); when the reserve of idle Ms falls below its
  *    low-water mark (mlow: 1, or 0 with standby = 0), or a P waits with
- *    work and no M (startm found none: mneeded), mreserve_check kicks the
+ *    work and no M (startm found none: mwant), mreserve_check kicks the
  *    template, which creates Ms until neither holds (or the cap, mmax, is
  *    reached: then Ps wait for an M to come back from the kernel, as
  *    before, and SACT_DEBUG=1 says so once).  A new M starts in stopm: it
@@ -1463,13 +1633,24 @@ static void mtemplate_kick(void)
 		futex_wake(&sched.mtemplate_wake, 1);
 }
 
+/* Is an M wanted: a P waits for one, or the reserve is low?  (L) */
+static bool mreserve_wanted(void)
+{
+	return !ld(&sched.exiting) && (sched.mwant > 0 ||
+	       sched.nmidle + sched.nkstandby + sched.nmcoming < sched.mlow);
+}
+
 /* Must the template thread make an M?  (sched.lock held) */
 static bool mreserve_low(void)
 {
-	if (ld(&sched.exiting) || sched.nmalive >= sched.mmax)
-		return false;
-	return sched.mneeded ||
-	       sched.nmidle + sched.nkstandby + sched.nmcoming < sched.mlow;
+	return mreserve_wanted() && sched.nmalive < sched.mmax;
+}
+
+/* Must the template look: to make an M, or to say it is at the cap?  (L) */
+static bool mtemplate_wanted(void)
+{
+	return mreserve_wanted() &&
+	       (sched.nmalive < sched.mmax || !sched.mcap_said);
 }
 
 /*
@@ -1481,7 +1662,7 @@ static void mreserve_check(void)
 	bool kick;
 
 	lock_acquire(&sched.lock);
-	kick = mreserve_low();
+	kick = mtemplate_wanted();
 	lock_release(&sched.lock);
 	if (kick)
 		mtemplate_kick();
@@ -1592,14 +1773,15 @@ static enum newm_result newm(void)
 
 	lock_acquire(&sched.lock);
 	if (!mreserve_low()) {
-		if (sched.mneeded && sched.nmalive >= sched.mmax &&
-		    !sched.mcap_said && backend_debug()) {
+		if (mreserve_wanted() && !sched.mcap_said) {
 			sched.mcap_said = true;
-			fprintf(stderr, "sact: %d Ms, the cap (max_threads): "
-				"Gs wait for an M to come back from the "
-				"kernel\n", sched.mmax);
+			if (backend_debug())
+				fprintf(stderr, "sact: %d Ms, the cap "
+					"(max_threads): Gs wait for an M to "
+					"come back from the kernel\n",
+					sched.mmax);
 		}
-		sched.mneeded = false;
+		sched.mwant = 0;
 		lock_release(&sched.lock);
 		return NEWM_ENOUGH;
 	}
@@ -1610,7 +1792,8 @@ static enum newm_result newm(void)
 	}
 	m->elastic = true;
 	m->coming = true;
-	sched.mneeded = false;
+	if (sched.mwant > 0)
+		sched.mwant--;
 	sched.nmalive++;
 	sched.nmcoming++;
 	sched.ms_created++;
@@ -1625,7 +1808,7 @@ static enum newm_result newm(void)
 		sched.nmcoming--;
 		sched.ms_created--;
 		sched.threads--;
-		sched.mneeded = true;	/* still wanted: try again later */
+		sched.mwant++;	/* still wanted: try again later */
 		m_free(m);
 		lock_release(&sched.lock);
 		if (backend_debug())
@@ -1678,6 +1861,7 @@ static void *m_main(void *arg)
 	struct m *m = arg;
 
 	tls_m = m;
+	m->tid = gettid();
 	m->curg = &m->g0;
 	m->g0.m = m;
 	st(&m->g0.status, G_RUNNING);
@@ -1899,6 +2083,7 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 		return -EBUSY;
 
 	memset(&sched, 0, sizeof(sched));
+	sched_watch_gcode = false;
 	sched.ops = ops;
 	last_backend = ops->id;
 	sched.nprocs = nprocs;
@@ -1912,7 +2097,7 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 	env = getenv("SACT_SHUFFLE");
 	sched.shuffle = env && *env && strcmp(env, "0") != 0;
 	sched.guards_left = -1;		/* stack.c computes the budget */
-	sched.threads_base = proc_num_threads();
+	tids_snapshot();
 
 	err = -ENOMEM;
 	sched.allp = aligned_alloc(64, sizeof(struct p) * nprocs);
@@ -1986,12 +2171,13 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 		sched.threads++;
 		sched.ms_created++;
 	}
+	sched.threads++;	/* the template's, before it can count too */
 	err = -pthread_create(&sched.mtemplate, NULL, mtemplate_main, NULL);
 	if (err) {
+		sched.threads--;
 		start_failed(false);
 		goto out_inactive;
 	}
-	sched.threads++;
 	if (ops->start) {
 		err = ops->start();
 		if (err < 0) {

@@ -75,14 +75,6 @@ struct waiter *wq_pop(struct waitq *q)
 	return NULL;
 }
 
-struct g *getg_or_throw(void)
-{
-	struct m *m = getm();
-
-	if (!m || m->curg == &m->g0)
-		throw("sact: blocking primitive called outside a G");
-	return m->curg;
-}
 
 /* Before taking the primitive's lock: make room for a timer.  0/-ENOMEM. */
 int park_prepare(bool timed)
@@ -129,7 +121,7 @@ int park_on(struct waitq *q, struct waiter *w, struct lock *l, bool timed,
 
 static int mutex_lock_slow(struct sact_mutex *mu, bool timed, uint64_t ns)
 {
-	struct waiter w = { .g = getg_or_throw() };
+	struct waiter w = { .g = getg_or_threadg() };
 	int err = park_prepare(timed);
 
 	if (err)
@@ -195,7 +187,7 @@ SACT_API void sact_mutex_unlock(struct sact_mutex *mu)
 static int cond_wait(struct sact_cond *c, struct sact_mutex *mu, bool timed,
 		     uint64_t ns)
 {
-	struct waiter w = { .g = getg_or_throw() };
+	struct waiter w = { .g = getg_or_threadg() };
 	int err = park_prepare(timed);
 
 	if (err)
@@ -294,7 +286,7 @@ SACT_API void sact_wg_done(struct sact_waitgroup *wg)
 
 SACT_API void sact_wg_wait(struct sact_waitgroup *wg)
 {
-	struct waiter w = { .g = getg_or_throw() };
+	struct waiter w = { .g = getg_or_threadg() };
 
 	if (ld_acq(WGCOUNT(wg)) == 0)
 		return;
@@ -310,7 +302,7 @@ SACT_API void sact_wg_wait(struct sact_waitgroup *wg)
 
 static int sem_acquire(struct sact_sem *s, bool timed, uint64_t ns)
 {
-	struct waiter w = { .g = getg_or_throw() };
+	struct waiter w = { .g = getg_or_threadg() };
 	int err = park_prepare(timed);
 
 	if (err)

@@ -121,6 +121,8 @@ static inline long syscall6(long n, long a, long b, long c, long d, long e,
 	entersyscall(gp);
 	ret = raw_syscall6(n, a, b, c, d, e, f);
 	exitsyscall(gp);
+	if (unlikely(sched_watch_gcode))
+		m_back_to_g(gp->m);	/* sysmon: G code again */
 	return ret;
 }
 

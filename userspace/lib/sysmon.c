@@ -17,24 +17,93 @@
  * is bounded to 10 ms (Go's longest sysmon delay): the worst case is a
  * retake 10 ms late, never a lost one.
  *
+ * Raw blocks (a plain libc read, usleep, getaddrinfo: no wrapper, so the P
+ * stays P_RUNNING): a P whose schedtick has not moved for SYSMON_RAW_NS
+ * (10 ms, Go's forcePreemptNS) while the M holding it runs G code
+ * (m->gcode) and its thread sleeps in the kernel (state S or D in
+ * /proc/self/task/TID/stat) is retaken: CAS m->gcode GCODE(p) ->
+ * GCODE_TAKEN, then handoffp.  The CAS pairs with the M's xchg at its
+ * next runtime entry (m_resync), so exactly one of them decides: the M
+ * finds its P gone (m_lost_p) or sysmon finds it back in the runtime.  The
+ * probe reads one small file, and only for Ps stalled that long: its cost
+ * follows the stalled Ps, not the number of Gs.  Like bpf, the M whose P
+ * was retaken runs its G on without a P until the G's next runtime entry.
+ *
  * none: nothing retakes a P; an M blocked in the kernel keeps its P (the
  * naive baseline).  Other Ps may still steal the blocked P's queue.
  */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
 #define SYSMON_TICK_NS	20000
 #define SYSMON_IDLE_TICKS 50
 #define SYSMON_SLEEP_NS	10000000
+#define SYSMON_RAW_NS	10000000
 
 static pthread_t sysmon_thread;
 static bool sysmon_running;
 static _Atomic uint32_t sysmon_stop;
 
+/* Does thread tid of this process sleep in the kernel (state S or D)? */
+static bool thread_sleeps(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	p = strrchr(buf, ')');		/* comm may hold spaces */
+	return p && p[1] == ' ' && (p[2] == 'S' || p[2] == 'D');
+}
+
 /*
- * Take Ps stuck in syscalls.  *insys: how many Ps were in a syscall.
- * Returns how many were retaken.
+ * pp is P_RUNNING: retake it if its M has slept in a raw block for
+ * SYSMON_RAW_NS with pp's schedtick stalled (see the top).
+ */
+static bool retake_raw(struct p *pp, int64_t now)
+{
+	uint32_t t = ld(&pp->schedtick), want;
+	struct m *m;
+
+	if (pp->sysmon_schedtick != t || !pp->sysmon_schedwhen) {
+		pp->sysmon_schedtick = t;
+		pp->sysmon_schedwhen = now;
+		return false;
+	}
+	if (now - pp->sysmon_schedwhen < SYSMON_RAW_NS)
+		return false;
+	m = ld_acq(&pp->gm);	/* pairs with m_back_to_g: m->tid too */
+	want = GCODE(pp);
+	if (!m || ld(&m->gcode) != want || !thread_sleeps(m->tid))
+		return false;
+	if (!atomic_compare_exchange_strong_explicit(&m->gcode, &want,
+						     GCODE_TAKEN, ACQUIRE,
+						     RELAXED))
+		return false;	/* it came back to the runtime first */
+	/* pp is ours: its M will not touch it again (m_lost_p) */
+	pp->sysmon_schedwhen = 0;
+	st(&pp->status, P_IDLE);
+	atomic_fetch_add(&sched.handoffs, 1);
+	handoffp(pp);
+	return true;
+}
+
+/*
+ * Take Ps stuck in syscalls, wrapped or raw.  *insys: how many Ps were in
+ * a wrapped syscall.  Returns how many were retaken.
  */
 static int retake(int64_t now, int *insys)
 {
@@ -46,6 +115,10 @@ static int retake(int64_t now, int *insys)
 		uint32_t t;
 		int s = P_SYSCALL;
 
+		if (ld(&pp->status) == P_RUNNING) {
+			n += retake_raw(pp, now);
+			continue;
+		}
 		if (ld(&pp->status) != P_SYSCALL)
 			continue;
 		(*insys)++;
@@ -111,16 +184,28 @@ static void *sysmon_main(void *arg)
 	return NULL;
 }
 
+static int sysmon_init(void)
+{
+	sched_watch_gcode = true;	/* see "Raw blocks" at the top */
+	return 0;
+}
+
 static int sysmon_start(void)
 {
 	int err;
 
 	st(&sysmon_stop, 0);
-	err = pthread_create(&sysmon_thread, NULL, sysmon_main, NULL);
-	if (err)
-		return -err;
-	sysmon_running = true;
+	lock_acquire(&sched.lock);	/* the template counts too */
 	sched.threads++;
+	lock_release(&sched.lock);
+	err = pthread_create(&sysmon_thread, NULL, sysmon_main, NULL);
+	if (err) {
+		lock_acquire(&sched.lock);
+		sched.threads--;
+		lock_release(&sched.lock);
+		return -err;
+	}
+	sysmon_running = true;
 	return 0;
 }
 
@@ -148,6 +233,7 @@ static void sysmon_enter_syscall(struct m *m, struct p *pp)
 
 const struct backend_ops backend_sysmon = {
 	.id		= SACT_BACKEND_SYSMON,
+	.init		= sysmon_init,
 	.start		= sysmon_start,
 	.stop		= sysmon_stop_fn,
 	.enter_syscall	= sysmon_enter_syscall,
