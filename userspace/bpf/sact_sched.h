@@ -51,6 +51,16 @@
 #define SACT_BPF_OWN_STATE(w)	((__u32)(((w) >> 16) & 0xff))
 #define SACT_BPF_OWN_SEQ(w)	((__u32)((w) >> 32))
 
+/*
+ * struct sact_bpf_m.in_g: what the M runs, as the program needs to know it.
+ * A block in either G state hands the P off; only IN_G_RAW returns are
+ * checked by the program (sys_exit), IN_G_WRAPPED ones by the wrapper.
+ */
+#define SACT_BPF_IN_RUNTIME	0	/* runtime code, or no P */
+#define SACT_BPF_IN_G_RAW	1	/* G code, P held */
+#define SACT_BPF_IN_G_WRAPPED	2	/* G code inside sact_syscall: the
+					 * wrapper re-checks its P on return */
+
 /* How the program wakes a standby (rodata wake_mode). */
 #define SACT_BPF_WAKE_RING_PER_P	0	/* ring p_rings[p]: P's standby */
 #define SACT_BPF_WAKE_RING_FUTEX	1	/* ring `events`: a relay thread
@@ -80,8 +90,8 @@ struct sact_bpf_m {
 	__u32 tid;		/* I: the thread (0: free slot) */
 	__u32 p;		/* U: P held + 1 (0: none); published after the
 				 * M won the P word, cleared before it lets go */
-	__u32 in_g;		/* U: 1 while the M runs G code: only then does
-				 * its blocking hand its P off */
+	__u32 in_g;		/* U: SACT_BPF_IN_*: only a block in G code
+				 * hands its P off */
 	__u32 blocked;		/* B: 1 from a block until the next switch-in */
 	__u64 blocks;		/* B: blocks (switch-out, !preempt, not
 				 * TASK_RUNNING) while in_g */
@@ -91,7 +101,8 @@ struct sact_bpf_m {
 				 * or rescheduled on the way to user space) */
 	__u64 handoffs;		/* B: blocks that handed its P off */
 	__u64 idle_blocks;	/* B: blocks while !in_g (runtime's own waits) */
-	__u64 pad;
+	__u64 lost;		/* B: raw syscall returns to G code after its
+				 * P went to another M (each signalled) */
 } __attribute__((aligned(64)));
 
 /* Totals; each a fetch_add by the program (A), read by user space. */
@@ -105,7 +116,14 @@ struct sact_bpf_stats {
 	__u64 ring_fail;	/* handoffs whose event could not be published
 				 * (ring full or missing): the P is HANDOFF,
 				 * nobody was woken */
-	__u64 pad;
+	__u64 stale_blocks;	/* blocks in G code of an M whose P had gone
+				 * to another M: nothing to hand off (an M
+				 * running G code without a P: the window) */
+	__u64 reclaims;		/* raw returns that took their HANDOFF P
+				 * back before a standby claimed it */
+	__u64 lost;		/* raw returns whose P another M had: the M
+				 * was sent lost_sig (sum of m[].lost) */
+	__u64 pad[5];
 } __attribute__((aligned(64)));
 
 struct sact_bpf_shared {

@@ -291,7 +291,7 @@ int sact_bpf_open(const struct sact_bpf_opts *opts, struct sact_bpf **bp,
 
 	*bp = NULL;
 	if (!opts || opts->size < sizeof(*opts) || opts->nprocs < 1 ||
-	    opts->nprocs > SACT_BPF_MAX_P ||
+	    opts->nprocs > SACT_BPF_MAX_P || opts->lost_sig < 0 ||
 	    (opts->wake != SACT_BPF_WAKE_RING_PER_P &&
 	     opts->wake != SACT_BPF_WAKE_RING_FUTEX)) {
 		say(why, whylen, "bpf: bad options (nprocs 1..%d, wake mode)",
@@ -334,6 +334,11 @@ int sact_bpf_open(const struct sact_bpf_opts *opts, struct sact_bpf **bp,
 	b->skel->rodata->sact_tgid = opts->tgid ? opts->tgid : getpid();
 	b->skel->rodata->nr_p = opts->nprocs;
 	b->skel->rodata->wake_mode = opts->wake;
+	b->skel->rodata->lost_sig = opts->lost_sig;
+	/* sys_exit costs every syscall of the machine its slow path while
+	 * attached: only when someone handles the signal */
+	bpf_program__set_autoattach(b->skel->progs.sact_sys_exit,
+				    opts->lost_sig != 0);
 
 	err = sact_sched_bpf__load(b->skel);
 	if (err) {

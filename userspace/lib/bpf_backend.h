@@ -42,6 +42,10 @@ struct sact_bpf_opts {
 	int wake;		/* SACT_BPF_WAKE_RING_PER_P (0, default) or
 				 * SACT_BPF_WAKE_RING_FUTEX */
 	pid_t tgid;		/* process whose threads are watched; 0: ours */
+	int lost_sig;		/* signal sent to an M that returns from a raw
+				 * syscall to G code after its P went to
+				 * another M (the caller handles it); 0: none,
+				 * and the sys_exit program is not attached */
 };
 
 /*
