@@ -168,6 +168,22 @@ static int bpf_init(void)
 
 static void bpf_fini(void)
 {
+	if (backend_debug()) {	/* SACT_DEBUG=1: the program's counters */
+		const struct sact_bpf_stats *t = &sact_bpf_shared(bb)->stats;
+
+		fprintf(stderr, "sact: bpf: blocks %llu handoffs %llu "
+			"(taken over %llu, taken back at sys_exit %llu) "
+			"stale_blocks %llu "
+			"lost %llu ring_fail %llu races %llu\n",
+			(unsigned long long)t->blocks,
+			(unsigned long long)t->handoffs,
+			(unsigned long long)ld(&sched.handoffs),
+			(unsigned long long)t->reclaims,
+			(unsigned long long)t->stale_blocks,
+			(unsigned long long)t->lost,
+			(unsigned long long)t->ring_fail,
+			(unsigned long long)t->handoff_races);
+	}
 	sact_bpf_close(bb);	/* detached: no signal after this */
 	bb = NULL;
 	sigaction(LOST_SIG, &lost_old, NULL);
