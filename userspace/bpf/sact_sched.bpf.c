@@ -221,9 +221,19 @@ int BPF_PROG(sact_sys_exit, struct pt_regs *regs, long ret)
 			return 0;
 		}
 	}
+	/*
+	 * One at a time: until the handler runs, every syscall exit of the
+	 * thread comes here again - its own rt_sigreturn included, should
+	 * the handler be put off (TSan defers it to its next interceptor),
+	 * or a loop of signals would never let the thread reach it.
+	 */
+	if (m->lost_pending)
+		return 0;
+	if (bpf_send_signal_thread(lost_sig))
+		return 0;	/* no room in the signal queue: next exit */
+	m->lost_pending = 1;
 	m->lost++;
 	__sync_fetch_and_add(&shared.stats.lost, 1);
-	bpf_send_signal_thread(lost_sig);
 	return 0;
 }
 

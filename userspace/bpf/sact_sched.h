@@ -103,6 +103,11 @@ struct sact_bpf_m {
 	__u64 idle_blocks;	/* B: blocks while !in_g (runtime's own waits) */
 	__u64 lost;		/* B: raw syscall returns to G code after its
 				 * P went to another M (each signalled) */
+	__u32 lost_pending;	/* A: 1 from the program's lost_sig until
+				 * the handler starts (plain stores by both:
+				 * the program sets it, the M clears it): one
+				 * signal at a time, not one per sys_exit */
+	__u32 pad32;
 } __attribute__((aligned(64)));
 
 /* Totals; each a fetch_add by the program (A), read by user space. */

@@ -439,6 +439,9 @@ static void lost_handler(int sig, siginfo_t *si, void *uc)
 	(void)sig;
 	(void)si;
 	(void)uc;
+	if (m && m->bin_g)	/* the program may signal again from here on */
+		__atomic_store_n(&sact_bpf_mslot(bb, m->bslot)->lost_pending,
+				 0, __ATOMIC_RELAXED);
 	if (m && m->bin_g && m->curg != &m->g0 &&
 	    __atomic_load_n(m->bin_g, __ATOMIC_RELAXED) == SACT_BPF_IN_G_RAW) {
 		bpf_in_g_swap(m, SACT_BPF_IN_RUNTIME);
