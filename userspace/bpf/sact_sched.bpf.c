@@ -68,12 +68,21 @@ const volatile __u32 lost_sig;
 /* The state shared with user space (mmap-ed .bss). */
 struct sact_bpf_shared shared;
 
+/* Both sized by user space before the load: the cap on Ms (sact_sched.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);	/* preallocated */
-	__uint(max_entries, SACT_BPF_MAX_M);
+	__uint(max_entries, 1);
 	__type(key, __u32);			/* tid */
 	__type(value, __u32);			/* M slot */
 } m_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);			/* M slot */
+	__type(value, struct sact_bpf_m);
+} m_state SEC(".maps");
 
 /* One ring per P; user space creates the rings and fills the array. */
 struct sact_ring {
@@ -100,13 +109,10 @@ static __always_inline struct sact_bpf_m *slot_of(struct task_struct *t,
 	__u32 tid = BPF_CORE_READ(t, pid);
 	__u32 *slot = bpf_map_lookup_elem(&m_slots, &tid);
 
-	__u32 i;
-
 	if (!slot)
 		return NULL;
-	i = *slot & (SACT_BPF_MAX_M - 1);	/* for the verifier */
-	*slotp = i;
-	return &shared.m[i];
+	*slotp = *slot;
+	return bpf_map_lookup_elem(&m_state, slot);	/* NULL past the end */
 }
 
 /* Publish a handoff of P @p; false if no ring took it. */

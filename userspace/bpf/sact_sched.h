@@ -8,7 +8,8 @@
  *
  * The whole struct sact_bpf_shared is the program's .bss, a BPF array map
  * with BPF_F_MMAPABLE that the skeleton maps into the process: both sides
- * read and write the same bytes, with no syscall.
+ * read and write the same bytes, with no syscall.  The M slots (struct
+ * sact_bpf_m) are another such array, m_state, mapped by user space.
  *
  * Legend (who writes, who reads, with what atomicity), per field:
  *   U:  written by user space only (the M itself unless said), plain stores
@@ -24,10 +25,18 @@
 #ifndef SACT_SCHED_H
 #define SACT_SCHED_H
 
-/* Capacities, fixed at compile time (the .bss has fixed size); powers of
- * two: the program masks indexes with them for the verifier. */
+/*
+ * Ps: fixed at compile time (the per-P words are in the .bss, which has a
+ * fixed size); a power of two: the program masks indexes with it for the
+ * verifier.  Ms: no fixed limit in the program.  Their slots are the map
+ * m_state (an mmap-able array) and their tids the hash m_slots, both sized
+ * by user space before the load (struct sact_bpf_opts.mmax: the runtime's
+ * cap on Ms), up to SACT_BPF_MMAX_LIMIT, what the P word's 16-bit owner
+ * field can name.
+ */
 #define SACT_BPF_MAX_P		64
-#define SACT_BPF_MAX_M		256
+#define SACT_BPF_MMAX_DEFAULT	10000
+#define SACT_BPF_MMAX_LIMIT	0xffff
 
 /*
  * The P word (struct sact_bpf_p.own, A): one 64-bit word that every change
@@ -83,8 +92,9 @@ struct sact_bpf_p {
 } __attribute__((aligned(64)));
 
 /*
- * Per-M slot; one cache line each.  A slot is in use while tid != 0 and the
- * hash map m_slots holds tid -> slot.
+ * Per-M slot, one element of the map m_state (not in the .bss: its size is
+ * chosen at load); user space maps the array.  A slot is in use while
+ * tid != 0 and the hash map m_slots holds tid -> slot.
  */
 struct sact_bpf_m {
 	__u32 tid;		/* I: the thread (0: free slot) */
@@ -134,7 +144,6 @@ struct sact_bpf_stats {
 struct sact_bpf_shared {
 	struct sact_bpf_stats stats;
 	struct sact_bpf_p p[SACT_BPF_MAX_P];
-	struct sact_bpf_m m[SACT_BPF_MAX_M];
 };
 
 #endif /* SACT_SCHED_H */

@@ -46,6 +46,10 @@ struct sact_bpf_opts {
 				 * syscall to G code after its P went to
 				 * another M (the caller handles it); 0: none,
 				 * and the sys_exit program is not attached */
+	int mmax;		/* M slots: the most Ms registered at once;
+				 * 0: SACT_BPF_MMAX_DEFAULT, at most
+				 * SACT_BPF_MMAX_LIMIT.  Sizes the maps
+				 * m_slots and m_state at load */
 };
 
 /*
@@ -74,7 +78,7 @@ void sact_bpf_close(struct sact_bpf *b);
  * Give the calling thread (sact_bpf_register) or thread @tid an M slot:
  * from now on its switches are watched.  Its P is none, in_g false, its
  * per-M counters zero.  Return: the slot (>= 0), -ENOSPC (all
- * SACT_BPF_MAX_M in use), -EEXIST (already registered).
+ * mmax in use), -EEXIST (already registered).
  */
 int sact_bpf_register(struct sact_bpf *b);
 int sact_bpf_register_tid(struct sact_bpf *b, pid_t tid);

@@ -142,10 +142,13 @@ static int bpf_init(void)
 	struct sigaction sa;
 	int err;
 
-	if (sched.nprocs > SACT_BPF_MAX_P || sched.nm > SACT_BPF_MAX_M) {
+	/* the program's M maps are sized from the runtime's cap on Ms */
+	o.mmax = sched.mmax ? sched.mmax : SACT_BPF_MMAX_DEFAULT;
+	if (sched.nprocs > SACT_BPF_MAX_P || sched.nm > o.mmax ||
+	    o.mmax > SACT_BPF_MMAX_LIMIT) {
 		snprintf(backend_why, sizeof(backend_why),
 			 "bpf: at most %d Ps and %d Ms", SACT_BPF_MAX_P,
-			 SACT_BPF_MAX_M);
+			 SACT_BPF_MMAX_LIMIT);
 		return -E2BIG;
 	}
 	err = sact_bpf_open(&o, &bb, backend_why, sizeof(backend_why));

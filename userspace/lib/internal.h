@@ -483,6 +483,7 @@ struct sched {
 	struct p *allp;				/* I */
 	int nm;					/* I */
 	struct m *allm;				/* I */
+	int mmax; /* I: cap on Ms, 0 = default */
 
 	_Atomic int64_t ngs;			/* A: live Gs */
 	_Atomic int64_t ngs_peak;		/* A */
