@@ -128,15 +128,6 @@ static struct p lost_p;
  */
 static struct m *waitg_head, *waitg_tail;
 static _Atomic int nwaitg;
-/*
- * L (peeked without it by bpf_p_acquire): Ms granted a P (m->nextp) by an
- * M that is about to stand by in that P's ring, not woken until it does
- * (through m->link).  The P's next block then finds its ring attended:
- * woken at once, the M could block and be woken again before the granter
- * got a CPU to reach the ring, and the block would not be handed off (seen
- * at load 10 on 2 CPUs: 70-93% of a raw loop's blocks handed off).
- */
-static struct m *_Atomic unwoken;
 static struct sigaction lost_old;
 #define LOST_SIG	(SIGRTMAX - 4)	/* kmod has SIGRTMAX - 3 */
 
@@ -166,7 +157,6 @@ static int bpf_init(void)
 	memset(ring_waiter, 0, sizeof(ring_waiter));
 	waitg_head = waitg_tail = NULL;
 	st(&nwaitg, 0);
-	st(&unwoken, NULL);
 	/* before any M runs G code: the program may signal from then on */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = lost_handler;
@@ -234,47 +224,18 @@ static void bpf_stop(void)
 	sact_bpf_stop(bb);	/* every ring standby returns -ECANCELED */
 }
 
-static void wake_granted(struct m *n)
-{
-	st_rel(&n->park, 1);
-	futex_wake(&n->park, 1);
-}
-
-/* Wake the Ms of the deferred grants (sched.lock held). */
-static void wake_deferred(void)
-{
-	struct m *n = ld(&unwoken);
-
-	st(&unwoken, NULL);
-	while (n) {
-		struct m *next = n->link;
-
-		n->link = NULL;
-		wake_granted(n);
-		n = next;
-	}
-}
-
 /* acquirep: pp comes off the idle list (word IDLE); m is the caller. */
 static void bpf_p_acquire(struct m *m, struct p *pp)
 {
 	if (bb && sact_bpf_p_acquire(bb, pp->id, m->bslot) < 0)
 		throw("sact: bpf: acquiring a P that is not idle");
-	if (unlikely(ld(&unwoken) != NULL)) {
-		/* a granter took a P instead of a ring: wake its grants */
-		lock_acquire(&sched.lock);
-		wake_deferred();
-		lock_release(&sched.lock);
-	}
 }
 
 /*
  * Give the P pp (word IDLE, not on the idle list) to the first M waiting
- * with its G (sched.lock held).  me: the caller.  If me has given up its P
- * and will stand by in a ring (findrunnable's stopm -> bpf_park_standby,
- * which then prefers pp's), the M is woken from there.  false: none waits.
+ * with its G (sched.lock held).  false: none waits.
  */
-static bool waitg_grant(struct m *me, struct p *pp)
+static bool waitg_grant(struct p *pp)
 {
 	struct m *n = waitg_head;
 
@@ -286,13 +247,8 @@ static bool waitg_grant(struct m *me, struct p *pp)
 	st(&nwaitg, ld(&nwaitg) - 1);
 	n->link = NULL;
 	n->nextp = pp;
-	if (me && !me->p && !ring_waiter[pp->id] &&
-	    sched.nkstandby < sched.kstandby_target) {
-		n->link = ld(&unwoken);
-		st(&unwoken, n);
-		return true;
-	}
-	wake_granted(n);
+	st_rel(&n->park, 1);
+	futex_wake(&n->park, 1);
 	return true;
 }
 
@@ -311,10 +267,10 @@ static bool bpf_p_idle(struct p *pp)
 	w = __atomic_load_n(&sact_bpf_shared(bb)->p[pp->id].own,
 			    __ATOMIC_ACQUIRE);
 	if (SACT_BPF_OWN_STATE(w) == SACT_BPF_P_IDLE)
-		return waitg_grant(me, pp);
+		return waitg_grant(pp);
 	if (sact_bpf_p_release(bb, pp->id, me->bslot) < 0)
 		throw("sact: bpf: idling a P the caller does not hold");
-	return waitg_grant(me, pp);
+	return waitg_grant(pp);
 }
 
 /* The first P (index) whose ring nobody waits in, or -1 (sched.lock). */
@@ -365,28 +321,18 @@ static int bpf_park_standby(struct m *m)
 
 	lock_acquire(&sched.lock);
 	if (ld(&sched.exiting)) {
-		wake_deferred();
 		lock_release(&sched.lock);
 		return -1;
 	}
 	/* no more ring standbys than sact_run started (standby = 0: none,
-	 * every M stays usable by startm); the ring of a P granted to a
-	 * waiting M first (waitg_grant) */
-	p = -1;
-	if (sched.nkstandby < sched.kstandby_target) {
-		struct m *n = ld(&unwoken);
-
-		p = n && !ring_waiter[n->nextp->id] ? n->nextp->id :
-		    unattended_ring();
-	}
+	 * every M stays usable by startm) */
+	p = sched.nkstandby < sched.kstandby_target ? unattended_ring() : -1;
 	if (p < 0) {
-		wake_deferred();
 		lock_release(&sched.lock);
 		return 0;
 	}
 	ring_waiter[p] = m;
 	sched.nkstandby++;
-	wake_deferred();	/* their Ps' rings are attended (nprocs 1) */
 	lock_release(&sched.lock);
 	do
 		r = sact_bpf_wait(bb, m->bslot, p, -1, NULL);
