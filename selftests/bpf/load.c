@@ -201,6 +201,23 @@ TEST(bad_options)
  * program only looks them up), the next gets -ENOSPC, each slot is mapped
  * and zeroed, and the program finds a slot past the old fixed 256.
  */
+struct blocked_writer {
+	int fds[2];
+	const __u64 *blocks;
+};
+
+/* Write once the program has counted a block (hang guard: 60 s). */
+static void *write_once_blocked(void *arg)
+{
+	struct blocked_writer *w = arg;
+
+	for (int i = 0; i < 60000 && !t_load64(w->blocks); i++)
+		usleep(1000);
+	if (write(w->fds[1], "x", 1) != 1)
+		abort();
+	return NULL;
+}
+
 FIXTURE(mmax) { struct sact_bpf *b; };
 FIXTURE_SETUP(mmax) { self->b = NULL; }
 FIXTURE_TEARDOWN(mmax) { sact_bpf_close(self->b); }
@@ -213,7 +230,9 @@ TEST_F(mmax, sizes_the_maps)
 	struct sact_bpf_opts o = { .size = sizeof(o), .nprocs = 1,
 				   .mmax = variant->mmax };
 	const char *req = getenv("SACT_REQUIRE_BPF");
-	char why[256] = "";
+	struct blocked_writer w;
+	char why[256] = "", c;
+	pthread_t t;
 	int err, i, slot;
 
 	err = sact_bpf_open(&o, &self->b, why, sizeof(why));
@@ -228,14 +247,21 @@ TEST_F(mmax, sizes_the_maps)
 	EXPECT_EQ(-ENOSPC, sact_bpf_register_tid(self->b, 999999));
 	EXPECT_EQ(NULL, sact_bpf_mslot(self->b, variant->mmax));
 	EXPECT_EQ((__u32)gettid(), sact_bpf_mslot(self->b, slot)->tid);
-	/* the program finds that slot: this thread's blocks count there */
+	/* the program finds that slot: this thread's block counts there
+	 * (a read that only the program's count can end: no timing) */
+	ASSERT_EQ(0, pipe(w.fds));
+	w.blocks = &sact_bpf_mslot(self->b, slot)->blocks;
 	ASSERT_EQ(0, sact_bpf_p_acquire(self->b, 0, slot));
+	ASSERT_EQ(0, pthread_create(&t, NULL, write_once_blocked, &w));
 	sact_bpf_set_in_g(sact_bpf_mslot(self->b, slot), true);
-	usleep(1000);
+	EXPECT_EQ(1, read(w.fds[0], &c, 1));
 	sact_bpf_set_in_g(sact_bpf_mslot(self->b, slot), false);
+	pthread_join(t, NULL);
 	EXPECT_LE(1, t_load64(&sact_bpf_mslot(self->b, slot)->blocks));
 	EXPECT_LE(1, t_load64(&sact_bpf_mslot(self->b, slot)->handoffs));
 	EXPECT_EQ(0, sact_bpf_unregister(self->b, slot));
+	close(w.fds[0]);
+	close(w.fds[1]);
 }
 
 /* Without privilege: -EPERM and a one-line reason, nothing printed. */
