@@ -25,6 +25,9 @@
  *
  *	build/bench/handoff [-b kmod|bpf|sysmon|none] [-n SAMPLES]
  *			    [-w spawn|loop] [-c raw|wrapped] [-t PERIOD_US]
+ *			    [-s STANDBY]
+ *
+ * -s: sact_config.standby (default 1: nprocs + 1 = 2 Ms).
  *
  * spawn prints one line: backend, samples, p50/p99/p999 in microseconds,
  * and the OS threads the run created (none is refused: its P never moves,
@@ -211,7 +214,7 @@ int main(int argc, char **argv)
 	bool loop = false;
 	int opt, err;
 
-	while ((opt = getopt(argc, argv, "b:n:w:c:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "b:n:w:c:t:s:")) != -1) {
 		if (opt == 'n')
 			nsamples = atol(optarg);
 		else if (opt == 'b' && !strcmp(optarg, "kmod"))
@@ -232,6 +235,8 @@ int main(int argc, char **argv)
 			wrapped = 1;
 		else if (opt == 't')
 			period_us = atol(optarg);
+		else if (opt == 's')
+			c.standby = atoi(optarg);
 		else
 			goto usage;
 	}
@@ -263,7 +268,7 @@ int main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: %s [-b kmod|bpf|sysmon|none] [-n N] "
-		"[-w spawn|loop] [-c raw|wrapped] [-t PERIOD_US]\n"
+		"[-w spawn|loop] [-c raw|wrapped] [-t PERIOD_US] [-s STANDBY]\n"
 		"(-w spawn: not with none)\n", argv[0]);
 	return 2;
 }
