@@ -192,7 +192,7 @@ TEST_F_TIMEOUT(block, one_block_one_handoff, 300)
 				__ATOMIC_ACQUIRE), "the M");
 		ASSERT_EQ(1, ma.ready) TH_LOG("slot %d acquire %d", ma.slot,
 					       ma.acquire_err);
-		m = &sh->m[ma.slot];
+		m = sact_bpf_mslot(self->b, ma.slot);
 
 		if (variant->kind == K_NANOSLEEP) {
 			/* Either the standby took P0, or the M took it back
@@ -424,8 +424,8 @@ TEST_F_TIMEOUT(quiet, other_process, 120)
 	ASSERT_EQ(1, write(fds[1], "x", 1));
 	ASSERT_EQ(child, waitpid(child, &status, 0));
 	EXPECT_EQ(0, status);
-	EXPECT_EQ(0, t_load64(&sh->m[slot].blocks));
-	EXPECT_EQ(0, t_load64(&sh->m[slot].preempts));
+	EXPECT_EQ(0, t_load64(&sact_bpf_mslot(self->b, slot)->blocks));
+	EXPECT_EQ(0, t_load64(&sact_bpf_mslot(self->b, slot)->preempts));
 	EXPECT_EQ(0, sh->stats.switches);
 	EXPECT_EQ(0, sh->stats.handoffs);
 	EXPECT_EQ(SACT_BPF_P_OWNED, SACT_BPF_OWN_STATE(t_load64(&sh->p[0].own)));

@@ -119,7 +119,7 @@ TEST(wait_contract)
 		slot = sact_bpf_register(b);
 		ASSERT_LE(0, slot);
 		EXPECT_EQ(-ETIMEDOUT, sact_bpf_wait(b, slot, 0, 20, NULL));
-		EXPECT_EQ(-EINVAL, sact_bpf_wait(b, SACT_BPF_MAX_M, 0, 0, NULL));
+		EXPECT_EQ(-EINVAL, sact_bpf_wait(b, SACT_BPF_MMAX_DEFAULT, 0, 0, NULL));
 		if (wake == SACT_BPF_WAKE_RING_PER_P) {
 			/* P 1 does not exist; no relay in this design. */
 			EXPECT_EQ(-EINVAL, sact_bpf_wait(b, slot, 1, 0, NULL));
@@ -165,7 +165,7 @@ TEST(wait_takes_a_handoff_p)
 	EXPECT_EQ(0, sact_bpf_wait(b, slot, 0, 0, NULL));
 	EXPECT_EQ(SACT_BPF_OWN(42, SACT_BPF_P_OWNED, slot),
 		  t_load64(&sh->p[0].own));
-	EXPECT_EQ(1, sh->m[slot].p);
+	EXPECT_EQ(1, sact_bpf_mslot(b, slot)->p);
 	EXPECT_EQ(0, sact_bpf_p_release(b, 0, slot));
 	sact_bpf_close(b);
 }
@@ -186,8 +186,82 @@ TEST(bad_options)
 	o.wake = 7;
 	EXPECT_EQ(-EINVAL, sact_bpf_open(&o, &b, NULL, 0));
 	o.wake = 0;
+	o.mmax = -1;
+	EXPECT_EQ(-EINVAL, sact_bpf_open(&o, &b, NULL, 0));
+	o.mmax = SACT_BPF_MMAX_LIMIT + 1;	/* the P word's owner field */
+	EXPECT_EQ(-EINVAL, sact_bpf_open(&o, &b, NULL, 0));
+	o.mmax = 0;
 	o.size = 4;
 	EXPECT_EQ(-EINVAL, sact_bpf_open(&o, &b, NULL, 0));
+}
+
+/*
+ * The M maps are sized at load (opts.mmax), not at compile time: with
+ * mmax slots exactly mmax threads register (tids need not exist: the
+ * program only looks them up), the next gets -ENOSPC, each slot is mapped
+ * and zeroed, and the program finds a slot past the old fixed 256.
+ */
+struct blocked_writer {
+	int fds[2];
+	const __u64 *blocks;
+};
+
+/* Write once the program has counted a block (hang guard: 60 s). */
+static void *write_once_blocked(void *arg)
+{
+	struct blocked_writer *w = arg;
+
+	for (int i = 0; i < 60000 && !t_load64(w->blocks); i++)
+		usleep(1000);
+	if (write(w->fds[1], "x", 1) != 1)
+		abort();
+	return NULL;
+}
+
+FIXTURE(mmax) { struct sact_bpf *b; };
+FIXTURE_SETUP(mmax) { self->b = NULL; }
+FIXTURE_TEARDOWN(mmax) { sact_bpf_close(self->b); }
+FIXTURE_VARIANT(mmax) { int mmax; };
+FIXTURE_VARIANT_ADD(mmax, m300) { 300 };
+FIXTURE_VARIANT_ADD(mmax, m4000) { 4000 };
+
+TEST_F(mmax, sizes_the_maps)
+{
+	struct sact_bpf_opts o = { .size = sizeof(o), .nprocs = 1,
+				   .mmax = variant->mmax };
+	const char *req = getenv("SACT_REQUIRE_BPF");
+	struct blocked_writer w;
+	char why[256] = "", c;
+	pthread_t t;
+	int err, i, slot;
+
+	err = sact_bpf_open(&o, &self->b, why, sizeof(why));
+	if ((err == -EPERM || err == -EOPNOTSUPP) && !(req && !strcmp(req, "1")))
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, err) TH_LOG("%s", why);
+	/* this thread last, so that its slot is the highest */
+	for (i = 0; i < variant->mmax - 1; i++)
+		ASSERT_EQ(i, sact_bpf_register_tid(self->b, 1000000 + i));
+	slot = sact_bpf_register(self->b);
+	ASSERT_EQ(variant->mmax - 1, slot);
+	EXPECT_EQ(-ENOSPC, sact_bpf_register_tid(self->b, 999999));
+	EXPECT_EQ(NULL, sact_bpf_mslot(self->b, variant->mmax));
+	EXPECT_EQ((__u32)gettid(), sact_bpf_mslot(self->b, slot)->tid);
+	/* the program finds that slot: this thread's block counts there
+	 * (a read that only the program's count can end: no timing) */
+	ASSERT_EQ(0, pipe(w.fds));
+	w.blocks = &sact_bpf_mslot(self->b, slot)->blocks;
+	ASSERT_EQ(0, sact_bpf_p_acquire(self->b, 0, slot));
+	ASSERT_EQ(0, pthread_create(&t, NULL, write_once_blocked, &w));
+	sact_bpf_set_in_g(sact_bpf_mslot(self->b, slot), true);
+	EXPECT_EQ(1, read(w.fds[0], &c, 1));
+	sact_bpf_set_in_g(sact_bpf_mslot(self->b, slot), false);
+	pthread_join(t, NULL);
+	EXPECT_LE(1, t_load64(&sact_bpf_mslot(self->b, slot)->blocks));
+	EXPECT_LE(1, t_load64(&sact_bpf_mslot(self->b, slot)->handoffs));
+	EXPECT_EQ(0, sact_bpf_unregister(self->b, slot));
+	close(w.fds[0]);
+	close(w.fds[1]);
 }
 
 /* Without privilege: -EPERM and a one-line reason, nothing printed. */

@@ -163,7 +163,8 @@ TEST_F_TIMEOUT(own, handoff_race, 600)
 	/* Wake the M the moment it has blocked: keep races the claim. */
 	for (i = 0; i < ROUNDS; i++) {
 		t_wait_until(_metadata,
-			     t_load64(&sh->m[r.m_slot].blocks) == i + 1,
+			     t_load64(&sact_bpf_mslot(self->b, r.m_slot)->blocks) ==
+			     i + 1,
 			     "the M to block");
 		__atomic_store_n(&r.fword, i + 1, __ATOMIC_RELEASE);
 		t_futex(&r.fword, FUTEX_WAKE_PRIVATE, 1, NULL);

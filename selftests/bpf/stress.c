@@ -200,7 +200,8 @@ TEST_F_TIMEOUT(stress, counters_add_up, 900)
 		pthread_join(rt, NULL);
 
 	for (i = 0; i < NM; i++) {
-		const struct sact_bpf_m *m = &sh->m[ms[i].slot];
+		const struct sact_bpf_m *m = sact_bpf_mslot(self->b,
+							     ms[i].slot);
 
 		EXPECT_EQ(0, ms[i].err);
 		/* Each of this M's handoffs was settled by its own keep(). */
@@ -209,10 +210,12 @@ TEST_F_TIMEOUT(stress, counters_add_up, 900)
 		lost += ms[i].lost;
 		took += ms[i].took_handoff;
 	}
-	for (i = 0; i < SACT_BPF_MAX_M; i++) {
-		sum_blocks += sh->m[i].blocks;
-		sum_unblocks += sh->m[i].unblocks;
-		sum_mh += sh->m[i].handoffs;
+	for (i = 0; i < SACT_BPF_MMAX_DEFAULT; i++) {	/* opened so */
+		const struct sact_bpf_m *m = sact_bpf_mslot(self->b, i);
+
+		sum_blocks += m->blocks;
+		sum_unblocks += m->unblocks;
+		sum_mh += m->handoffs;
 	}
 	for (i = 0; i < variant->standbys; i++) {
 		EXPECT_EQ(0, sb[i].err);

@@ -22,6 +22,9 @@
  *      runs right after this switch when irqs come back on.
  *   5. next: a switch-in of an M that had blocked clears its blocked flag
  *      and counts an unblock.
+ *   6. A second program, on tp_btf/sys_exit (attached only when user space
+ *      sets lost_sig), sees the M come back: if its P went to another M,
+ *      it signals the thread before it runs G code again (sact_sys_exit).
  *
  * Wake designs (rodata wake_mode), both built in so they can be measured
  * side by side (userspace/bench/bpf_handoff.c):
@@ -59,16 +62,27 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 sact_tgid;
 const volatile __u32 nr_p = 1;
 const volatile __u32 wake_mode = SACT_BPF_WAKE_RING_PER_P;
+/* Signal for an M back in G code without its P (sys_exit); 0: none. */
+const volatile __u32 lost_sig;
 
 /* The state shared with user space (mmap-ed .bss). */
 struct sact_bpf_shared shared;
 
+/* Both sized by user space before the load: the cap on Ms (sact_sched.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);	/* preallocated */
-	__uint(max_entries, SACT_BPF_MAX_M);
+	__uint(max_entries, 1);
 	__type(key, __u32);			/* tid */
 	__type(value, __u32);			/* M slot */
 } m_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);			/* M slot */
+	__type(value, struct sact_bpf_m);
+} m_state SEC(".maps");
 
 /* One ring per P; user space creates the rings and fills the array. */
 struct sact_ring {
@@ -95,13 +109,10 @@ static __always_inline struct sact_bpf_m *slot_of(struct task_struct *t,
 	__u32 tid = BPF_CORE_READ(t, pid);
 	__u32 *slot = bpf_map_lookup_elem(&m_slots, &tid);
 
-	__u32 i;
-
 	if (!slot)
 		return NULL;
-	i = *slot & (SACT_BPF_MAX_M - 1);	/* for the verifier */
-	*slotp = i;
-	return &shared.m[i];
+	*slotp = *slot;
+	return bpf_map_lookup_elem(&m_state, slot);	/* NULL past the end */
 }
 
 /* Publish a handoff of P @p; false if no ring took it. */
@@ -150,8 +161,13 @@ static __always_inline void on_block(struct sact_bpf_m *m, __u32 slot)
 	pp = &shared.p[p];
 	old = pp->own;
 	if (SACT_BPF_OWN_STATE(old) != SACT_BPF_P_OWNED ||
-	    SACT_BPF_OWN_OWNER(old) != slot)
-		return;		/* already taken from it: nothing to hand off */
+	    SACT_BPF_OWN_OWNER(old) != slot) {
+		/* already taken from it: nothing to hand off.  The M runs G
+		 * code without its P (a page fault's return, or no lost_sig):
+		 * counted, since it breaks "at most nprocs Ms run G code" */
+		__sync_fetch_and_add(&shared.stats.stale_blocks, 1);
+		return;
+	}
 	new = SACT_BPF_OWN(SACT_BPF_OWN_SEQ(old) + 1, SACT_BPF_P_HANDOFF, slot);
 	if (__sync_val_compare_and_swap(&pp->own, old, new) != old) {
 		/* User space changed the word since our read: it wins. */
@@ -165,6 +181,66 @@ static __always_inline void on_block(struct sact_bpf_m *m, __u32 slot)
 		__sync_fetch_and_add(&shared.stats.upcalls, 1);
 	else
 		__sync_fetch_and_add(&shared.stats.ring_fail, 1);
+}
+
+/*
+ * The return half (6.): a raw syscall of G code returns to user space.  If
+ * the block in it handed the P off, the M must not run G code on: the
+ * kernel will not stop it (no strict mode from BPF), so
+ *   - HANDOFF(m), nobody claimed it yet: take it back here (the standby's
+ *     claim then fails), one CAS, no trip through user space;
+ *   - another M owns it: send the thread lost_sig.  The runtime's handler
+ *     runs before the next instruction of G code and waits there for a P
+ *     (bpf_sched.c, "Coming back").
+ * Runs in process context on the returning thread, irqs on: the signal is
+ * queued at once and delivered on this very return.  The syscall is over,
+ * so nothing is interrupted or restarted.  Wrapped calls (IN_G_WRAPPED)
+ * are left to the wrapper's own check.
+ */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sact_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct sact_bpf_p *pp;
+	struct sact_bpf_m *m;
+	__u64 old, new;
+	__u32 slot, p;
+
+	if (t->tgid != sact_tgid || !lost_sig)
+		return 0;
+	m = slot_of(t, &slot);
+	if (!m || m->in_g != SACT_BPF_IN_G_RAW)
+		return 0;
+	p = m->p;
+	if (!p || p > nr_p)
+		return 0;
+	pp = &shared.p[(p - 1) & (SACT_BPF_MAX_P - 1)];
+	old = pp->own;
+	if (SACT_BPF_OWN_OWNER(old) == slot) {
+		if (SACT_BPF_OWN_STATE(old) == SACT_BPF_P_OWNED)
+			return 0;	/* the common case: kept */
+		new = SACT_BPF_OWN(SACT_BPF_OWN_SEQ(old) + 1,
+				   SACT_BPF_P_OWNED, slot);
+		if (SACT_BPF_OWN_STATE(old) == SACT_BPF_P_HANDOFF &&
+		    __sync_val_compare_and_swap(&pp->own, old, new) == old) {
+			__sync_fetch_and_add(&shared.stats.reclaims, 1);
+			return 0;
+		}
+	}
+	/*
+	 * One at a time: until the handler runs, every syscall exit of the
+	 * thread comes here again - its own rt_sigreturn included, should
+	 * the handler be put off (TSan defers it to its next interceptor),
+	 * or a loop of signals would never let the thread reach it.
+	 */
+	if (m->lost_pending)
+		return 0;
+	if (bpf_send_signal_thread(lost_sig))
+		return 0;	/* no room in the signal queue: next exit */
+	m->lost_pending = 1;
+	m->lost++;
+	__sync_fetch_and_add(&shared.stats.lost, 1);
+	return 0;
 }
 
 SEC("tp_btf/sched_switch")

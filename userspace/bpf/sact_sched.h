@@ -8,7 +8,8 @@
  *
  * The whole struct sact_bpf_shared is the program's .bss, a BPF array map
  * with BPF_F_MMAPABLE that the skeleton maps into the process: both sides
- * read and write the same bytes, with no syscall.
+ * read and write the same bytes, with no syscall.  The M slots (struct
+ * sact_bpf_m) are another such array, m_state, mapped by user space.
  *
  * Legend (who writes, who reads, with what atomicity), per field:
  *   U:  written by user space only (the M itself unless said), plain stores
@@ -24,10 +25,18 @@
 #ifndef SACT_SCHED_H
 #define SACT_SCHED_H
 
-/* Capacities, fixed at compile time (the .bss has fixed size); powers of
- * two: the program masks indexes with them for the verifier. */
+/*
+ * Ps: fixed at compile time (the per-P words are in the .bss, which has a
+ * fixed size); a power of two: the program masks indexes with it for the
+ * verifier.  Ms: no fixed limit in the program.  Their slots are the map
+ * m_state (an mmap-able array) and their tids the hash m_slots, both sized
+ * by user space before the load (struct sact_bpf_opts.mmax: the runtime's
+ * cap on Ms), up to SACT_BPF_MMAX_LIMIT, what the P word's 16-bit owner
+ * field can name.
+ */
 #define SACT_BPF_MAX_P		64
-#define SACT_BPF_MAX_M		256
+#define SACT_BPF_MMAX_DEFAULT	10000
+#define SACT_BPF_MMAX_LIMIT	0xffff
 
 /*
  * The P word (struct sact_bpf_p.own, A): one 64-bit word that every change
@@ -51,6 +60,16 @@
 #define SACT_BPF_OWN_STATE(w)	((__u32)(((w) >> 16) & 0xff))
 #define SACT_BPF_OWN_SEQ(w)	((__u32)((w) >> 32))
 
+/*
+ * struct sact_bpf_m.in_g: what the M runs, as the program needs to know it.
+ * A block in either G state hands the P off; only IN_G_RAW returns are
+ * checked by the program (sys_exit), IN_G_WRAPPED ones by the wrapper.
+ */
+#define SACT_BPF_IN_RUNTIME	0	/* runtime code, or no P */
+#define SACT_BPF_IN_G_RAW	1	/* G code, P held */
+#define SACT_BPF_IN_G_WRAPPED	2	/* G code inside sact_syscall: the
+					 * wrapper re-checks its P on return */
+
 /* How the program wakes a standby (rodata wake_mode). */
 #define SACT_BPF_WAKE_RING_PER_P	0	/* ring p_rings[p]: P's standby */
 #define SACT_BPF_WAKE_RING_FUTEX	1	/* ring `events`: a relay thread
@@ -73,15 +92,16 @@ struct sact_bpf_p {
 } __attribute__((aligned(64)));
 
 /*
- * Per-M slot; one cache line each.  A slot is in use while tid != 0 and the
- * hash map m_slots holds tid -> slot.
+ * Per-M slot, one element of the map m_state (not in the .bss: its size is
+ * chosen at load); user space maps the array.  A slot is in use while
+ * tid != 0 and the hash map m_slots holds tid -> slot.
  */
 struct sact_bpf_m {
 	__u32 tid;		/* I: the thread (0: free slot) */
 	__u32 p;		/* U: P held + 1 (0: none); published after the
 				 * M won the P word, cleared before it lets go */
-	__u32 in_g;		/* U: 1 while the M runs G code: only then does
-				 * its blocking hand its P off */
+	__u32 in_g;		/* U: SACT_BPF_IN_*: only a block in G code
+				 * hands its P off */
 	__u32 blocked;		/* B: 1 from a block until the next switch-in */
 	__u64 blocks;		/* B: blocks (switch-out, !preempt, not
 				 * TASK_RUNNING) while in_g */
@@ -91,7 +111,13 @@ struct sact_bpf_m {
 				 * or rescheduled on the way to user space) */
 	__u64 handoffs;		/* B: blocks that handed its P off */
 	__u64 idle_blocks;	/* B: blocks while !in_g (runtime's own waits) */
-	__u64 pad;
+	__u64 lost;		/* B: raw syscall returns to G code after its
+				 * P went to another M (each signalled) */
+	__u32 lost_pending;	/* A: 1 from the program's lost_sig until
+				 * the handler starts (plain stores by both:
+				 * the program sets it, the M clears it): one
+				 * signal at a time, not one per sys_exit */
+	__u32 pad32;
 } __attribute__((aligned(64)));
 
 /* Totals; each a fetch_add by the program (A), read by user space. */
@@ -105,13 +131,19 @@ struct sact_bpf_stats {
 	__u64 ring_fail;	/* handoffs whose event could not be published
 				 * (ring full or missing): the P is HANDOFF,
 				 * nobody was woken */
-	__u64 pad;
+	__u64 stale_blocks;	/* blocks in G code of an M whose P had gone
+				 * to another M: nothing to hand off (an M
+				 * running G code without a P: the window) */
+	__u64 reclaims;		/* raw returns that took their HANDOFF P
+				 * back before a standby claimed it */
+	__u64 lost;		/* raw returns whose P another M had: the M
+				 * was sent lost_sig (sum of m[].lost) */
+	__u64 pad[5];
 } __attribute__((aligned(64)));
 
 struct sact_bpf_shared {
 	struct sact_bpf_stats stats;
 	struct sact_bpf_p p[SACT_BPF_MAX_P];
-	struct sact_bpf_m m[SACT_BPF_MAX_M];
 };
 
 #endif /* SACT_SCHED_H */

@@ -71,6 +71,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -99,6 +100,9 @@ struct standby {
 struct sact_bpf {
 	struct sact_sched_bpf *skel;
 	struct sact_bpf_shared *sh;	/* skel->bss->shared */
+	struct sact_bpf_m *ms;		/* the map m_state, mapped: mmax slots */
+	size_t ms_len;			/* its mapping's length */
+	int mmax;
 	int nprocs;
 	int wake;
 	int stop_fd;			/* eventfd: readable once stopped */
@@ -117,10 +121,10 @@ struct sact_bpf {
 	struct ring_buffer *relay_ring;
 	int relay_epfd;
 	pthread_mutex_t lock;		/* slots; the standby stack */
-	int idle[SACT_BPF_MAX_M];	/* stack of parked standby slots */
+	int *idle;			/* stack of parked standby slots */
 	int nidle;
-	struct standby sb[SACT_BPF_MAX_M];
-	struct sact_bpf_event sb_ev[SACT_BPF_MAX_M];
+	struct standby *sb;		/* [mmax] */
+	struct sact_bpf_event *sb_ev;	/* [mmax] */
 	int dispatched;			/* relay thread only */
 };
 
@@ -200,7 +204,7 @@ static bool claim(struct sact_bpf *b, int p, int slot)
 	while (SACT_BPF_OWN_STATE(w) == SACT_BPF_P_HANDOFF) {
 		if (own_cas(b, p, &w, SACT_BPF_OWN(SACT_BPF_OWN_SEQ(w) + 1,
 						   SACT_BPF_P_OWNED, slot))) {
-			__atomic_store_n(&b->sh->m[slot].p, p + 1,
+			__atomic_store_n(&b->ms[slot].p, p + 1,
 					 __ATOMIC_RELEASE);
 			return true;
 		}
@@ -213,9 +217,9 @@ static bool valid_p(struct sact_bpf *b, int p)
 	return p >= 0 && p < b->nprocs;
 }
 
-static bool valid_slot(int slot)
+static bool valid_slot(struct sact_bpf *b, int slot)
 {
-	return slot >= 0 && slot < SACT_BPF_MAX_M;
+	return slot >= 0 && slot < b->mmax;
 }
 
 /* ------------------------------------------------------------------------
@@ -291,11 +295,12 @@ int sact_bpf_open(const struct sact_bpf_opts *opts, struct sact_bpf **bp,
 
 	*bp = NULL;
 	if (!opts || opts->size < sizeof(*opts) || opts->nprocs < 1 ||
-	    opts->nprocs > SACT_BPF_MAX_P ||
+	    opts->nprocs > SACT_BPF_MAX_P || opts->lost_sig < 0 ||
+	    opts->mmax < 0 || opts->mmax > SACT_BPF_MMAX_LIMIT ||
 	    (opts->wake != SACT_BPF_WAKE_RING_PER_P &&
 	     opts->wake != SACT_BPF_WAKE_RING_FUTEX)) {
-		say(why, whylen, "bpf: bad options (nprocs 1..%d, wake mode)",
-		    SACT_BPF_MAX_P);
+		say(why, whylen, "bpf: bad options (nprocs 1..%d, mmax "
+		    "0..%d, wake mode)", SACT_BPF_MAX_P, SACT_BPF_MMAX_LIMIT);
 		return -EINVAL;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
@@ -309,17 +314,26 @@ int sact_bpf_open(const struct sact_bpf_opts *opts, struct sact_bpf **bp,
 		say(why, whylen, "bpf: out of memory");
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&b->lock, NULL);
 	b->nprocs = opts->nprocs;
 	b->wake = opts->wake;
+	b->mmax = opts->mmax ? opts->mmax : SACT_BPF_MMAX_DEFAULT;
+	b->idle = calloc(b->mmax, sizeof(*b->idle));
+	b->sb = calloc(b->mmax, sizeof(*b->sb));
+	b->sb_ev = calloc(b->mmax, sizeof(*b->sb_ev));
+	if (!b->idle || !b->sb || !b->sb_ev) {
+		err = -ENOMEM;
+		say(why, whylen, "bpf: out of memory");
+		goto out_arrays;
+	}
 	b->relay_epfd = -1;
 	for (p = 0; p < SACT_BPF_MAX_P; p++)
 		b->ring_fd[p] = b->epfd[p] = -1;
-	pthread_mutex_init(&b->lock, NULL);
 	b->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (b->stop_fd < 0) {
 		err = -errno;
 		say(why, whylen, "bpf: eventfd: %s", strerror(-err));
-		goto out_free;
+		goto out_arrays;
 	}
 
 	old_print = libbpf_set_print(quiet_print);
@@ -334,6 +348,13 @@ int sact_bpf_open(const struct sact_bpf_opts *opts, struct sact_bpf **bp,
 	b->skel->rodata->sact_tgid = opts->tgid ? opts->tgid : getpid();
 	b->skel->rodata->nr_p = opts->nprocs;
 	b->skel->rodata->wake_mode = opts->wake;
+	b->skel->rodata->lost_sig = opts->lost_sig;
+	bpf_map__set_max_entries(b->skel->maps.m_slots, b->mmax);
+	bpf_map__set_max_entries(b->skel->maps.m_state, b->mmax);
+	/* sys_exit costs every syscall of the machine its slow path while
+	 * attached: only when someone handles the signal */
+	bpf_program__set_autoattach(b->skel->progs.sact_sys_exit,
+				    opts->lost_sig != 0);
 
 	err = sact_sched_bpf__load(b->skel);
 	if (err) {
@@ -350,6 +371,16 @@ int sact_bpf_open(const struct sact_bpf_opts *opts, struct sact_bpf **bp,
 		goto out_destroy;
 	}
 	b->sh = &b->skel->bss->shared;
+	b->ms_len = sizeof(*b->ms) * (size_t)b->mmax;
+	b->ms = mmap(NULL, b->ms_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     bpf_map__fd(b->skel->maps.m_state), 0);
+	if (b->ms == MAP_FAILED) {
+		err = -errno;
+		b->ms = NULL;
+		say(why, whylen, "bpf: cannot map the M slots: %s",
+		    strerror(-err));
+		goto out_destroy;
+	}
 
 	/* All Ps IDLE before anything can look at them. */
 	for (p = 0; p < SACT_BPF_MAX_P; p++)
@@ -420,12 +451,16 @@ int sact_bpf_open(const struct sact_bpf_opts *opts, struct sact_bpf **bp,
 
 out_rings:
 	free_rings(b);
+	munmap(b->ms, b->ms_len);
 out_destroy:
 	sact_sched_bpf__destroy(b->skel);
 out_print:
 	libbpf_set_print(old_print);
 	close(b->stop_fd);
-out_free:
+out_arrays:
+	free(b->idle);
+	free(b->sb);
+	free(b->sb_ev);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 	return err;
@@ -442,7 +477,7 @@ void sact_bpf_stop(struct sact_bpf *b)
 		/* EAGAIN only: the counter is already non-zero. */
 	}
 	pthread_mutex_lock(&b->lock);
-	for (s = 0; s < SACT_BPF_MAX_M; s++) {
+	for (s = 0; s < b->mmax; s++) {
 		if (!b->sb[s].parked)
 			continue;
 		b->sb[s].parked = false;
@@ -461,8 +496,12 @@ void sact_bpf_close(struct sact_bpf *b)
 	/* Detach first: no event after this point. */
 	sact_sched_bpf__detach(b->skel);
 	free_rings(b);
+	munmap(b->ms, b->ms_len);
 	sact_sched_bpf__destroy(b->skel);
 	close(b->stop_fd);
+	free(b->idle);
+	free(b->sb);
+	free(b->sb_ev);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
@@ -485,8 +524,8 @@ int sact_bpf_register_tid(struct sact_bpf *b, pid_t tid)
 		err = -EEXIST;
 		goto out_unlock;
 	}
-	for (slot = 0; slot < SACT_BPF_MAX_M; slot++) {
-		struct sact_bpf_m *m = &b->sh->m[slot];
+	for (slot = 0; slot < b->mmax; slot++) {
+		struct sact_bpf_m *m = &b->ms[slot];
 
 		if (m->tid)
 			continue;
@@ -520,19 +559,19 @@ int sact_bpf_unregister(struct sact_bpf *b, int slot)
 	__u32 key;
 	int err = 0;
 
-	if (!valid_slot(slot))
+	if (!valid_slot(b, slot))
 		return -EINVAL;
 	pthread_mutex_lock(&b->lock);
-	key = b->sh->m[slot].tid;
+	key = b->ms[slot].tid;
 	if (!key) {
 		err = -EINVAL;
 		goto out_unlock;
 	}
 	/* After the delete no new run of the program finds the slot. */
 	bpf_map_delete_elem(fd, &key);
-	__atomic_store_n(&b->sh->m[slot].in_g, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&b->sh->m[slot].p, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&b->sh->m[slot].tid, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&b->ms[slot].in_g, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&b->ms[slot].p, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&b->ms[slot].tid, 0, __ATOMIC_RELEASE);
 out_unlock:
 	pthread_mutex_unlock(&b->lock);
 	return err;
@@ -547,7 +586,7 @@ struct sact_bpf_shared *sact_bpf_shared(struct sact_bpf *b)
 __attribute__((visibility("hidden")))
 struct sact_bpf_m *sact_bpf_mslot(struct sact_bpf *b, int slot)
 {
-	return valid_slot(slot) ? &b->sh->m[slot] : NULL;
+	return valid_slot(b, slot) ? &b->ms[slot] : NULL;
 }
 
 /* ------------------------------------------------------------------------
@@ -559,7 +598,7 @@ int sact_bpf_p_acquire(struct sact_bpf *b, int p, int slot)
 {
 	uint64_t w;
 
-	if (!valid_p(b, p) || !valid_slot(slot))
+	if (!valid_p(b, p) || !valid_slot(b, slot))
 		return -EINVAL;
 	w = own_load(b, p);
 	for (;;) {
@@ -569,7 +608,7 @@ int sact_bpf_p_acquire(struct sact_bpf *b, int p, int slot)
 						   SACT_BPF_P_OWNED, slot)))
 			break;
 	}
-	__atomic_store_n(&b->sh->m[slot].p, p + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&b->ms[slot].p, p + 1, __ATOMIC_RELEASE);
 	return SACT_BPF_OWN_STATE(w) == SACT_BPF_P_HANDOFF;
 }
 
@@ -578,7 +617,7 @@ int sact_bpf_p_keep(struct sact_bpf *b, int p, int slot)
 {
 	uint64_t w;
 
-	if (!valid_p(b, p) || !valid_slot(slot))
+	if (!valid_p(b, p) || !valid_slot(b, slot))
 		return -EINVAL;
 	w = own_load(b, p);
 	for (;;) {
@@ -591,7 +630,7 @@ int sact_bpf_p_keep(struct sact_bpf *b, int p, int slot)
 						   SACT_BPF_P_OWNED, slot)))
 			return 1;
 	}
-	__atomic_store_n(&b->sh->m[slot].p, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&b->ms[slot].p, 0, __ATOMIC_RELEASE);
 	return -EAGAIN;
 }
 
@@ -600,13 +639,13 @@ int sact_bpf_p_release(struct sact_bpf *b, int p, int slot)
 {
 	uint64_t w;
 
-	if (!valid_p(b, p) || !valid_slot(slot))
+	if (!valid_p(b, p) || !valid_slot(b, slot))
 		return -EINVAL;
 	w = own_load(b, p);
 	if (SACT_BPF_OWN_STATE(w) != SACT_BPF_P_OWNED ||
 	    SACT_BPF_OWN_OWNER(w) != (uint32_t)slot)
 		return -EPERM;
-	__atomic_store_n(&b->sh->m[slot].p, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&b->ms[slot].p, 0, __ATOMIC_RELEASE);
 	/* Only the owner moves an OWNED word away from it besides the
 	 * program, which only does so on this thread's own block. */
 	if (!own_cas(b, p, &w, SACT_BPF_OWN(SACT_BPF_OWN_SEQ(w) + 1,
@@ -737,7 +776,7 @@ __attribute__((visibility("hidden")))
 int sact_bpf_wait(struct sact_bpf *b, int slot, int p, int timeout_ms,
 		  struct sact_bpf_event *ev)
 {
-	if (!valid_slot(slot) || !b->sh->m[slot].tid)
+	if (!valid_slot(b, slot) || !b->ms[slot].tid)
 		return -EINVAL;
 	if (b->wake == SACT_BPF_WAKE_RING_PER_P)
 		return wait_ring_per_p(b, slot, p, timeout_ms, ev);

@@ -42,6 +42,14 @@ struct sact_bpf_opts {
 	int wake;		/* SACT_BPF_WAKE_RING_PER_P (0, default) or
 				 * SACT_BPF_WAKE_RING_FUTEX */
 	pid_t tgid;		/* process whose threads are watched; 0: ours */
+	int lost_sig;		/* signal sent to an M that returns from a raw
+				 * syscall to G code after its P went to
+				 * another M (the caller handles it); 0: none,
+				 * and the sys_exit program is not attached */
+	int mmax;		/* M slots: the most Ms registered at once;
+				 * 0: SACT_BPF_MMAX_DEFAULT, at most
+				 * SACT_BPF_MMAX_LIMIT.  Sizes the maps
+				 * m_slots and m_state at load */
 };
 
 /*
@@ -70,7 +78,7 @@ void sact_bpf_close(struct sact_bpf *b);
  * Give the calling thread (sact_bpf_register) or thread @tid an M slot:
  * from now on its switches are watched.  Its P is none, in_g false, its
  * per-M counters zero.  Return: the slot (>= 0), -ENOSPC (all
- * SACT_BPF_MAX_M in use), -EEXIST (already registered).
+ * mmax in use), -EEXIST (already registered).
  */
 int sact_bpf_register(struct sact_bpf *b);
 int sact_bpf_register_tid(struct sact_bpf *b, pid_t tid);

@@ -17,12 +17,12 @@
  *	held by M m (RUNNING/SYSCALL)   OWNED(m), or HANDOFF(m) while m is
  *	                                blocked and no one took it yet
  *
- * An M publishes in_g = "running G code with a P" with a plain store on
- * every switch (to a G: 1, to g0: 0) and clears it around the runtime's
- * own blocking calls on a G stack (m_kblock_begin/end).  Only a block
- * while in_g hands the P off.  The hot path adds no locked instruction:
- * entersyscall nothing, exitsyscall and getm one load of the M's own
- * handoff count.
+ * An M publishes in_g on every switch with a plain store: RAW (1) for G
+ * code (to a G), 0 for the runtime (to g0, and around the runtime's own
+ * blocking calls on a G stack: m_kblock_begin/end), WRAPPED (2) inside
+ * sact_syscall.  Only a block in G code (RAW or WRAPPED) hands the P off.
+ * The hot path adds no locked instruction: entersyscall and exitsyscall
+ * one store each and one load of the M's own handoff count.
  *
  * The protocol, one P p held by M m running G g:
  *
@@ -37,31 +37,47 @@
  *     P_RUNNING, p->m, s->p) and runs the scheduler on p at once.  p's
  *     ring is now unattended: s kicks one idle M (if any) to stand by in
  *     it, as Go's handoffp starts an M.
- *  3. Coming back.  There is no strict mode: m returns to user space and
- *     runs g's code, without knowing.  It checks at its next entry into
- *     the runtime: exitsyscall (exit_syscall hook) for a wrapped call,
- *     getm/goexit (m_resync) for G code.  If its handoff count moved, it
- *     asks the word (sact_bpf_p_keep): still OWNED(m), or HANDOFF that it
- *     takes back (the standby's claim then fails, it waits again): m goes
- *     on with p.  OWNED by another M: m has no P.  In exitsyscall the hook
- *     points m->oldp at a P that is never P_SYSCALL, so the one status CAS
- *     there fails and exitsyscall_slow does what it does for sysmon: an
- *     idle P, or g to the global queue and m to g0.  In m_resync the same
- *     by hand (bpf_resync): an idle P, or g to the global queue
- *     (AFTER_GLOBRUNQ) and m to g0, where findrunnable parks it (in an
- *     unattended ring first).  g resumes later on whichever M runs it; no
- *     G is lost (g is queued exactly once, by the M that owns it) or run
- *     twice (the M without a P never runs another G: it only switches to
- *     g0, and g0 waits for a P).
+ *  3. Coming back.  BPF cannot stop a thread on its way back to user
+ *     space (kmod's strict mode parks it in the kernel), so:
+ *     - a wrapped call (WRAPPED): exitsyscall (exit_syscall hook) checks.
+ *       If m's handoff count moved, it asks the word (sact_bpf_p_keep):
+ *       still OWNED(m), or HANDOFF that it takes back (the standby's claim
+ *       then fails): m goes on with p.  OWNED by another M: the hook points
+ *       m->oldp at a P that is never P_SYSCALL, so the one status CAS there
+ *       fails and exitsyscall_slow does what it does for sysmon: an idle
+ *       P, or g to the global queue and m to g0.
+ *     - a raw call (RAW): the program's second half, on sys_exit of the
+ *       returning thread, looks at the word.  HANDOFF(m), unclaimed: it
+ *       takes it back itself.  Another M's: it sends the thread lost_sig,
+ *       delivered on this very return, before g's next instruction.
+ *       lost_handler (on g's stack, with g) makes m wait for a P: an idle
+ *       one, else it queues m (waitg) and sleeps until the next P to go
+ *       idle is granted to it (pidleput's p_idle hook); a P holder's
+ *       sact_yield idles its P for it (bpf_p_wanted), as kmod's strict
+ *       mode does.  Then g goes on, on m, with a P: its next block hands
+ *       that P off again.  g does not move to another M there: the code it
+ *       was in may hold libc's locks and thread state.
+ *     - anything else (a page fault that slept, which has no sys_exit): m
+ *       finds out at its G's next runtime entry, getm/goexit (m_resync,
+ *       bpf_resync): keep_p as above, else an idle P, or g to the global
+ *       queue (AFTER_GLOBRUNQ) and m to g0, where findrunnable parks it
+ *       (in an unattended ring first).  g resumes later on whichever M
+ *       runs it; no G is lost (g is queued exactly once, by the M that
+ *       owns it) or run twice (the M without a P never runs another G: it
+ *       only switches to g0, and g0 waits for a P).
  *
- * The window (why kmod has strict mode and bpf cannot): from the moment m
- * returns to user space with its P taken until its next runtime entry, m
- * runs g's code without a P, beside the nprocs Ms that hold one: nprocs+1
- * (or more: one per such M) run G code.  The window is as long as g
- * computes without calling the runtime (a libc call, a loop: unbounded).
- * Nothing of the P is touched in it (G code reaches Ps only through the
- * runtime); what breaks is only the bound "at most nprocs Ms run G code".
- * OS threads stay within nprocs + standby (bpf needs no monitor thread).
+ * The window: until lost_sig, an M whose block cost it its P would return
+ * to G code and run on without a P (issue 21: a G looping over a raw read
+ * woken by a plain thread ran beside the P's new holder for the whole loop,
+ * and its later blocks had no P to hand off: the slot's p and in_g still
+ * said "G code on P p", the word said another M's, so the program did
+ * nothing; stats.stale_blocks counts such blocks).  With the sys_exit half
+ * the window is left only after a page fault that slept, until the G's next
+ * syscall or runtime entry.  The cost: while the program is attached, every
+ * syscall of the machine takes the kernel's tracepoint slow path (its
+ * sys_exit tracepoint is on), and a raw block whose P was taken costs one
+ * signal delivery on the way back.  lost_sig is SIGRTMAX - 4; a program
+ * that takes it over, or blocks it in a G, reopens the window.
  *
  * Races, and why they end with one owner: every ownership change is one CAS
  * on the word (the program's step 1, the standby's claim, m's keep, the
@@ -86,10 +102,13 @@
  * on a G stack after its entry check (a stack mmap and a contended lock
  * are covered; a stray fault is not) hands the P off in the middle of
  * the runtime's bookkeeping: the M throws when it notices, rather than go
- * on without a P.  A G that blocks raw and then computes for a long time
- * keeps its M out of the scheduler (see the window).  Loading the program
- * costs each sact_run a few milliseconds (the verifier).
+ * on without a P.  A G that faults, sleeps in the fault and then computes
+ * keeps its M out of the scheduler (see the window).  A waiting M gets a
+ * P only when one goes idle or its holder yields, as with kmod's strict
+ * mode: a G that computes without yielding keeps it waiting.  Loading the
+ * program costs each sact_run a few milliseconds (the verifier).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -102,28 +121,49 @@ static struct sact_bpf *bb;
 static struct m *ring_waiter[SACT_BPF_MAX_P];
 /* what exitsyscall CASes when its M lost the word: never P_SYSCALL */
 static struct p lost_p;
+/*
+ * Ms stopped by lost_sig with their G, waiting for a P (FIFO through
+ * m->link, which is free: such an M is not on sched.midle), and how many
+ * (L writes; sact_yield peeks without the lock).
+ */
+static struct m *waitg_head, *waitg_tail;
+static _Atomic int nwaitg;
+static struct sigaction lost_old;
+#define LOST_SIG	(SIGRTMAX - 4)	/* kmod has SIGRTMAX - 3 */
+
+static void lost_handler(int sig, siginfo_t *si, void *uc);
 
 static int bpf_init(void)
 {
 	struct sact_bpf_opts o = {
 		.size = sizeof(o), .nprocs = sched.nprocs,
-		.wake = SACT_BPF_WAKE_RING_PER_P,
+		.wake = SACT_BPF_WAKE_RING_PER_P, .lost_sig = LOST_SIG,
 	};
+	struct sigaction sa;
 	int err;
 
-	if (sched.nprocs > SACT_BPF_MAX_P || sched.mkeep > SACT_BPF_MAX_M) {
+	/* the program's M maps are sized from the runtime's cap on Ms */
+	if (sched.mmax > SACT_BPF_MMAX_LIMIT)
+		sched.mmax = SACT_BPF_MMAX_LIMIT;
+	o.mmax = sched.mmax;
+	if (sched.nprocs > SACT_BPF_MAX_P || sched.mkeep > o.mmax) {
 		snprintf(backend_why, sizeof(backend_why),
 			 "bpf: at most %d Ps and %d Ms", SACT_BPF_MAX_P,
-			 SACT_BPF_MAX_M);
+			 SACT_BPF_MMAX_LIMIT);
 		return -E2BIG;
 	}
-	/* an M is a slot of the program's map */
-	if (sched.mmax > SACT_BPF_MAX_M)
-		sched.mmax = SACT_BPF_MAX_M;
 	err = sact_bpf_open(&o, &bb, backend_why, sizeof(backend_why));
 	if (err)
 		return err;
 	memset(ring_waiter, 0, sizeof(ring_waiter));
+	waitg_head = waitg_tail = NULL;
+	st(&nwaitg, 0);
+	/* before any M runs G code: the program may signal from then on */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = lost_handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	sigaction(LOST_SIG, &sa, &lost_old);
 	sched.kstandby_target = sched.nm - sched.nprocs;
 	if (sched.kstandby_target > sched.nprocs)
 		sched.kstandby_target = sched.nprocs;
@@ -132,8 +172,25 @@ static int bpf_init(void)
 
 static void bpf_fini(void)
 {
-	sact_bpf_close(bb);
+	if (backend_debug()) {	/* SACT_DEBUG=1: the program's counters */
+		const struct sact_bpf_stats *t = &sact_bpf_shared(bb)->stats;
+
+		fprintf(stderr, "sact: bpf: blocks %llu handoffs %llu "
+			"(taken over %llu, taken back at sys_exit %llu) "
+			"stale_blocks %llu "
+			"lost %llu ring_fail %llu races %llu\n",
+			(unsigned long long)t->blocks,
+			(unsigned long long)t->handoffs,
+			(unsigned long long)ld(&sched.handoffs),
+			(unsigned long long)t->reclaims,
+			(unsigned long long)t->stale_blocks,
+			(unsigned long long)t->lost,
+			(unsigned long long)t->ring_fail,
+			(unsigned long long)t->handoff_races);
+	}
+	sact_bpf_close(bb);	/* detached: no signal after this */
 	bb = NULL;
+	sigaction(LOST_SIG, &lost_old, NULL);
 }
 
 static int bpf_m_start(struct m *m)
@@ -175,7 +232,32 @@ static void bpf_p_acquire(struct m *m, struct p *pp)
 		throw("sact: bpf: acquiring a P that is not idle");
 }
 
-/* pidleput (sched.lock held): the caller owns pp, or it is idle already. */
+/*
+ * Give the P pp (word IDLE, not on the idle list) to the first M waiting
+ * with its G (sched.lock held).  false: none waits.
+ */
+static bool waitg_grant(struct p *pp)
+{
+	struct m *n = waitg_head;
+
+	if (!n || ld(&sched.exiting))
+		return false;
+	waitg_head = n->link;
+	if (!waitg_head)
+		waitg_tail = NULL;
+	st(&nwaitg, ld(&nwaitg) - 1);
+	n->link = NULL;
+	n->nextp = pp;
+	st_rel(&n->park, 1);
+	futex_wake(&n->park, 1);
+	return true;
+}
+
+/*
+ * pidleput (sched.lock held): the caller owns pp, or it is idle already.
+ * An M stopped on its way back from a block (lost_handler) gets pp instead
+ * of the idle list: true.
+ */
 static bool bpf_p_idle(struct p *pp)
 {
 	struct m *me = getm_raw();
@@ -186,10 +268,10 @@ static bool bpf_p_idle(struct p *pp)
 	w = __atomic_load_n(&sact_bpf_shared(bb)->p[pp->id].own,
 			    __ATOMIC_ACQUIRE);
 	if (SACT_BPF_OWN_STATE(w) == SACT_BPF_P_IDLE)
-		return false;
+		return waitg_grant(pp);
 	if (sact_bpf_p_release(bb, pp->id, me->bslot) < 0)
 		throw("sact: bpf: idling a P the caller does not hold");
-	return false;
+	return waitg_grant(pp);
 }
 
 /* The first P (index) whose ring nobody waits in, or -1 (sched.lock). */
@@ -302,20 +384,94 @@ static bool keep_p(struct m *m, struct p *pp, int status)
 }
 
 /* A wrapped call is G code: its block hands the P off (entersyscall ran
- * after the runtime entry that cleared in_g); it stays set on return. */
+ * after the runtime entry that cleared in_g).  WRAPPED: its return is
+ * checked here, not by the program's signal. */
 static void bpf_enter_syscall(struct m *m, struct p *pp)
 {
 	p_handoff_release(pp);
-	bpf_in_g_swap(m, 1);
+	bpf_in_g_swap(m, SACT_BPF_IN_G_WRAPPED);
 }
 
-/* Step 3 for a wrapped call: make exitsyscall's CAS fail if pp is gone. */
+/* Step 3 for a wrapped call: make exitsyscall's CAS fail if pp is gone.
+ * Back to plain G code (RAW) either way: an M that lost pp has no P word
+ * (slot p = 0), so the program has nothing to check until it gets one. */
 static void bpf_exit_syscall(struct m *m, struct p *pp)
 {
+	bpf_in_g_swap(m, SACT_BPF_IN_G_RAW);
 	if (likely(__atomic_load_n(m->bhand, __ATOMIC_RELAXED) == m->bseen))
 		return;
 	if (!keep_p(m, pp, P_SYSCALL))
 		m->oldp = &lost_p;
+}
+
+/*
+ * Step 3 for a raw call (lost_sig): m came back from a raw syscall to G code
+ * and the program found its P with another M.  Wait here, on the G's stack,
+ * with the G, until m holds a P: an idle one, else the next P to go idle
+ * (pidleput -> waitg_grant; sact_yield idles its P when bpf_p_wanted).
+ * Then the G goes on where it was, on this M.  No G moves: the interrupted
+ * code may be in the middle of libc, holding its locks and thread state.
+ */
+static void wait_for_p(struct m *m)
+{
+	struct p *pp = m->p;
+
+	if (pp && keep_p(m, pp, P_RUNNING))
+		return;
+	m->p = NULL;
+	lock_acquire(&sched.lock);
+	pp = pidleget();
+	if (!pp) {
+		m->nextp = NULL;
+		m->link = NULL;
+		st(&m->park, 0);
+		if (waitg_tail)
+			waitg_tail->link = m;
+		else
+			waitg_head = m;
+		waitg_tail = m;
+		st(&nwaitg, ld(&nwaitg) + 1);
+	}
+	lock_release(&sched.lock);
+	if (!pp) {
+		while (ld_acq(&m->park) == 0)
+			futex_wait(&m->park, 0, -1);
+		pp = m->nextp;
+		m->nextp = NULL;
+	}
+	acquirep(m, pp);
+}
+
+/*
+ * lost_sig: sent by the program (sact_sys_exit) to an M that returns from
+ * a raw syscall to G code after its P went to another M; delivered on that
+ * return, before the G's next instruction.  Anything else (the M left G
+ * code meanwhile, a stray kill) finds in_g != RAW or the P still its own.
+ */
+static void lost_handler(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	struct m *m = getm_raw();
+
+	(void)sig;
+	(void)si;
+	(void)uc;
+	if (m && m->bin_g)	/* the program may signal again from here on */
+		__atomic_store_n(&sact_bpf_mslot(bb, m->bslot)->lost_pending,
+				 0, __ATOMIC_RELAXED);
+	if (m && m->bin_g && m->curg != &m->g0 &&
+	    __atomic_load_n(m->bin_g, __ATOMIC_RELAXED) == SACT_BPF_IN_G_RAW) {
+		bpf_in_g_swap(m, SACT_BPF_IN_RUNTIME);
+		wait_for_p(m);
+		m_back_to_g(m);
+	}
+	errno = saved;
+}
+
+/* Does an M wait for a P with its G (lost_handler)?  A hint, no lock. */
+bool bpf_p_wanted(void)
+{
+	return ld(&nwaitg) > 0;
 }
 
 /* Step 3 for G code (m_resync); see "Coming back" above. */

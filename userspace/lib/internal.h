@@ -429,6 +429,7 @@ uint32_t kmod_state_swap(struct sact_mslot *ks, uint32_t state);
 void kmod_publish(struct m *m, bool in_g);
 bool kmod_p_wanted(void);
 struct m *bpf_resync(struct m *m);
+bool bpf_p_wanted(void);
 static inline struct m *m_resync(struct m *m)
 {
 	if (__builtin_expect(m == NULL, 0))

@@ -1551,11 +1551,13 @@ SACT_API void sact_yield(void)
 	gp = m->curg;
 	/*
 	 * kmod: an M came back from a block and waits in the kernel for a P
-	 * (strict mode), with its G: a yield is where this P changes hands,
-	 * the way Go's exitsyscall queues the returning G for the next
-	 * schedule.  Without it, Gs that only yield would never idle the P.
+	 * (strict mode), with its G; bpf: the same in lost_handler.  A yield
+	 * is where this P changes hands, the way Go's exitsyscall queues the
+	 * returning G for the next schedule.  Without it, Gs that only yield
+	 * would never idle the P.
 	 */
-	if (unlikely(m->ks != NULL) && kmod_p_wanted()) {
+	if ((unlikely(m->ks != NULL) && kmod_p_wanted()) ||
+	    (unlikely(m->bin_g != NULL) && bpf_p_wanted())) {
 		st(&gp->status, G_RUNNABLE);
 		m->after = AFTER_HANDOFF;
 		m->after_g = gp;
