@@ -123,23 +123,98 @@ static void overflow(void *arg)
 	depth(1000);	/* ~1 MiB of frames on a 64 KiB stack */
 }
 
-TEST(stack_overflow_hits_guard)
+/* One frame of 66 KiB: past a 64 KiB stack, into (not past) its guard. */
+static __attribute__((noinline)) void big_frame(volatile char *out)
 {
-	rt_native_only();
-	int status;
+	volatile char big[66 * 1024];
+
+	big[0] = 1;
+	*out = big[0];
+}
+
+static void one_big_frame(void *arg)
+{
+	char c;
+
+	(void)arg;
+	big_frame(&c);
+}
+
+/* Run fn as the first G in a child; its stderr and how it died. */
+static void run_child(struct __test_metadata *_metadata, void (*fn)(void *),
+		      int *status, char *msg, size_t len)
+{
+	int fds[2];
+	ssize_t n = 0, r;
 	pid_t pid;
 
-	if (RT_SANITIZED)
-		SKIP(return, "sanitizers handle SIGSEGV themselves");
+	ASSERT_EQ(0, pipe(fds));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		sact_run(NULL, overflow, NULL);
+		dup2(fds[1], 2);
+		sact_run(NULL, fn, NULL);
 		_exit(0);
 	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	close(fds[1]);
+	while ((r = read(fds[0], msg + n, len - 1 - n)) > 0)
+		n += r;
+	msg[n] = 0;
+	close(fds[0]);
+	ASSERT_EQ(pid, waitpid(pid, status, 0));
+}
+
+#define OVERFLOW_MSG "sact: G stack overflow: a frame ran past the bottom " \
+		     "of a 64 KiB G stack (raise sact_config.stack_size)\n"
+
+TEST(stack_overflow_hits_guard)
+{
+	rt_native_only();
+	char msg[4096];
+	int status;
+
+	if (RT_SANITIZED)
+		SKIP(return, "sanitizers handle SIGSEGV themselves");
+	run_child(_metadata, overflow, &status, msg, sizeof(msg));
 	ASSERT_TRUE(WIFSIGNALED(status));
-	EXPECT_EQ(SIGSEGV, WTERMSIG(status));
+	EXPECT_EQ(SIGABRT, WTERMSIG(status));
+	EXPECT_NE(NULL, strstr(msg, OVERFLOW_MSG)) TH_LOG("stderr: %s", msg);
+}
+
+TEST(a_66k_frame_is_caught)
+{
+	rt_native_only();
+	char msg[4096];
+	int status;
+
+	if (RT_SANITIZED)
+		SKIP(return, "sanitizers handle SIGSEGV themselves");
+	run_child(_metadata, one_big_frame, &status, msg, sizeof(msg));
+	ASSERT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGABRT, WTERMSIG(status));
+	EXPECT_NE(NULL, strstr(msg, OVERFLOW_MSG)) TH_LOG("stderr: %s", msg);
+}
+
+/* A fault that is not an overflow still kills with SIGSEGV. */
+static void null_store(void *arg)
+{
+	*(volatile int *)arg = 1;
+}
+
+TEST(other_faults_stay_sigsegv)
+{
+	rt_native_only();
+	char msg[4096];
+	int status;
+
+	run_child(_metadata, null_store, &status, msg, sizeof(msg));
+	if (RT_SANITIZED) {	/* they report, then exit their own way */
+		EXPECT_TRUE(WIFSIGNALED(status) || WEXITSTATUS(status) != 0);
+	} else {
+		ASSERT_TRUE(WIFSIGNALED(status));
+		EXPECT_EQ(SIGSEGV, WTERMSIG(status));
+	}
+	EXPECT_EQ(NULL, strstr(msg, "stack overflow")) TH_LOG("%s", msg);
 }
 
 TEST_HARNESS_MAIN

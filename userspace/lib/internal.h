@@ -265,6 +265,7 @@ struct m {
 	bool coming;				/* L: counted in nmcoming */
 	int wakefd;				/* O: uring's eventfd, or -1 */
 	pid_t tid;				/* I: the thread's id */
+	void *altstack;				/* O: its signal stack */
 	/*
 	 * A, with sched_watch_gcode (sysmon): GCODE(p) while the M runs G
 	 * code holding P p (set by the M in m_back_to_g), 0 in the runtime
@@ -621,6 +622,11 @@ void uring_wake(struct m *m);		/* m polls or polled an idle P */
 bool uring_m_ready(struct m *m);	/* L: m's eventfd exists */
 
 /* stack.c */
+#define STACK_GUARD	(64UL << 10)	/* below each G stack: PROT_NONE */
+void stack_fault_install(void);
+void stack_fault_uninstall(void);
+int m_altstack_init(struct m *m);
+void m_altstack_fini(struct m *m);
 struct g *galloc(void);
 void gfree_all(void);
 void gfput(struct p *pp, struct g *gp);

@@ -1883,6 +1883,7 @@ static void *m_main(void *arg)
 #if defined(__SANITIZE_THREAD__)
 	m->g0.tsan_fiber = __tsan_get_current_fiber();
 #endif
+	m_altstack_init(m);	/* without one an overflow is a plain fault */
 	if (sched.ops->m_start && sched.ops->m_start(m) < 0)
 		throw("sact: backend m_start failed");
 	if (m->elastic) {
@@ -1898,6 +1899,7 @@ static void *m_main(void *arg)
 	schedule_loop(m);
 	if (sched.ops->m_stop)
 		sched.ops->m_stop(m);
+	m_altstack_fini(m);
 	tls_m = NULL;
 	if (m->retiring) {
 		lock_acquire(&sched.lock);
@@ -2025,6 +2027,7 @@ static void start_failed(bool template)
 	st_rel(&sched.started, 1);
 	futex_wake(&sched.started, 1);
 	teardown(template);
+	stack_fault_uninstall();
 }
 
 /* A non-negative int from the environment, or dflt. */
@@ -2159,6 +2162,7 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 			midle_put(sched.allm[i]);
 
 	uring_init();	/* without rings the ring calls fail, nothing else */
+	stack_fault_install();
 	sched.nmalive = sched.mkeep;
 	sched.ms_peak = sched.mkeep;
 	for (i = 0; i < sched.mkeep; i++) {
@@ -2194,6 +2198,7 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 	while (ld_acq(&sched.done) == 0)
 		futex_wait(&sched.done, 0, -1);
 	teardown(true);
+	stack_fault_uninstall();
 	st_rel(&sched_active, 0);
 	return 0;
 

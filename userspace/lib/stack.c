@@ -3,11 +3,19 @@
  * stack.c - G stacks: carved from large mmapped slabs, guarded within a
  * budget of memory mappings, reused through per-P and global free lists.
  *
- * A G and its stack are one slot of sched.stack_size bytes (64 KiB by
- * default): the lowest page is the guard (or a dead zone), the struct g
- * sits at the top, the stack grows down from just below it:
+ * A G and its stack are one slot: a guard region of STACK_GUARD (64 KiB)
+ * and sched.stack_size - one page above it (64 KiB - 4 KiB by default);
+ * the struct g sits at the top, the stack grows down from just below it:
  *
- *	slot:  | guard page | stack_lo ... stack ... stack_hi | struct g |
+ *	slot:  | guard (64 KiB) | stack_lo ... stack ... stack_hi | struct g |
+ *
+ * The guard is as large as the largest frame a G may put past its stack
+ * and still be caught at the faulting instruction: it is PROT_NONE (or, out
+ * of budget, never touched: MAP_NORESERVE), so it costs address space, not
+ * memory.  A fault in a G's guard is reported by stack_fault (the SIGSEGV
+ * handler, on each M's alternate signal stack) as "sact: G stack overflow"
+ * with the stack size; a larger frame may jump past the guard into the
+ * slot below, which -fstack-clash-protection (a probe every page) closes.
  *
  * Rejected designs:
  *
@@ -19,21 +27,22 @@
  * 3. Growable (segmented or copied) stacks like Go's: C code holds
  *    pointers into its stack, so a stack cannot move.
  *
- * Chosen: slabs of up to 64 slots (4 MiB at the default size), one VMA
+ * Chosen: slabs of up to 64 slots (8 MiB at the default size), one VMA
  * each, mapped MAP_NORESERVE so untouched stack costs no memory.  The first
  * stacks get a real guard page (mprotect PROT_NONE) while a budget of VMAs
  * lasts: a quarter of vm.max_map_count, i.e. ~8,000 guarded stacks by
  * default, leaving the rest of the limit to the application.  Stacks beyond
- * the budget (or when mprotect fails) have no guard: their lowest page is a
- * dead zone and a canary word at stack_lo is checked every time the G is
- * switched out or exits (switch_to in proc.c): an overflow is caught late rather
- * than at the faulting instruction, and an overflow larger than the dead
- * zone can corrupt the slot below before it is caught.  The canary costs one
- * touched page per unguarded G (counted in the RSS per parked G).
+ * the budget (or when mprotect fails) have no guard: their guard region is
+ * a dead zone and a canary word at stack_lo is checked every time the G is
+ * switched out or exits (switch_to in proc.c): an overflow is caught late
+ * rather than at the faulting instruction (or not at all, by a frame that
+ * skips the canary without writing it).  The canary costs one touched page
+ * per unguarded G (counted in the RSS per parked G).
  *
  * A dead G keeps its stack (Go's gfput/gfget): spawning reuses it with no
  * system call.  Slabs are unmapped when sact_run returns.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -49,8 +58,15 @@
 #include "internal.h"
 
 #define PAGE		4096UL
-#define SLAB_BYTES	(4UL << 20)
+#define SLAB_BYTES	(8UL << 20)
 #define SLAB_MAX_SLOTS	64
+#define ALTSTACK_BYTES	(64UL << 10)	/* an M's signal stack */
+
+/* A slot: the guard region, then the stack and the struct g. */
+static size_t slot_size(void)
+{
+	return STACK_GUARD + sched.stack_size - PAGE;
+}
 
 struct slab {
 	struct slab *next;
@@ -74,7 +90,7 @@ static long guard_budget(void)
 
 static struct g *slot_g(struct slab *s, int i)
 {
-	char *end = s->base + (size_t)(i + 1) * sched.stack_size;
+	char *end = s->base + (size_t)(i + 1) * slot_size();
 
 	return (struct g *)(end - ((sizeof(struct g) + 63) & ~63UL));
 }
@@ -82,16 +98,17 @@ static struct g *slot_g(struct slab *s, int i)
 /* Set up slot i of s as a fresh G (gflock held). */
 static struct g *slot_init(struct slab *s, int i)
 {
-	char *slot = s->base + (size_t)i * sched.stack_size;
+	char *slot = s->base + (size_t)i * slot_size();
 	struct g *gp = slot_g(s, i);
 
 	memset(gp, 0, sizeof(*gp));
 	gp->timer_idx = -1;
-	gp->stack_lo = slot + PAGE;
+	gp->stack_lo = slot + STACK_GUARD;
 	gp->stack_hi = (char *)((uintptr_t)gp & ~15UL);
 	if (sched.guards_left < 0)
 		sched.guards_left = guard_budget();
-	if (sched.guards_left > 0 && mprotect(slot, PAGE, PROT_NONE) == 0) {
+	if (sched.guards_left > 0 &&
+	    mprotect(slot, STACK_GUARD, PROT_NONE) == 0) {
 		sched.guards_left--;
 		gp->guarded = true;
 	} else {
@@ -110,7 +127,7 @@ static struct g *slab_alloc(void)
 	struct slab *s = sched.slabs;
 
 	if (!s || s->used == s->nslots) {
-		size_t n = SLAB_BYTES / sched.stack_size;
+		size_t n = SLAB_BYTES / slot_size();
 		void *base;
 
 		if (n < 1)
@@ -120,14 +137,14 @@ static struct g *slab_alloc(void)
 		s = malloc(sizeof(*s));
 		if (!s)
 			return NULL;
-		base = mmap(NULL, n * sched.stack_size, PROT_READ | PROT_WRITE,
+		base = mmap(NULL, n * slot_size(), PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (base == MAP_FAILED) {
 			free(s);
 			return NULL;
 		}
 		s->base = base;
-		s->len = n * sched.stack_size;
+		s->len = n * slot_size();
 		s->nslots = n;
 		s->used = 0;
 		s->next = sched.slabs;
@@ -238,4 +255,111 @@ void gfree_all(void)
 			sched.allp[i].gfree = NULL;
 			sched.allp[i].ngfree = 0;
 		}
+}
+
+/* ---- overflow: the SIGSEGV handler ----------------------------------------- */
+
+static struct sigaction segv_old;
+static bool segv_installed;
+
+/* Write a decimal number; async-signal-safe. */
+static void say_num(size_t v)
+{
+	char buf[24];
+	int i = sizeof(buf);
+
+	do
+		buf[--i] = '0' + v % 10;
+	while ((v /= 10) && i > 0);
+	if (write(2, buf + i, sizeof(buf) - i) < 0)
+		return;
+}
+
+static void say(const char *s)
+{
+	if (write(2, s, strlen(s)) < 0)
+		return;
+}
+
+/*
+ * SIGSEGV, on the M's alternate stack: a fault in the running G's guard
+ * region is a stack overflow - say so and abort.  Anything else goes to
+ * the handler there was before (or the default action, by returning to the
+ * fault with it restored).
+ */
+static void stack_fault(int sig, siginfo_t *si, void *uc)
+{
+	struct m *m = getm_raw();
+	struct g *gp = m ? m->curg : NULL;
+	char *a = si->si_addr;
+
+	if (gp && gp != &m->g0 && a < gp->stack_lo &&
+	    a >= gp->stack_lo - STACK_GUARD) {
+		say("sact: G stack overflow: a frame ran past the bottom of "
+		    "a ");
+		say_num(sched.stack_size >> 10);
+		say(" KiB G stack (raise sact_config.stack_size)\n");
+		abort();
+	}
+	if (segv_old.sa_flags & SA_SIGINFO && segv_old.sa_sigaction) {
+		segv_old.sa_sigaction(sig, si, uc);
+		return;
+	}
+	if (segv_old.sa_handler != SIG_DFL && segv_old.sa_handler != SIG_IGN) {
+		segv_old.sa_handler(sig);
+		return;
+	}
+	signal(SIGSEGV, SIG_DFL);	/* the fault repeats, and kills */
+}
+
+/* At sact_run: catch G stack overflows (keeps any handler as a fallback). */
+void stack_fault_install(void)
+{
+	struct sigaction sa;
+
+	if (segv_installed)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = stack_fault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, &segv_old) == 0)
+		segv_installed = true;
+}
+
+/* When sact_run returns: the handler there was before. */
+void stack_fault_uninstall(void)
+{
+	if (segv_installed)
+		sigaction(SIGSEGV, &segv_old, NULL);
+	segv_installed = false;
+}
+
+/* On m's thread, at its start: its alternate signal stack.  0 or -errno. */
+int m_altstack_init(struct m *m)
+{
+	stack_t ss = { .ss_size = ALTSTACK_BYTES };
+
+	ss.ss_sp = mmap(NULL, ALTSTACK_BYTES, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (ss.ss_sp == MAP_FAILED)
+		return -errno;
+	if (sigaltstack(&ss, NULL) < 0) {
+		munmap(ss.ss_sp, ALTSTACK_BYTES);
+		return -errno;
+	}
+	m->altstack = ss.ss_sp;
+	return 0;
+}
+
+/* On m's thread, before it exits. */
+void m_altstack_fini(struct m *m)
+{
+	stack_t ss = { .ss_flags = SS_DISABLE };
+
+	if (!m->altstack)
+		return;
+	sigaltstack(&ss, NULL);
+	munmap(m->altstack, ALTSTACK_BYTES);
+	m->altstack = NULL;
 }
