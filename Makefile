@@ -203,13 +203,17 @@ $(eval $(call variant_rules,$(O)/tsan,$(TSAN_FLAGS)))
 
 -include $(addsuffix .d,$(TESTS) $(SAN_TESTS) $(DEMOS) $(BENCHES) $(TOOLS))
 
-lib: $(O)/libsact.a $(O)/libsact.so
-# Only the public API (sact_*) is exported: userspace/lib/libsact.map.
+lib: $(O)/libsact.a $(O)/libsact.so $(O)/libsact.so.0
+# Only the public API is exported, by name: userspace/lib/libsact.map.
 $(O)/libsact.so: $(call lib_objs,$(O)) userspace/lib/libsact.map
 	$(msg) LD $@
 	$(Q)$(CC) -shared -Wl,-soname,libsact.so.0 \
 		-Wl,--version-script=userspace/lib/libsact.map \
 		-o $@ $(filter %.o,$^) $(LDLIBS)
+# The soname, which a program linked with -L$(O) -lsact asks the loader for
+# (LD_LIBRARY_PATH=$(O) runs it from the build tree).
+$(O)/libsact.so.0: | $(O)/libsact.so
+	$(Q)ln -sf libsact.so $@
 
 # --- BPF programs ------------------------------------------------------------
 $(O)/bpf/vmlinux.h:
