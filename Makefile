@@ -80,7 +80,11 @@ LIB_CFLAGS := -fPIC -fvisibility=hidden -ftls-model=initial-exec
 # The harness is a system header (its own code is not ours to warn on); its
 # macros compare mixed signedness (the kernel builds its
 # selftests with -Wall only): that one -Wextra warning is off for tests.
-TEST_CFLAGS := -isystem $(KSFT) -Iselftests -Wno-sign-compare
+# The harness kills a test after TEST_TIMEOUT seconds: a hang guard only
+# (its own 30 s killed correct TSan runs on a loaded machine).
+TEST_TIMEOUT ?= 300
+TEST_CFLAGS := -isystem $(KSFT) -Iselftests -Wno-sign-compare \
+	       -DTEST_TIMEOUT_DEFAULT=$(TEST_TIMEOUT)
 LDLIBS	:= -luring -lbpf -lelf -lz -lpthread
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
 TSAN_FLAGS := -fsanitize=thread
@@ -191,7 +195,7 @@ $(1)/lib/%.S.o: userspace/lib/%.S
 $(1)/libsact.a: $(call lib_objs,$(1))
 	$$(msg) AR $$@
 	$$(Q)rm -f $$@ && ar rcs $$@ $$^
-$(1)/selftests/%: selftests/%.c $(1)/libsact.a $(KSFT)/kselftest_harness.h
+$(1)/selftests/%: selftests/%.c $(1)/libsact.a $(KSFT)/harness.stamp
 	$$(msg) CC $$@
 	$$(Q)mkdir -p $$(@D) && $$(CC) $$(CFLAGS) $$(TEST_CFLAGS) $(2) \
 		-o $$@ $$< $(1)/libsact.a $$(LDLIBS)
@@ -258,12 +262,17 @@ $(O)/bench/go/%: userspace/bench/go/%.go
 
 # --- tests -------------------------------------------------------------------
 # The kselftest framework comes from Debian's linux-source-6.1; only its two
-# headers are extracted, once.
-$(KSFT)/kselftest_harness.h: $(KSRC_TAR)
+# headers are extracted, once, and the harness's default timeout made
+# overridable (TEST_TIMEOUT above).
+$(KSFT)/harness.stamp: $(KSRC_TAR)
 	$(msg) KSFT $(KSFT)
 	$(Q)mkdir -p $(KSFT) && tar -xf $< -C $(KSFT) --strip-components=4 \
 		--wildcards '*/tools/testing/selftests/kselftest_harness.h' \
-			    '*/tools/testing/selftests/kselftest.h' && touch $@
+			    '*/tools/testing/selftests/kselftest.h'
+	$(Q)sed -i 's/^#define TEST_TIMEOUT_DEFAULT 30$$/#ifndef TEST_TIMEOUT_DEFAULT\n&\n#endif/' \
+		$(KSFT)/kselftest_harness.h
+	$(Q)grep -q '^#ifndef TEST_TIMEOUT_DEFAULT' $(KSFT)/kselftest_harness.h
+	$(Q)touch $@
 
 tests: $(TESTS) $(SAN_TESTS)
 

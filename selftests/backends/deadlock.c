@@ -42,7 +42,7 @@ static void first(void *arg)
 
 BK_FIXTURE(deadlock);
 
-TEST_F_TIMEOUT(deadlock, all_asleep_throws, 60)
+TEST_F(deadlock, all_asleep_throws)
 {
 	char msg[4096] = "";
 	int fds[2], status;

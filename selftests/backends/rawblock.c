@@ -98,7 +98,7 @@ FIXTURE_VARIANT_ADD(rawblock, bpf_read) { 1, SACT_BACKEND_BPF, READ };
 FIXTURE_VARIANT_ADD(rawblock, bpf_usleep) { 1, SACT_BACKEND_BPF, USLEEP };
 FIXTURE_VARIANT_ADD(rawblock, bpf_poll) { 1, SACT_BACKEND_BPF, POLL };
 
-TEST_F_TIMEOUT(rawblock, others_run, 60)
+TEST_F(rawblock, others_run)
 {
 	struct run r = { .how = variant->how };
 	struct sact_stats st = { .size = sizeof(st) };

@@ -105,7 +105,7 @@ static void *writer(void *arg)
 
 BK_FIXTURE(stress);
 
-TEST_F_TIMEOUT(stress, exact_sums, 120)
+TEST_F(stress, exact_sums)
 {
 	static struct run r;
 	long want_bytes = 0, ncomp = 0;

@@ -154,7 +154,7 @@ FIXTURE_VARIANT_ADD(strict, p1_kmod) { 1, SACT_BACKEND_KMOD };
 FIXTURE_VARIANT_ADD(strict, p2_kmod) { 2, SACT_BACKEND_KMOD };
 FIXTURE_VARIANT_ADD(strict, p4_kmod) { 4, SACT_BACKEND_KMOD };
 
-TEST_F_TIMEOUT(strict, at_most_nprocs, 60)
+TEST_F(strict, at_most_nprocs)
 {
 	struct run r = { .nprocs = variant->nprocs };
 	struct sact_stats st = { .size = sizeof(st) };

@@ -235,7 +235,7 @@ static void *fighter_main(void *arg)
 	return NULL;
 }
 
-TEST_F_TIMEOUT(own, acquire_race, 300)
+TEST_F(own, acquire_race)
 {
 	struct fighter fs[FIGHTERS];
 	pthread_t t[FIGHTERS];

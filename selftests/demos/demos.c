@@ -289,7 +289,7 @@ static void check_strict(struct __test_metadata *_metadata, const char *out)
 		EXPECT_NE(NULL, line_of(out, "check: ok - debugfs agrees"));
 }
 
-TEST_F_TIMEOUT(demo, short_mode, 300)
+TEST_F(demo, short_mode)
 {
 	const char *const *extra = in_vm() ? variant->vm_args :
 					     variant->native_args;

@@ -328,7 +328,7 @@ FIXTURE_TEARDOWN(fz)
 {
 }
 
-TEST_F_TIMEOUT(fz, two_processes, 200)
+TEST_F(fz, two_processes)
 {
 	int base, status, i, fd, fails = 0;
 	pid_t pid[2];

@@ -174,7 +174,7 @@ FIXTURE_TEARDOWN(stress)
 	kg_close(&G);
 }
 
-TEST_F_TIMEOUT(stress, blocks_100k, 150)
+TEST_F(stress, blocks_100k)
 {
 	static struct pair pairs[NPAIRS];
 	static struct standby sbs[NSTANDBY];

@@ -97,7 +97,7 @@ static void stress_main(void *arg)
 	}
 }
 
-TEST_F_TIMEOUT(stress, million_gs_100k_parked, 120)
+TEST_F(stress, million_gs_100k_parked)
 {
 	struct st s = { 0 };
 	struct sact_stats stats = { .size = sizeof(stats) };
