@@ -33,7 +33,7 @@ build_needs=(
 	"cmd:go				golang-go	Go (the benchmarks' peers)"
 	"cmd:xz				xz-utils	xz"
 	"file:/usr/src/linux-source-6.1.tar.xz linux-source-6.1 the kselftest harness (from Linux 6.1's source)"
-	"kdir:				linux-headers-amd64 kernel headers to build the module"
+	"kdir:				linux-headers-amd64 headers to build the module for (the running kernel's or Debian 6.1's)"
 )
 # Only for the goals that run things (test, demo, bench, bench-vm): the VM,
 # the checkers, the plots.
@@ -71,8 +71,7 @@ check() {
 		for item in "${!list}"; do
 			read -r check pkg what <<<"$item"
 			present "$check" && continue
-			[[ $check == kdir: ]] && what+=" (/lib/modules/$(uname -r)/build or /usr/src/linux-headers-6.1*-amd64)"
-			printf '  %-44s (Debian: %s)\n' "$what" "$pkg"
+			printf '  %-20s %s\n' "$pkg" "$what"
 			missing+=("$pkg")
 		done
 	done
@@ -119,7 +118,7 @@ lists=(build_needs)
 ((run)) && lists+=(run_needs)
 report=$(check "${lists[@]}")
 if [[ -n $report ]]; then
-	echo "deps: missing:" >&2
+	echo "deps: missing (Debian 12's package, what for):" >&2
 	echo "$report" >&2
 	echo "deps: \`make deps\` installs them (Debian 12, as root);" \
 	     "elsewhere install their equivalents." >&2
