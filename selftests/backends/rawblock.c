@@ -15,8 +15,9 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
-#include "bk.h"
+#include <sact.h>
+
+#include "sact_test.h"
 
 enum how { READ, USLEEP, POLL };
 
@@ -105,13 +106,10 @@ TEST_F(rawblock, others_run)
 	pthread_t wd;
 	int err;
 
-	bk_skip_elsewhere(_metadata, variant);
-	if (variant->backend == SACT_BACKEND_KMOD && !bk_in_vm() &&
-	    access("/dev/sact", F_OK))
-		SKIP(return, "/dev/sact absent: sact.ko not loaded");
+	st_skip_elsewhere(variant->backend);
 	ASSERT_EQ(0, pipe(r.pfd));
 	ASSERT_EQ(0, pthread_create(&wd, NULL, watchdog, &r));
-	err = bk_run(_metadata, variant, 1, first, &r);
+	err = st_run_standby(1, first, &r);
 	if (err)
 		atomic_store(&r.g2_seen_by_g1, 1);	/* stop the watchdog */
 	pthread_join(wd, NULL);

@@ -12,8 +12,6 @@
 
 #include "bpf_test.h"
 
-#include "kselftest_harness.h"
-
 enum kind { K_READ, K_NANOSLEEP, K_FUTEX };
 
 struct m_arg {

@@ -11,8 +11,6 @@
  */
 #include "bpf_test.h"
 
-#include "kselftest_harness.h"
-
 #define ROUNDS	10000
 
 struct race {

@@ -17,10 +17,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "rt.h"
-#include "kselftest_harness.h"
+#include <sact.h>
 
-RT_FIXTURE(syscall);
+#include "sact_test.h"
+
+ST_FIXTURE(syscall);
 
 /* ---- a G blocked in read(2) on a pipe ---------------------------------- */
 
@@ -98,7 +99,7 @@ TEST_F(syscall, blocked_g_and_its_p)
 
 	ASSERT_EQ(0, pipe(b.fds));
 	ASSERT_EQ(0, pthread_create(&t, NULL, writer, &b));
-	ASSERT_EQ(0, rt_run(reader, &b));
+	ASSERT_EQ(0, st_run(reader, &b));
 	pthread_join(t, NULL);
 	ASSERT_EQ(0, sact_stats(&st));
 	EXPECT_EQ(1, b.ret);
@@ -120,8 +121,8 @@ TEST_F(syscall, blocked_g_and_its_p)
 /* Standby Ms all used up: the handed-off P waits for an M to return. */
 TEST(no_standby_left)
 {
-	rt_native_only();
-	struct sact_config c = rt_config(1, SACT_BACKEND_SYSMON);
+	st_native_only();
+	struct sact_config c = st_config(1, -1, SACT_BACKEND_SYSMON, 0);
 	struct blocked b = { .backend = SACT_BACKEND_SYSMON,
 			     .want_wait = true };
 	struct sact_stats st = { .size = sizeof(st) };
@@ -210,7 +211,7 @@ TEST_F(syscall, wrappers_return_raw_results)
 {
 	struct results r = { 0 };
 
-	ASSERT_EQ(0, rt_run(wrappers, &r));
+	ASSERT_EQ(0, st_run(wrappers, &r));
 	EXPECT_EQ(1, r.ppid);
 	EXPECT_EQ(-EBADF, r.badf);
 	EXPECT_EQ(1, r.pipe_rw);
@@ -225,7 +226,7 @@ TEST_F(syscall, wrappers_return_raw_results)
 
 TEST(outside_a_g_is_a_plain_syscall)
 {
-	rt_native_only();
+	st_native_only();
 	char c;
 
 	EXPECT_EQ(getppid(), sact_syscall(SYS_getppid));
@@ -261,10 +262,10 @@ static void spawn_sleepers(void *arg)
 
 TEST_F(syscall, many_blocking_gs)
 {
-	struct many m = { .n = RT_SANITIZED ? 20 : 50 };
+	struct many m = { .n = ST_SANITIZED ? 20 : 50 };
 	struct sact_stats st = { .size = sizeof(st) };
 
-	ASSERT_EQ(0, rt_run(spawn_sleepers, &m));
+	ASSERT_EQ(0, st_run(spawn_sleepers, &m));
 	EXPECT_EQ(m.n, atomic_load(&m.done));
 	/* the pool is nprocs + standby (default nprocs) Ms, plus sysmon's
 	 * monitor thread (kmod and bpf have none); however many Gs blocked,

@@ -26,7 +26,8 @@
 #include <unistd.h>
 
 #include <sact.h>
-#include "kselftest_harness.h"
+
+#include "sact_test.h"
 
 FIXTURE(ring) { int unused; };
 FIXTURE_SETUP(ring)
