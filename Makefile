@@ -129,7 +129,7 @@ UDEV_RULES := $(wildcard udev/*.rules)
 all: module lib demos benches tools tests
 
 help:
-	@sed -n '3,33p' Makefile
+	@sed -n '3,/^$$/p' Makefile
 
 deps:
 	$(Q)scripts/deps.sh --install
