@@ -3,6 +3,7 @@
 # sact: the module (kbuild, see Kbuild and kmod/Kbuild) and user space
 # (this file, non-recursive).  Everything lands in $(O).
 #
+#   make deps            install what the rest needs (Debian 12; root)
 #   make                 build the module, libsact, demos, benches, tests
 #   make test            build, run user-space tests natively, then the
 #                        module's tests in a QEMU VM; prints one summary line
@@ -16,7 +17,8 @@
 #                        pages, the udev rule, and the module
 #                        (modules_install); PREFIX=/usr/local, DESTDIR=
 #   make V=1             show the commands
-#   make KDIR=/lib/modules/$(uname -r)/build module   build for a real host
+#   make module          sact.ko for the running kernel ($(O)/kmod/sact.ko;
+#                        KDIR=<kernel build dir> for another kernel)
 #
 # Files are found by convention, so adding one needs no edit here:
 #   userspace/lib/*.c, userspace/lib/arch/$(ARCH)/*.S   -> libsact.{a,so}
@@ -45,17 +47,24 @@ Q	:= @
 msg	= @printf '  %-7s %s\n'
 endif
 
-# Install what is missing, and learn which Debian 6.1 kernel we have.  make
-# builds an included makefile before anything else, so deps.sh always runs
-# first; it rewrites $(O)/deps.mk only when its content changes.
-NODEPS_GOALS := clean help
+# Check what is needed (never install: that is `make deps`), and learn
+# which Debian 6.1 kernel the VM uses.  make builds an included makefile
+# before anything else, so deps.sh runs first and stops the build with a
+# list of what is missing; it rewrites $(O)/deps.mk only when its content
+# changes.  The goals that run things need the VM and the checkers too.
+NODEPS_GOALS := clean help deps
+RUN_GOALS := test demo bench bench-vm
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
 include $(O)/deps.mk
 endif
 $(O)/deps.mk: FORCE
-	$(Q)scripts/deps.sh --mk $@
+	$(Q)scripts/deps.sh --mk $@ $(if $(filter $(RUN_GOALS),$(MAKECMDGOALS)),--run)
 
-KDIR	?= $(DEB_KDIR)
+# The module is built for KDIR: the running kernel's headers where they are
+# installed, else Debian's 6.1 ones.  The VM always gets its own build for
+# Debian's 6.1 kernel, whatever the host runs ($(O)/vm/sact.ko).
+RUN_KDIR := /lib/modules/$(shell uname -r)/build
+KDIR	?= $(if $(wildcard $(RUN_KDIR)/Makefile),$(RUN_KDIR),$(DEB_KDIR))
 KSFT	:= $(O)/ksft
 
 CC	:= gcc
@@ -71,7 +80,11 @@ LIB_CFLAGS := -fPIC -fvisibility=hidden -ftls-model=initial-exec
 # The harness is a system header (its own code is not ours to warn on); its
 # macros compare mixed signedness (the kernel builds its
 # selftests with -Wall only): that one -Wextra warning is off for tests.
-TEST_CFLAGS := -isystem $(KSFT) -Iselftests -Wno-sign-compare
+# The harness kills a test after TEST_TIMEOUT seconds: a hang guard only
+# (its own 30 s killed correct TSan runs on a loaded machine).
+TEST_TIMEOUT ?= 300
+TEST_CFLAGS := -isystem $(KSFT) -Iselftests -Wno-sign-compare \
+	       -DTEST_TIMEOUT_DEFAULT=$(TEST_TIMEOUT)
 LDLIBS	:= -luring -lbpf -lelf -lz -lpthread
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
 TSAN_FLAGS := -fsanitize=thread
@@ -110,24 +123,65 @@ MANDIR	?= $(PREFIX)/share/man
 UDEVDIR	?= $(PREFIX)/lib/udev/rules.d
 UDEV_RULES := $(wildcard udev/*.rules)
 
-.PHONY: all module lib demos benches bench bench-vm tools tests test demo \
-	clean help FORCE \
+.PHONY: all deps module vm-module lib demos benches bench bench-vm tools \
+	tests test demo clean help FORCE \
 	install install-lib install-module install-udev
 all: module lib demos benches tools tests
 
 help:
-	@sed -n '3,32p' Makefile
+	@sed -n '3,/^$$/p' Makefile
+
+deps:
+	$(Q)scripts/deps.sh --install
 
 # --- the module ------------------------------------------------------------
+# kbuild builds an external module inside its source directory (M=), so each
+# kernel gets a copy of the module's sources of its own under $(O)/kbuild/
+# (cp -p: kbuild's timestamps stay meaningful), and the .ko is copied out.
 # kbuild reads O= as its own output directory, and ours would reach it
-# through MAKEFLAGS: every kbuild call passes O=$(KDIR), kbuild's default.
-# kbuild builds in the source tree (M=); the result is copied to $(O)/kmod.
+# through MAKEFLAGS: every kbuild call passes O=<kernel dir>, its default.
+KMOD_SRCS := Kbuild $(wildcard kmod/Kbuild kmod/*.[ch]) include/uapi/linux/sact.h
+kbuild_dir = $(abspath $(O))/kbuild/$(subst /,_,$(realpath $(1)))
+# $(call kbuild,KDIR,TARGET,GOAL): run kbuild's GOAL for KDIR, then copy
+# the module to TARGET (if given).
+define kbuild
+	$(Q)k='$(1)'; if [ ! -f "$$k/Makefile" ]; then \
+		echo "module: no kernel build tree$(if $(1), at $(1))." >&2; \
+		echo "  Install the running kernel's headers ($(RUN_KDIR);" \
+			"Debian: linux-headers-$$(uname -r)), or Debian's 6.1" \
+			"ones (make deps), or pass KDIR=<kernel build dir>." >&2; \
+		exit 1; \
+	elif ! grep -qs '^CONFIG_PREEMPT_NOTIFIERS=y' "$$k/include/config/auto.conf"; then \
+		echo "module: $$k: the kernel has no CONFIG_PREEMPT_NOTIFIERS" \
+			"(or no include/config/auto.conf): sact.ko needs it" >&2; \
+		exit 1; \
+	fi
+	$(Q)mkdir -p $(call kbuild_dir,$(1)) && \
+		cp -p --parents $(KMOD_SRCS) $(call kbuild_dir,$(1))/
+	+$(Q)$(MAKE) --no-print-directory -C $(1) M=$(call kbuild_dir,$(1)) \
+		O=$(1) $(if $(filter 1,$(V)),V=1) $(3) 2>&1 \
+		| { grep -v 'Skipping BTF generation\|System.map' || true; }
+	$(if $(2),$(Q)mkdir -p $(dir $(2)) && \
+		cp $(call kbuild_dir,$(1))/kmod/sact.ko $(2))
+endef
+
 module: $(O)/kmod/sact.ko
 $(O)/kmod/sact.ko: FORCE
-	$(Q)$(MAKE) --no-print-directory -C $(KDIR) M=$(CURDIR) O=$(KDIR) \
-		$(if $(filter 1,$(V)),V=1) modules 2>&1 \
-		| { grep -v 'Skipping BTF generation' || true; }
-	$(Q)mkdir -p $(@D) && cp kmod/sact.ko $@
+	$(if $(wildcard $(RUN_KDIR)/Makefile),,$(if $(filter command line environment,$(origin KDIR)),,\
+		@echo "module: no headers of the running kernel $$(uname -r);" \
+			"building for $(KDIR) (KDIR= for another)"))
+	$(call kbuild,$(KDIR),$@,modules)
+
+# The VM's module, for Debian's 6.1 kernel (scripts/vm-run copies $(O)/vm);
+# the same build as `module`'s when KDIR is that kernel.
+vm-module: $(O)/vm/sact.ko
+ifeq ($(realpath $(KDIR)),$(realpath $(DEB_KDIR)))
+$(O)/vm/sact.ko: $(O)/kmod/sact.ko
+	$(Q)mkdir -p $(@D) && cp $< $@
+else
+$(O)/vm/sact.ko: FORCE
+	$(call kbuild,$(DEB_KDIR),$@,modules)
+endif
 
 # --- libsact, per variant ----------------------------------------------------
 # $(1): output dir, $(2): extra flags.  Each variant has its own objects.
@@ -141,7 +195,7 @@ $(1)/lib/%.S.o: userspace/lib/%.S
 $(1)/libsact.a: $(call lib_objs,$(1))
 	$$(msg) AR $$@
 	$$(Q)rm -f $$@ && ar rcs $$@ $$^
-$(1)/selftests/%: selftests/%.c $(1)/libsact.a $(KSFT)/kselftest_harness.h
+$(1)/selftests/%: selftests/%.c $(1)/libsact.a $(KSFT)/harness.stamp
 	$$(msg) CC $$@
 	$$(Q)mkdir -p $$(@D) && $$(CC) $$(CFLAGS) $$(TEST_CFLAGS) $(2) \
 		-o $$@ $$< $(1)/libsact.a $$(LDLIBS)
@@ -153,13 +207,17 @@ $(eval $(call variant_rules,$(O)/tsan,$(TSAN_FLAGS)))
 
 -include $(addsuffix .d,$(TESTS) $(SAN_TESTS) $(DEMOS) $(BENCHES) $(TOOLS))
 
-lib: $(O)/libsact.a $(O)/libsact.so
-# Only the public API (sact_*) is exported: userspace/lib/libsact.map.
+lib: $(O)/libsact.a $(O)/libsact.so $(O)/libsact.so.0
+# Only the public API is exported, by name: userspace/lib/libsact.map.
 $(O)/libsact.so: $(call lib_objs,$(O)) userspace/lib/libsact.map
 	$(msg) LD $@
 	$(Q)$(CC) -shared -Wl,-soname,libsact.so.0 \
 		-Wl,--version-script=userspace/lib/libsact.map \
 		-o $@ $(filter %.o,$^) $(LDLIBS)
+# The soname, which a program linked with -L$(O) -lsact asks the loader for
+# (LD_LIBRARY_PATH=$(O) runs it from the build tree).
+$(O)/libsact.so.0: | $(O)/libsact.so
+	$(Q)ln -sf libsact.so $@
 
 # --- BPF programs ------------------------------------------------------------
 $(O)/bpf/vmlinux.h:
@@ -192,7 +250,7 @@ benches: $(BENCHES) $(GO_BENCHES)
 # fewer and shorter; see the script for --only, --runs).
 bench: benches
 	$(Q)O=$(O) QUICK=$(QUICK) scripts/bench
-bench-vm: module benches
+bench-vm: vm-module benches
 	$(Q)O=$(O) QUICK=$(QUICK) VMLINUZ=$(DEB_VMLINUZ) scripts/bench --vm
 $(O)/bench/%: userspace/bench/%.c $(O)/libsact.a
 	$(msg) CC $@
@@ -204,21 +262,26 @@ $(O)/bench/go/%: userspace/bench/go/%.go
 
 # --- tests -------------------------------------------------------------------
 # The kselftest framework comes from Debian's linux-source-6.1; only its two
-# headers are extracted, once.
-$(KSFT)/kselftest_harness.h: $(KSRC_TAR)
+# headers are extracted, once, and the harness's default timeout made
+# overridable (TEST_TIMEOUT above).
+$(KSFT)/harness.stamp: $(KSRC_TAR)
 	$(msg) KSFT $(KSFT)
 	$(Q)mkdir -p $(KSFT) && tar -xf $< -C $(KSFT) --strip-components=4 \
 		--wildcards '*/tools/testing/selftests/kselftest_harness.h' \
-			    '*/tools/testing/selftests/kselftest.h' && touch $@
+			    '*/tools/testing/selftests/kselftest.h'
+	$(Q)sed -i 's/^#define TEST_TIMEOUT_DEFAULT 30$$/#ifndef TEST_TIMEOUT_DEFAULT\n&\n#endif/' \
+		$(KSFT)/kselftest_harness.h
+	$(Q)grep -q '^#ifndef TEST_TIMEOUT_DEFAULT' $(KSFT)/kselftest_harness.h
+	$(Q)touch $@
 
 tests: $(TESTS) $(SAN_TESTS)
 
-test: all
+test: all vm-module
 	$(Q)O=$(O) VMLINUZ=$(DEB_VMLINUZ) scripts/test
 
 # Only what the guest runs: the module and the demos (DEMO=name, see
 # scripts/demo).
-demo: module demos
+demo: vm-module demos
 	$(Q)O=$(O) VMLINUZ=$(DEB_VMLINUZ) scripts/demo
 
 # --- install -----------------------------------------------------------------
@@ -251,9 +314,8 @@ install-lib: lib tools
 # distribution's key is not ours).  depmod runs for a real install only.
 install-module: module
 	$(msg) INSTALL $(DESTDIR)/lib/modules
-	$(Q)$(MAKE) --no-print-directory -s -C $(KDIR) M=$(CURDIR) O=$(KDIR) \
-		INSTALL_MOD_PATH=$(DESTDIR) CONFIG_MODULE_SIG_ALL= \
-		modules_install 2>&1 | { grep -v 'System.map' || true; }
+	$(call kbuild,$(KDIR),,-s INSTALL_MOD_PATH=$(DESTDIR) \
+		CONFIG_MODULE_SIG_ALL= modules_install)
 	$(Q)if [ -z "$(DESTDIR)" ]; then \
 		for ko in /lib/modules/*/extra/kmod/sact.ko; do \
 			depmod -a "$$(echo "$$ko" | cut -d/ -f4)"; \
@@ -262,8 +324,6 @@ install-module: module
 
 clean:
 	$(Q)rm -rf $(O)
-	$(Q)kdir=$(or $(KDIR),$$(ls -d /usr/src/linux-headers-6.1*-amd64 2>/dev/null | tail -n 1)); \
-		[ -z "$$kdir" ] || $(MAKE) -s -C $$kdir M=$(CURDIR) O=$$kdir clean
 
 FORCE:
 .SECONDARY:

@@ -10,11 +10,15 @@
 # (a suite that ran nothing is a defect, not a pass).  After each binary the
 # kernel log written since a mark is searched for splats; a hit is one more
 # failure.  Skips (KSFT_SKIP, "ok N ... # SKIP") are counted as skips only.
+# Each binary's exit status and wall time follow its output ("# === NAME:
+# exit N after S s"): the logs of `make test` show the slow ones.
 
 KSFT_PASS=0
 KSFT_FAIL=0
 KSFT_SKIP=0
-: "${KSFT_TIMEOUT:=900}"
+# A hang guard per binary, behind the harness's own per test (TEST_TIMEOUT
+# in the Makefile): long enough for a correct run on a loaded machine.
+: "${KSFT_TIMEOUT:=1800}"
 KSFT_SPLAT='BUG:|WARNING:|Oops|general protection|soft lockup|RCU stall|rcu_sched detected stall|rcu_preempt detected stall|hung task|blocked for more than|Kernel panic|UBSAN:|kernel BUG'
 
 ksft_tmp=$(mktemp -d "${TMPDIR:-/tmp}/ksft.XXXXXX")
@@ -46,9 +50,11 @@ ksft_binary() {
 	name=$1
 	echo "# === $name"
 	ksft_kmsg_mark "$name"
+	ksft_t0=$(date +%s)
 	{ timeout "$KSFT_TIMEOUT" "$@"; echo $? > "$ksft_tmp/rc"; } 2>&1 \
 		| tee "$ksft_tmp/out"
 	rc=$(cat "$ksft_tmp/rc")
+	echo "# === $name: exit $rc after $(($(date +%s) - ksft_t0)) s"
 	skip=$(grep -Ec '^ok [0-9]+ .*# SKIP' "$ksft_tmp/out")
 	pass=$(grep -Ec '^ok [0-9]+' "$ksft_tmp/out")
 	pass=$((pass - skip))

@@ -14,8 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
-#include "bk.h"
+#include <sact.h>
+
+#include "sact_test.h"
 
 #define NG	6
 
@@ -40,16 +41,15 @@ static void first(void *arg)
 	sact_mutex_lock(&mu);	/* and this one waits for itself */
 }
 
-BK_FIXTURE(deadlock);
+ST_FIXTURE_NOSTRICT(deadlock);
 
-TEST_F_TIMEOUT(deadlock, all_asleep_throws, 60)
+TEST_F(deadlock, all_asleep_throws)
 {
 	char msg[4096] = "";
 	int fds[2], status;
 	ssize_t n = 0, r;
 	pid_t pid;
 
-	bk_skip_elsewhere(_metadata, variant);
 	ASSERT_EQ(0, pipe(fds));
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -70,7 +70,7 @@ TEST_F_TIMEOUT(deadlock, all_asleep_throws, 60)
 		n += r;
 	close(fds[0]);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 3 && !bk_in_vm() &&
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 3 && !st_in_vm() &&
 	    variant->backend == SACT_BACKEND_KMOD)
 		SKIP(return, "/dev/sact absent: sact.ko not loaded");
 	ASSERT_TRUE(WIFSIGNALED(status)) TH_LOG("exit %d", WEXITSTATUS(status));

@@ -20,19 +20,21 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "bk.h"
+#include <sact.h>
+
+#include "sact_test.h"
 
 #define GUARD_MS	60000	/* then a hang is a failed count; the
 				 * harness kills at 300 s */
 
 FIXTURE(live) { int unused; };
-FIXTURE_SETUP(live) { }
-FIXTURE_TEARDOWN(live) { }
 FIXTURE_VARIANT(live) {
 	int nprocs;
 	enum sact_backend backend;
 	unsigned int flags;
 };
+FIXTURE_SETUP(live) { st_skip_elsewhere(variant->backend); }
+FIXTURE_TEARDOWN(live) { }
 FIXTURE_VARIANT_ADD(live, p1_kmod) { 1, SACT_BACKEND_KMOD };
 FIXTURE_VARIANT_ADD(live, p2_kmod) { 2, SACT_BACKEND_KMOD };
 FIXTURE_VARIANT_ADD(live, p2_kmod_nostrict)
@@ -96,14 +98,13 @@ static void ring_main(void *arg)
 
 TEST_F_TIMEOUT(live, pipe_ring_of_200, 300)
 {
-	struct ring r = { .laps = bk_in_vm() ? 5 : 50 };
+	struct ring r = { .laps = st_in_vm() ? 5 : 50 };
 	struct sact_config c = { .standby = -1 };
 	struct sact_stats st = { .size = sizeof(st) };
 
-	bk_skip_elsewhere(_metadata, variant);
 	for (int i = 0; i < RING; i++)
 		ASSERT_EQ(0, pipe(r.fds[i]));
-	ASSERT_EQ(0, bk_run_cfg(_metadata, variant, &c, ring_main, &r));
+	ASSERT_EQ(0, st_run_cfg(&c, ring_main, &r));
 	EXPECT_EQ(r.laps, atomic_load(&r.done_laps));
 	ASSERT_EQ(0, sact_stats(&st));
 	/* all but one member wait in read at once, each on its own M */
@@ -173,10 +174,9 @@ TEST_F_TIMEOUT(live, hundred_plain_reads_at_once, 300)
 	struct sact_stats st = { .size = sizeof(st) };
 	pthread_t t;
 
-	bk_skip_elsewhere(_metadata, variant);
 	ASSERT_EQ(0, pipe(rd.fds));
 	ASSERT_EQ(0, pthread_create(&t, NULL, releaser, &rd));
-	ASSERT_EQ(0, bk_run_cfg(_metadata, variant, &c, readers_main, &rd));
+	ASSERT_EQ(0, st_run_cfg(&c, readers_main, &rd));
 	pthread_join(t, NULL);
 	EXPECT_EQ(READERS, atomic_load(&rd.entered));
 	EXPECT_EQ(READERS, atomic_load(&rd.done));
@@ -220,11 +220,10 @@ TEST_F_TIMEOUT(live, surplus_ms_retire, 300)
 	struct sact_stats st = { .size = sizeof(st) };
 	pthread_t t;
 
-	bk_skip_elsewhere(_metadata, variant);
 	b.keep = variant->nprocs + 1;
 	ASSERT_EQ(0, pipe(b.rd.fds));
 	ASSERT_EQ(0, pthread_create(&t, NULL, releaser, &b.rd));
-	ASSERT_EQ(0, bk_run_cfg(_metadata, variant, &c, burst_main, &b));
+	ASSERT_EQ(0, st_run_cfg(&c, burst_main, &b));
 	pthread_join(t, NULL);
 	EXPECT_EQ(20, atomic_load(&b.rd.done));
 	EXPECT_EQ(b.keep, b.nms_after);
@@ -274,7 +273,6 @@ TEST_F_TIMEOUT(live, at_the_cap_gs_wait, 300)
 	int pfd[2], saved;
 	pthread_t t;
 
-	bk_skip_elsewhere(_metadata, variant);
 	c.max_threads = variant->nprocs + 3;
 	ASSERT_EQ(0, pipe(cp.rd.fds));
 	ASSERT_EQ(0, pipe2(pfd, O_NONBLOCK));
@@ -284,7 +282,7 @@ TEST_F_TIMEOUT(live, at_the_cap_gs_wait, 300)
 	ASSERT_EQ(2, dup2(pfd[1], 2));
 	setenv("SACT_DEBUG", "1", 1);
 	ASSERT_EQ(0, pthread_create(&t, NULL, cap_releaser, &cp));
-	ASSERT_EQ(0, bk_run_cfg(_metadata, variant, &c, readers_main, &cp.rd));
+	ASSERT_EQ(0, st_run_cfg(&c, readers_main, &cp.rd));
 	pthread_join(t, NULL);
 	unsetenv("SACT_DEBUG");
 	dup2(saved, 2);

@@ -15,8 +15,9 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
-#include "bk.h"
+#include <sact.h>
+
+#include "sact_test.h"
 
 enum how { READ, USLEEP, POLL };
 
@@ -98,20 +99,17 @@ FIXTURE_VARIANT_ADD(rawblock, bpf_read) { 1, SACT_BACKEND_BPF, READ };
 FIXTURE_VARIANT_ADD(rawblock, bpf_usleep) { 1, SACT_BACKEND_BPF, USLEEP };
 FIXTURE_VARIANT_ADD(rawblock, bpf_poll) { 1, SACT_BACKEND_BPF, POLL };
 
-TEST_F_TIMEOUT(rawblock, others_run, 60)
+TEST_F(rawblock, others_run)
 {
 	struct run r = { .how = variant->how };
 	struct sact_stats st = { .size = sizeof(st) };
 	pthread_t wd;
 	int err;
 
-	bk_skip_elsewhere(_metadata, variant);
-	if (variant->backend == SACT_BACKEND_KMOD && !bk_in_vm() &&
-	    access("/dev/sact", F_OK))
-		SKIP(return, "/dev/sact absent: sact.ko not loaded");
+	st_skip_elsewhere(variant->backend);
 	ASSERT_EQ(0, pipe(r.pfd));
 	ASSERT_EQ(0, pthread_create(&wd, NULL, watchdog, &r));
-	err = bk_run(_metadata, variant, 1, first, &r);
+	err = st_run_standby(1, first, &r);
 	if (err)
 		atomic_store(&r.g2_seen_by_g1, 1);	/* stop the watchdog */
 	pthread_join(wd, NULL);

@@ -30,7 +30,9 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "bk.h"
+#include <sact.h>
+
+#include "sact_test.h"
 
 #define LOOPS	200
 
@@ -171,13 +173,10 @@ TEST_F_TIMEOUT(rawloop, every_block_handed_off, 120)
 	pthread_t wk;
 	int err;
 
-	bk_skip_elsewhere(_metadata, variant);
-	if (variant->backend == SACT_BACKEND_KMOD && !bk_in_vm() &&
-	    access("/dev/sact", F_OK))
-		SKIP(return, "/dev/sact absent: sact.ko not loaded");
+	st_skip_elsewhere(variant->backend);
 	ASSERT_EQ(0, pipe(r.pfd));
 	ASSERT_EQ(0, pthread_create(&wk, NULL, waker, &r));
-	err = bk_run(_metadata, variant, 1, first, &r);
+	err = st_run_standby(1, first, &r);
 	atomic_store(&r.done, 1);	/* a failed run: stop the waker */
 	if (write(r.pfd[1], "x", 1) != 1)
 		TH_LOG("cannot unblock the waker's pipe");

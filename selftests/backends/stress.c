@@ -15,8 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
-#include "bk.h"
+#include <sact.h>
+
+#include "sact_test.h"
 
 #define NG	48
 #define ITERS	16
@@ -103,15 +104,14 @@ static void *writer(void *arg)
 	return NULL;
 }
 
-BK_FIXTURE(stress);
+ST_FIXTURE_NOSTRICT(stress);
 
-TEST_F_TIMEOUT(stress, exact_sums, 120)
+TEST_F(stress, exact_sums)
 {
 	static struct run r;
 	long want_bytes = 0, ncomp = 0;
 	pthread_t w;
 
-	bk_skip_elsewhere(_metadata, variant);
 	memset(&r, 0, sizeof(r));
 	R = &r;
 	for (int g = 0; g < NG; g++) {
@@ -127,7 +127,7 @@ TEST_F_TIMEOUT(stress, exact_sums, 120)
 		want_bytes += j % 200 + 1;
 	ASSERT_EQ(0, pipe(r.pfd));
 	ASSERT_EQ(0, pthread_create(&w, NULL, writer, &r));
-	ASSERT_EQ(0, bk_run(_metadata, variant, variant->nprocs + 2, first,
+	ASSERT_EQ(0, st_run_standby(variant->nprocs + 2, first,
 			    &r));
 	pthread_join(w, NULL);
 	EXPECT_EQ(variant->backend, sact_backend());

@@ -19,8 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
-#include "bk.h"
+#include <sact.h>
+
+#include "sact_test.h"
 
 #define ITERS	40
 
@@ -102,7 +103,7 @@ static void first(void *arg)
 	atomic_store(&r->done, 1);
 }
 
-BK_FIXTURE(threads);
+ST_FIXTURE_NOSTRICT(threads);
 
 TEST_F(threads, bounded)
 {
@@ -112,8 +113,7 @@ TEST_F(threads, bounded)
 	int bound = variant->nprocs + standby + 1 +
 		    (variant->backend == SACT_BACKEND_SYSMON);
 
-	bk_skip_elsewhere(_metadata, variant);
-	ASSERT_EQ(0, bk_run(_metadata, variant, standby, first, &r));
+	ASSERT_EQ(0, st_run_standby(standby, first, &r));
 	EXPECT_EQ(variant->backend, sact_backend());
 	EXPECT_LT(0, r.samples);
 	EXPECT_LE(r.max_threads, bound)

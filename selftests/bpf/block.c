@@ -12,8 +12,6 @@
 
 #include "bpf_test.h"
 
-#include "kselftest_harness.h"
-
 enum kind { K_READ, K_NANOSLEEP, K_FUTEX };
 
 struct m_arg {
@@ -156,7 +154,7 @@ FIXTURE_TEARDOWN(block)
  * takes its P back (a legal outcome, not the one under test) and the round
  * is repeated with a longer sleep.
  */
-TEST_F_TIMEOUT(block, one_block_one_handoff, 300)
+TEST_F(block, one_block_one_handoff)
 {
 	const struct sact_bpf_shared *sh;
 	struct sb_arg sa;
@@ -291,7 +289,7 @@ static void *spin_main(void *arg)
 }
 
 /* A registered M that never blocks but is preempted: no block, no event. */
-TEST_F_TIMEOUT(quiet, preempted_spinner, 120)
+TEST_F(quiet, preempted_spinner)
 {
 	const struct sact_bpf_shared *sh;
 	struct sact_bpf_m *m;
@@ -368,7 +366,7 @@ static char task_state(pid_t pid, pid_t tid)
 }
 
 /* A thread of ours that is not registered blocks: nothing is counted. */
-TEST_F_TIMEOUT(quiet, unregistered_thread, 120)
+TEST_F(quiet, unregistered_thread)
 {
 	const struct sact_bpf_shared *sh;
 	struct reader r = { 0 };
@@ -397,7 +395,7 @@ TEST_F_TIMEOUT(quiet, unregistered_thread, 120)
  * Another process's thread, even with its tid in the slot map (as if
  * registered by mistake), is filtered out by tgid.
  */
-TEST_F_TIMEOUT(quiet, other_process, 120)
+TEST_F(quiet, other_process)
 {
 	const struct sact_bpf_shared *sh;
 	int fds[2], slot, status;

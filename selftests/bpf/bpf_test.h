@@ -18,21 +18,20 @@
 #include <unistd.h>
 
 #include "../../userspace/lib/bpf_backend.h"
+#include "sact_test.h"
 
 /*
  * Open the backend, or skip the test when it cannot be (not root, no BPF).
- * Inside the VM SACT_REQUIRE_BPF=1 makes that a failure: the guest runs as
- * root on a kernel with BTF, so there a skip would hide a bug.
+ * Inside the VM (st_in_vm()) that is a failure: the guest runs as root on
+ * a kernel with BTF, so there a skip would hide a bug.
  */
 #define sact_bpf_open_or_skip(_metadata, nprocs_, wake_, bp)			\
 	do {									\
 		struct sact_bpf_opts o_ = { .size = sizeof(o_),			\
 			.nprocs = (nprocs_), .wake = (wake_) };			\
 		char why_[256] = "";						\
-		const char *req_ = getenv("SACT_REQUIRE_BPF");			\
 		int err_ = sact_bpf_open(&o_, (bp), why_, sizeof(why_));	\
-		if ((err_ == -EPERM || err_ == -EOPNOTSUPP) &&			\
-		    !(req_ && !strcmp(req_, "1")))				\
+		if ((err_ == -EPERM || err_ == -EOPNOTSUPP) && !st_in_vm())	\
 			SKIP(return, "%s", why_);				\
 		ASSERT_EQ(0, err_) TH_LOG("sact_bpf_open: %d: %s", err_, why_);\
 	} while (0)

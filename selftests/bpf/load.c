@@ -12,8 +12,6 @@
 
 #include "bpf_test.h"
 
-#include "kselftest_harness.h"
-
 static bool prog_exists(__u32 id)
 {
 	int fd = bpf_prog_get_fd_by_id(id);

@@ -11,8 +11,6 @@
  */
 #include "bpf_test.h"
 
-#include "kselftest_harness.h"
-
 #define ROUNDS	10000
 
 struct race {
@@ -236,7 +234,7 @@ static void *fighter_main(void *arg)
 	return NULL;
 }
 
-TEST_F_TIMEOUT(own, acquire_race, 300)
+TEST_F(own, acquire_race)
 {
 	struct fighter fs[FIGHTERS];
 	pthread_t t[FIGHTERS];

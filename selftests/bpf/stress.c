@@ -8,8 +8,6 @@
 
 #include "bpf_test.h"
 
-#include "kselftest_harness.h"
-
 #define NM		4
 #define NP		4
 #define TARGET		100000

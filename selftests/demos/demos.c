@@ -6,8 +6,8 @@
  * verdict the user reads says what the raw figures ("# raw" lines) say.
  *
  * The demos are found next to this binary (../../demos/NAME).  Cases that
- * need the module skip natively and must run in the VM
- * (SACT_REQUIRE_KMOD=1); there the runs without the module skip instead
+ * need the module skip natively and must run in the VM (st_in_vm());
+ * there the runs without the module skip instead
  * (they ran natively, and TCG is slow), like selftests/backends.  The echo
  * and hash demos run in both places: with the default backend natively
  * (sysmon on a host without the module); in the VM both run with kmod
@@ -21,19 +21,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
+#include <linux/sact.h>
+
 #include "sact_test.h"
 
 #define OUTMAX	65536
 
 enum where { BOTH, NATIVE, KMOD };
-
-static bool in_vm(void)
-{
-	const char *e = getenv("SACT_REQUIRE_KMOD");
-
-	return e && !strcmp(e, "1");
-}
 
 static void demo_path(const char *name, char *path, size_t size)
 {
@@ -285,22 +279,22 @@ static void check_strict(struct __test_metadata *_metadata, const char *out)
 	EXPECT_LE(rounds, h);
 	EXPECT_LE(rounds, b);		/* each fault was a block */
 	/* in the VM debugfs is there: the module's two views must agree */
-	if (in_vm())
+	if (st_in_vm())
 		EXPECT_NE(NULL, line_of(out, "check: ok - debugfs agrees"));
 }
 
-TEST_F_TIMEOUT(demo, short_mode, 300)
+TEST_F(demo, short_mode)
 {
-	const char *const *extra = in_vm() ? variant->vm_args :
+	const char *const *extra = st_in_vm() ? variant->vm_args :
 					     variant->native_args;
 	const char *backend = NULL;	/* --backend's, if given */
 	char path[4200];
 	char *argv[8];
 	int status, n = 0, fd;
 
-	if (in_vm() && variant->where == NATIVE)
+	if (st_in_vm() && variant->where == NATIVE)
 		SKIP(return, "runs natively");
-	if (!in_vm() && variant->where == KMOD) {
+	if (!st_in_vm() && variant->where == KMOD) {
 		fd = open(SACT_DEVICE, O_RDWR | O_CLOEXEC);
 		if (fd < 0)
 			SKIP(return, SACT_DEVICE " absent: sact.ko not loaded");
@@ -321,7 +315,7 @@ TEST_F_TIMEOUT(demo, short_mode, 300)
 		printf("#   %.*s\n", (int)strcspn(l, "\n"), l);
 	fflush(stdout);		/* the harness ends the test with _exit */
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
-	if (WEXITSTATUS(status) == 4 && !in_vm() && variant->where != KMOD)
+	if (WEXITSTATUS(status) == 4 && !st_in_vm() && variant->where != KMOD)
 		SKIP(return, "%s: something it needs is missing", variant->name);
 	ASSERT_EQ(0, WEXITSTATUS(status));
 	EXPECT_LE(2, count_lines(self->out, "check: ok - "));

@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "kselftest_harness.h"
 #include "sact_test.h"
 #include "kmod_util.h"
 

@@ -14,7 +14,6 @@
 #include <sys/resource.h>
 #include <linux/userfaultfd.h>
 
-#include "kselftest_harness.h"
 #include "sact_test.h"
 #include "kmod_util.h"
 

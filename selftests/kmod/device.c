@@ -9,7 +9,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
+#include <linux/sact.h>
+
 #include "sact_test.h"
 
 FIXTURE(dev) {

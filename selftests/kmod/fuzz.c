@@ -16,7 +16,6 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include "kselftest_harness.h"
 #include "sact_test.h"
 #include "kmod_util.h"
 
@@ -328,7 +327,7 @@ FIXTURE_TEARDOWN(fz)
 {
 }
 
-TEST_F_TIMEOUT(fz, two_processes, 200)
+TEST_F(fz, two_processes)
 {
 	int base, status, i, fd, fails = 0;
 	pid_t pid[2];

@@ -11,7 +11,6 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include "kselftest_harness.h"
 #include "sact_test.h"
 #include "kmod_util.h"
 

@@ -13,7 +13,6 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include "kselftest_harness.h"
 #include "sact_test.h"
 #include "kmod_util.h"
 
@@ -174,7 +173,7 @@ FIXTURE_TEARDOWN(stress)
 	kg_close(&G);
 }
 
-TEST_F_TIMEOUT(stress, blocks_100k, 150)
+TEST_F(stress, blocks_100k)
 {
 	static struct pair pairs[NPAIRS];
 	static struct standby sbs[NSTANDBY];

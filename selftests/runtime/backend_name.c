@@ -4,7 +4,7 @@
 
 #include <sact.h>
 
-#include "kselftest_harness.h"
+#include "sact_test.h"
 
 TEST(names)
 {

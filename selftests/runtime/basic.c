@@ -12,10 +12,11 @@
 
 #include <unistd.h>
 
-#include "rt.h"
-#include "kselftest_harness.h"
+#include <sact.h>
 
-RT_FIXTURE(basic);
+#include "sact_test.h"
+
+ST_FIXTURE(basic);
 
 struct count {
 	atomic_long n;
@@ -44,16 +45,16 @@ static void spawn_many(void *arg)
 
 TEST_F(basic, run_spawn_exit)
 {
-	struct count c = { .want = RT_SCALE(10000) };
+	struct count c = { .want = ST_SCALE(10000) };
 
-	ASSERT_EQ(0, rt_run(spawn_many, &c));
+	ASSERT_EQ(0, st_run(spawn_many, &c));
 	EXPECT_EQ(c.want, atomic_load(&c.n));
 	EXPECT_EQ(0, c.go_err);
 	EXPECT_EQ(variant->backend, c.seen);
 	EXPECT_EQ(variant->backend, sact_backend());
 	/* and again, in the same process */
 	atomic_store(&c.n, 0);
-	ASSERT_EQ(0, rt_run(spawn_many, &c));
+	ASSERT_EQ(0, st_run(spawn_many, &c));
 	EXPECT_EQ(c.want, atomic_load(&c.n));
 }
 
@@ -72,10 +73,10 @@ static void tree(void *arg)
 
 TEST_F(basic, spawn_tree)
 {
-	long depth = RT_SANITIZED ? 10 : 14;
+	long depth = ST_SANITIZED ? 10 : 14;
 
 	atomic_store(&tree_n, 0);
-	ASSERT_EQ(0, rt_run(tree, (void *)depth));
+	ASSERT_EQ(0, st_run(tree, (void *)depth));
 	EXPECT_EQ((1L << (depth + 1)) - 1, atomic_load(&tree_n));
 }
 
@@ -105,9 +106,9 @@ static void spawn_yielders(void *arg)
 
 TEST_F(basic, yield)
 {
-	struct yields y = { .gs = 20, .k = RT_SCALE(5000) };
+	struct yields y = { .gs = 20, .k = ST_SCALE(5000) };
 
-	ASSERT_EQ(0, rt_run(spawn_yielders, &y));
+	ASSERT_EQ(0, st_run(spawn_yielders, &y));
 	EXPECT_EQ(y.gs * y.k, atomic_load(&y.n));
 }
 
@@ -153,7 +154,7 @@ TEST_F(basic, registers_preserved)
 {
 	struct regs r = { 0 };
 
-	ASSERT_EQ(0, rt_run(spawn_checkers, &r));
+	ASSERT_EQ(0, st_run(spawn_checkers, &r));
 	EXPECT_EQ(0, atomic_load(&r.bad));
 }
 
@@ -188,7 +189,7 @@ TEST_F(basic, all_ps_run_at_once)
 {
 	struct barrier b = { .n = variant->nprocs };
 
-	ASSERT_EQ(0, rt_run(spawn_barrier, &b));
+	ASSERT_EQ(0, st_run(spawn_barrier, &b));
 	EXPECT_EQ(b.n, atomic_load(&b.arrived));
 }
 
@@ -221,9 +222,9 @@ static void spawn_fair(void *arg)
 
 TEST_F(basic, global_queue_not_starved)
 {
-	struct fair f = { .n = RT_SANITIZED ? 600 : 1000 };
+	struct fair f = { .n = ST_SANITIZED ? 600 : 1000 };
 
-	ASSERT_EQ(0, rt_run(spawn_fair, &f));
+	ASSERT_EQ(0, st_run(spawn_fair, &f));
 	EXPECT_EQ(f.n, atomic_load(&f.started));
 }
 
@@ -234,7 +235,7 @@ static void try_go(void *arg)
 
 TEST(go_outside_run_is_eperm)
 {
-	rt_native_only();
+	st_native_only();
 	EXPECT_EQ(-EPERM, sact_go(try_go, NULL));
 }
 
@@ -256,7 +257,7 @@ static void go_from_thread(void *arg)
 
 TEST(go_from_foreign_thread_is_eperm)
 {
-	rt_native_only();
+	st_native_only();
 	long ret = 0;
 
 	ASSERT_EQ(0, sact_run(NULL, go_from_thread, &ret));
@@ -270,8 +271,8 @@ static void nested_run(void *arg)
 
 TEST(config_errors)
 {
-	rt_native_only();
-	struct sact_config c = rt_config(1, SACT_BACKEND_KMOD);
+	st_native_only();
+	struct sact_config c = st_config(1, -1, SACT_BACKEND_KMOD, 0);
 	int nested = 0;
 
 	if (access("/dev/sact", F_OK))
@@ -281,16 +282,16 @@ TEST(config_errors)
 		EXPECT_EQ(-EPERM, sact_run(&c, try_go, NULL));
 	c.backend = (enum sact_backend)42;
 	EXPECT_EQ(-EINVAL, sact_run(&c, try_go, NULL));
-	c = rt_config(-1, SACT_BACKEND_NONE);
+	c = st_config(-1, -1, SACT_BACKEND_NONE, 0);
 	EXPECT_EQ(-EINVAL, sact_run(&c, try_go, NULL));
-	c = rt_config(1, SACT_BACKEND_NONE);
+	c = st_config(1, -1, SACT_BACKEND_NONE, 0);
 	c.size = 4;
 	EXPECT_EQ(-EINVAL, sact_run(&c, try_go, NULL));
-	c = rt_config(1, SACT_BACKEND_NONE);
+	c = st_config(1, -1, SACT_BACKEND_NONE, 0);
 	EXPECT_EQ(-EINVAL, sact_run(&c, NULL, NULL));
 	/* AUTO: kmod if the module is there, else bpf as root (this kernel
 	 * has BTF: the bpf variants need it), else sysmon */
-	c = rt_config(1, SACT_BACKEND_AUTO);
+	c = st_config(1, -1, SACT_BACKEND_AUTO, 0);
 	EXPECT_EQ(0, sact_run(&c, try_go, NULL));
 	EXPECT_EQ(!access("/dev/sact", F_OK) ? SACT_BACKEND_KMOD :
 		  !geteuid() ? SACT_BACKEND_BPF : SACT_BACKEND_SYSMON,

@@ -7,10 +7,11 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "rt.h"
-#include "kselftest_harness.h"
+#include <sact.h>
 
-RT_FIXTURE(chan);
+#include "sact_test.h"
+
+ST_FIXTURE(chan);
 
 struct pc {
 	struct sact_chan *c;
@@ -64,11 +65,11 @@ static void run_pc(struct __test_metadata *_metadata,
 		   const FIXTURE_VARIANT(chan) *variant, size_t cap)
 {
 	struct pc t = { .producers = 4, .consumers = 3,
-			.per = RT_SCALE(20000) };
+			.per = ST_SCALE(20000) };
 
 	t.c = sact_chan_new(sizeof(long), cap);
 	ASSERT_NE(NULL, t.c);
-	ASSERT_EQ(0, rt_run(pc_main, &t));
+	ASSERT_EQ(0, st_run(pc_main, &t));
 	EXPECT_EQ(0, atomic_load(&t.errs));
 	EXPECT_EQ(t.producers * t.per, atomic_load(&t.count));
 	EXPECT_EQ(t.producers * t.per * (t.per + 1) / 2,
@@ -124,11 +125,11 @@ static void pinger(void *arg)
 
 TEST_F(chan, ping_pong)
 {
-	struct pp p = { .n = RT_SCALE(50000) };
+	struct pp p = { .n = ST_SCALE(50000) };
 
 	p.ping = sact_chan_new(sizeof(long), 0);
 	p.pong = sact_chan_new(sizeof(long), 0);
-	ASSERT_EQ(0, rt_run(pinger, &p));
+	ASSERT_EQ(0, st_run(pinger, &p));
 	EXPECT_EQ(p.n, p.last);
 	EXPECT_EQ(0, p.order_bad);
 	sact_chan_free(p.ping);
@@ -166,10 +167,10 @@ static void fifo_main(void *arg)
 
 TEST_F(chan, fifo_order)
 {
-	struct fifo f = { .n = RT_SCALE(20000) };
+	struct fifo f = { .n = ST_SCALE(20000) };
 
 	f.c = sact_chan_new(sizeof(long), 4);
-	ASSERT_EQ(0, rt_run(fifo_main, &f));
+	ASSERT_EQ(0, st_run(fifo_main, &f));
 	EXPECT_EQ(0, f.bad);
 	sact_chan_free(f.c);
 }
@@ -238,7 +239,7 @@ TEST_F(chan, close_try_timeout)
 	struct forms f = { 0 };
 
 	f.blocked_recv = f.blocked_send = 77;
-	ASSERT_EQ(0, rt_run(forms_main, &f));
+	ASSERT_EQ(0, st_run(forms_main, &f));
 	EXPECT_EQ(-EAGAIN, f.try_empty);
 	EXPECT_EQ(-ETIMEDOUT, f.recv_to);
 	EXPECT_EQ(-EAGAIN, f.try_full);
@@ -328,12 +329,12 @@ static void sel_main(void *arg)
 static void run_select(struct __test_metadata *_metadata,
 		       const FIXTURE_VARIANT(chan) *variant, size_t cap)
 {
-	struct sel s = { .per = RT_SCALE(5000) };
+	struct sel s = { .per = ST_SCALE(5000) };
 
 	for (int i = 0; i < NSRC; i++)
 		s.src[i] = sact_chan_new(sizeof(long), cap);
 	s.quit = sact_chan_new(sizeof(long), 0);
-	ASSERT_EQ(0, rt_run(sel_main, &s));
+	ASSERT_EQ(0, st_run(sel_main, &s));
 	EXPECT_EQ(NSRC, s.closed_seen);
 	EXPECT_EQ(NSRC * s.per, s.count);
 	EXPECT_EQ(NSRC * s.per * (s.per + 1) / 2, s.sum);
@@ -396,7 +397,7 @@ TEST_F(chan, select_forms)
 {
 	struct sel_forms f = { 0 };
 
-	ASSERT_EQ(0, rt_run(sel_forms_main, &f));
+	ASSERT_EQ(0, st_run(sel_forms_main, &f));
 	EXPECT_EQ(-EAGAIN, f.again);
 	EXPECT_EQ(-ETIMEDOUT, f.timedout);
 	EXPECT_EQ(-EINVAL, f.einval);
@@ -409,7 +410,7 @@ TEST_F(chan, select_forms)
 
 TEST(chan_new_rejects)
 {
-	rt_native_only();
+	st_native_only();
 	EXPECT_EQ(NULL, sact_chan_new(0, 1));
 }
 

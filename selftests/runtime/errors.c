@@ -11,8 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "rt.h"
-#include "kselftest_harness.h"
+#include <sact.h>
+
+#include "sact_test.h"
 
 struct oom {
 	struct sact_waitgroup gate, exited;
@@ -80,11 +81,11 @@ static void oom_main(void *arg)
 
 TEST(enomem_keeps_runtime_consistent)
 {
-	rt_native_only();
+	st_native_only();
 	struct oom o = { 0 };
-	struct sact_config c = rt_config(2, SACT_BACKEND_SYSMON);
+	struct sact_config c = st_config(2, -1, SACT_BACKEND_SYSMON, 0);
 
-	if (RT_SANITIZED)
+	if (ST_SANITIZED)
 		SKIP(return, "sanitizers reserve address space and abort on OOM");
 	ASSERT_EQ(0, sact_run(&c, oom_main, &o));
 	EXPECT_EQ(-ENOMEM, o.err);
@@ -97,10 +98,10 @@ TEST(enomem_keeps_runtime_consistent)
 
 TEST(first_g_enomem)
 {
-	rt_native_only();
-	struct sact_config c = rt_config(1, SACT_BACKEND_NONE);
+	st_native_only();
+	struct sact_config c = st_config(1, -1, SACT_BACKEND_NONE, 0);
 
-	if (RT_SANITIZED)
+	if (ST_SANITIZED)
 		SKIP(return, "sanitizers abort on huge mappings");
 	struct rlimit lim = { vsz_bytes() + (16L << 20), RLIM_INFINITY };
 
@@ -169,11 +170,11 @@ static void run_child(struct __test_metadata *_metadata, void (*fn)(void *),
 
 TEST(stack_overflow_hits_guard)
 {
-	rt_native_only();
+	st_native_only();
 	char msg[4096];
 	int status;
 
-	if (RT_SANITIZED)
+	if (ST_SANITIZED)
 		SKIP(return, "sanitizers handle SIGSEGV themselves");
 	run_child(_metadata, overflow, &status, msg, sizeof(msg));
 	ASSERT_TRUE(WIFSIGNALED(status));
@@ -183,11 +184,11 @@ TEST(stack_overflow_hits_guard)
 
 TEST(a_66k_frame_is_caught)
 {
-	rt_native_only();
+	st_native_only();
 	char msg[4096];
 	int status;
 
-	if (RT_SANITIZED)
+	if (ST_SANITIZED)
 		SKIP(return, "sanitizers handle SIGSEGV themselves");
 	run_child(_metadata, one_big_frame, &status, msg, sizeof(msg));
 	ASSERT_TRUE(WIFSIGNALED(status));
@@ -203,12 +204,12 @@ static void null_store(void *arg)
 
 TEST(other_faults_stay_sigsegv)
 {
-	rt_native_only();
+	st_native_only();
 	char msg[4096];
 	int status;
 
 	run_child(_metadata, null_store, &status, msg, sizeof(msg));
-	if (RT_SANITIZED) {	/* they report, then exit their own way */
+	if (ST_SANITIZED) {	/* they report, then exit their own way */
 		EXPECT_TRUE(WIFSIGNALED(status) || WEXITSTATUS(status) != 0);
 	} else {
 		ASSERT_TRUE(WIFSIGNALED(status));

@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "rt.h"
+#include <sact.h>
+
+#include "sact_test.h"
 
 enum prim { SEM, WG, CHAN_SEND, CHAN_TRYSEND, CHAN_CLOSE, COND_SIGNAL,
 	    COND_BROADCAST, MUTEX, NPRIM };
@@ -150,7 +152,7 @@ static void plain_main(void *arg)
 	sact_wg_wait(&p->done);
 }
 
-RT_FIXTURE(plain);
+ST_FIXTURE(plain);
 
 TEST_F_TIMEOUT(plain, every_primitive_woken_by_a_plain_thread, 300)
 {
@@ -161,7 +163,7 @@ TEST_F_TIMEOUT(plain, every_primitive_woken_by_a_plain_thread, 300)
 		p.ch = sact_chan_new(sizeof(long), 0);
 		ASSERT_NE(NULL, p.ch);
 		sact_wg_add(&p.wg, 1);
-		ASSERT_EQ(0, rt_run(plain_main, &p));
+		ASSERT_EQ(0, st_run(plain_main, &p));
 		pthread_join(p.thread, NULL);
 		EXPECT_EQ(p.nwaiters, atomic_load(&p.woken))
 			TH_LOG("primitive %d", prim);
@@ -215,7 +217,7 @@ TEST_F_TIMEOUT(plain, a_plain_thread_waits_for_a_g, 300)
 
 	w.ch = sact_chan_new(sizeof(long), 0);
 	ASSERT_NE(NULL, w.ch);
-	ASSERT_EQ(0, rt_run(pwait_main, &w));
+	ASSERT_EQ(0, st_run(pwait_main, &w));
 	pthread_join(w.thread, NULL);
 	EXPECT_EQ(3, atomic_load(&w.stage));
 	EXPECT_EQ(7, w.got);

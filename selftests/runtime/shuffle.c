@@ -14,15 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "rt.h"
-#include "kselftest_harness.h"
+#include <sact.h>
+
+#include "sact_test.h"
 
 __attribute__((constructor)) static void shuffle_on(void)
 {
 	setenv("SACT_SHUFFLE", "1", 1);
 }
 
-RT_FIXTURE(shuffle);
+ST_FIXTURE(shuffle);
 
 /* ---- many ping-pong pairs ------------------------------------------------ */
 
@@ -75,14 +76,14 @@ static void pairs_main(void *arg)
 TEST_F(shuffle, channel_pairs)
 {
 	struct pair pairs[NPAIRS];
-	long n = RT_SCALE(3000);
+	long n = ST_SCALE(3000);
 
 	for (int i = 0; i < NPAIRS; i++) {
 		pairs[i] = (struct pair){ .n = n };
 		pairs[i].a = sact_chan_new(sizeof(long), i % 2);
 		pairs[i].b = sact_chan_new(sizeof(long), 0);
 	}
-	ASSERT_EQ(0, rt_run(pairs_main, pairs));
+	ASSERT_EQ(0, st_run(pairs_main, pairs));
 	for (int i = 0; i < NPAIRS; i++) {
 		EXPECT_EQ(n * (n - 1) / 2, pairs[i].got);
 		sact_chan_free(pairs[i].a);
@@ -144,9 +145,9 @@ static void race_main(void *arg)
 
 TEST_F(shuffle, timed_waits_race_wakers)
 {
-	struct race r = { .per = RT_SCALE(5000) };
+	struct race r = { .per = ST_SCALE(5000) };
 
-	ASSERT_EQ(0, rt_run(race_main, &r));
+	ASSERT_EQ(0, st_run(race_main, &r));
 	/* every unit released was taken exactly once or is still there */
 	EXPECT_EQ(atomic_load(&r.released),
 		  atomic_load(&r.acquired) + r.sem.count_);
@@ -200,9 +201,9 @@ static void cbar_main(void *arg)
 TEST_F(shuffle, cond_barrier)
 {
 	struct cbar b = { .mu = SACT_MUTEX_INIT, .n = 10,
-			  .rounds = RT_SCALE(500) };
+			  .rounds = ST_SCALE(500) };
 
-	ASSERT_EQ(0, rt_run(cbar_main, &b));
+	ASSERT_EQ(0, st_run(cbar_main, &b));
 	EXPECT_EQ(b.rounds, b.gen);
 	EXPECT_EQ(0, b.bad);
 }
@@ -231,7 +232,7 @@ static void mix_g(void *arg)
 static void mix_main(void *arg)
 {
 	struct mix *m = arg;
-	int n = RT_SANITIZED ? 100 : 1000;
+	int n = ST_SANITIZED ? 100 : 1000;
 
 	sact_wg_add(&m->wg, n);
 	for (int i = 0; i < n; i++)
@@ -243,8 +244,8 @@ TEST_F(shuffle, sleepers_and_yielders)
 {
 	struct mix m = { 0 };
 
-	ASSERT_EQ(0, rt_run(mix_main, &m));
-	EXPECT_EQ(RT_SANITIZED ? 100 : 1000, atomic_load(&m.done));
+	ASSERT_EQ(0, st_run(mix_main, &m));
+	EXPECT_EQ(ST_SANITIZED ? 100 : 1000, atomic_load(&m.done));
 }
 
 TEST_HARNESS_MAIN

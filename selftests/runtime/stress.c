@@ -9,8 +9,9 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "rt.h"
-#include "kselftest_harness.h"
+#include <sact.h>
+
+#include "sact_test.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define ALIVE_N	1000
@@ -24,10 +25,10 @@
 #endif
 /* the VM has 2 GB: a tenth there (64 KiB stacks: 100k parked Gs need 6 GB
  * of address space and about 1 GB of touched pages) */
-#define ALIVE	(rt_in_vm() ? ALIVE_N / 10 : ALIVE_N)
-#define TOTAL	(rt_in_vm() ? TOTAL_N / 10 : TOTAL_N)
+#define ALIVE	(st_in_vm() ? ALIVE_N / 10 : ALIVE_N)
+#define TOTAL	(st_in_vm() ? TOTAL_N / 10 : TOTAL_N)
 
-RT_FIXTURE(stress);
+ST_FIXTURE(stress);
 
 struct st {
 	struct sact_waitgroup gate, parked, exited;
@@ -97,12 +98,12 @@ static void stress_main(void *arg)
 	}
 }
 
-TEST_F_TIMEOUT(stress, million_gs_100k_parked, 120)
+TEST_F(stress, million_gs_100k_parked)
 {
 	struct st s = { 0 };
 	struct sact_stats stats = { .size = sizeof(stats) };
 
-	ASSERT_EQ(0, rt_run(stress_main, &s));
+	ASSERT_EQ(0, st_run(stress_main, &s));
 	EXPECT_EQ(0, s.go_errs);
 	EXPECT_EQ(TOTAL, atomic_load(&s.ran));
 	EXPECT_EQ(ALIVE, atomic_load(&s.after_gate));

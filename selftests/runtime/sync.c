@@ -11,10 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "rt.h"
-#include "kselftest_harness.h"
+#include <sact.h>
 
-RT_FIXTURE(sync);
+#include "sact_test.h"
+
+ST_FIXTURE(sync);
 
 /* ---- mutex: exact counter, with yields inside the critical section ------ */
 
@@ -57,9 +58,9 @@ static void mu_main(void *arg)
 TEST_F(sync, mutex_counter)
 {
 	struct mu_test t = { .mu = SACT_MUTEX_INIT, .gs = 32,
-			     .k = RT_SCALE(2000) };
+			     .k = ST_SCALE(2000) };
 
-	ASSERT_EQ(0, rt_run(mu_main, &t));
+	ASSERT_EQ(0, st_run(mu_main, &t));
 	EXPECT_EQ((long)t.gs * t.k, t.counter);
 	EXPECT_EQ(0, atomic_load(&t.bad));
 }
@@ -100,7 +101,7 @@ TEST_F(sync, mutex_try_and_timeout)
 {
 	struct mu_forms f = { .mu = SACT_MUTEX_INIT };
 
-	ASSERT_EQ(0, rt_run(mu_forms_main, &f));
+	ASSERT_EQ(0, st_run(mu_forms_main, &f));
 	EXPECT_EQ(-EBUSY, f.try_busy);
 	EXPECT_EQ(-ETIMEDOUT, f.timed_out);
 	EXPECT_EQ(0, f.timed_ok);
@@ -189,9 +190,9 @@ static void cq_main(void *arg)
 TEST_F(sync, cond_queue_exact_sum)
 {
 	struct cq q = { .mu = SACT_MUTEX_INIT, .producers = 6,
-			.consumers = 5, .per = RT_SCALE(3000) };
+			.consumers = 5, .per = ST_SCALE(3000) };
 
-	ASSERT_EQ(0, rt_run(cq_main, &q));
+	ASSERT_EQ(0, st_run(cq_main, &q));
 	EXPECT_EQ(-ETIMEDOUT, q.timed_out);
 	EXPECT_EQ((long)q.producers * q.per * (q.per + 1) / 2, q.sum);
 }
@@ -243,7 +244,7 @@ TEST_F(sync, waitgroup)
 {
 	struct wgt w = { .n = 100 };
 
-	ASSERT_EQ(0, rt_run(wg_main, &w));
+	ASSERT_EQ(0, st_run(wg_main, &w));
 	EXPECT_EQ(12, atomic_load(&w.woke));
 }
 
@@ -295,7 +296,7 @@ TEST_F(sync, semaphore)
 {
 	struct semt s = { .sem = SACT_SEM_INIT(3), .n = 30 };
 
-	ASSERT_EQ(0, rt_run(sem_main, &s));
+	ASSERT_EQ(0, st_run(sem_main, &s));
 	EXPECT_EQ(-EAGAIN, s.try_empty);
 	EXPECT_EQ(-ETIMEDOUT, s.timed_out);
 	EXPECT_EQ(s.n * 20, atomic_load(&s.passes));
@@ -345,7 +346,7 @@ static void expect_throw(struct __test_metadata *_metadata,
 
 TEST(negative_waitgroup_throws)
 {
-	rt_native_only();
+	st_native_only();
 	expect_throw(_metadata, negative_wg, "sact: negative WaitGroup counter\n");
 }
 
@@ -370,7 +371,7 @@ static void deadlock_main(void *arg)
 
 TEST(deadlock_throws)
 {
-	rt_native_only();
+	st_native_only();
 	expect_throw(_metadata, deadlock_main,
 		     "sact: all Gs are asleep - deadlock\n");
 }

@@ -17,10 +17,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "rt.h"
-#include "kselftest_harness.h"
+#include <sact.h>
 
-RT_FIXTURE(syscall);
+#include "sact_test.h"
+
+ST_FIXTURE(syscall);
 
 /* ---- a G blocked in read(2) on a pipe ---------------------------------- */
 
@@ -106,7 +107,7 @@ TEST_F(syscall, blocked_g_and_its_p)
 
 	ASSERT_EQ(0, pipe(b.fds));
 	ASSERT_EQ(0, pthread_create(&t, NULL, writer, &b));
-	ASSERT_EQ(0, rt_run(reader, &b));
+	ASSERT_EQ(0, st_run(reader, &b));
 	pthread_join(t, NULL);
 	ASSERT_EQ(0, sact_stats(&st));
 	EXPECT_EQ(1, b.ret);
@@ -132,8 +133,8 @@ TEST_F(syscall, blocked_g_and_its_p)
  */
 TEST(no_standby_left_makes_an_m)
 {
-	rt_native_only();
-	struct sact_config c = rt_config(1, SACT_BACKEND_SYSMON);
+	st_native_only();
+	struct sact_config c = st_config(1, -1, SACT_BACKEND_SYSMON, 0);
 	struct blocked b = { .backend = SACT_BACKEND_SYSMON,
 			     .want_wait = true };
 	struct sact_stats st = { .size = sizeof(st) };
@@ -158,8 +159,8 @@ TEST(no_standby_left_makes_an_m)
 /* At the cap (max_threads = nprocs + standby = 1) the P waits instead. */
 TEST(at_the_cap_the_p_waits)
 {
-	rt_native_only();
-	struct sact_config c = rt_config(1, SACT_BACKEND_SYSMON);
+	st_native_only();
+	struct sact_config c = st_config(1, -1, SACT_BACKEND_SYSMON, 0);
 	struct blocked b = { .backend = SACT_BACKEND_SYSMON,
 			     .want_wait = true, .at_cap = true };
 	struct sact_stats st = { .size = sizeof(st) };
@@ -184,7 +185,7 @@ TEST(at_the_cap_the_p_waits)
 /* A cap below nprocs + standby is a bad config. */
 TEST(cap_below_the_pool_is_einval)
 {
-	struct sact_config c = rt_config(2, SACT_BACKEND_NONE);
+	struct sact_config c = st_config(2, -1, SACT_BACKEND_NONE, 0);
 
 	c.standby = 2;
 	c.max_threads = 3;
@@ -261,7 +262,7 @@ TEST_F(syscall, wrappers_return_raw_results)
 {
 	struct results r = { 0 };
 
-	ASSERT_EQ(0, rt_run(wrappers, &r));
+	ASSERT_EQ(0, st_run(wrappers, &r));
 	EXPECT_EQ(1, r.ppid);
 	EXPECT_EQ(-EBADF, r.badf);
 	EXPECT_EQ(1, r.pipe_rw);
@@ -276,7 +277,7 @@ TEST_F(syscall, wrappers_return_raw_results)
 
 TEST(outside_a_g_is_a_plain_syscall)
 {
-	rt_native_only();
+	st_native_only();
 	char c;
 
 	EXPECT_EQ(getppid(), sact_syscall(SYS_getppid));
@@ -312,10 +313,10 @@ static void spawn_sleepers(void *arg)
 
 TEST_F(syscall, many_blocking_gs)
 {
-	struct many m = { .n = RT_SANITIZED ? 20 : 50 };
+	struct many m = { .n = ST_SANITIZED ? 20 : 50 };
 	struct sact_stats st = { .size = sizeof(st) };
 
-	ASSERT_EQ(0, rt_run(spawn_sleepers, &m));
+	ASSERT_EQ(0, st_run(spawn_sleepers, &m));
 	EXPECT_EQ(m.n, atomic_load(&m.done));
 	/* sact_run makes nprocs + standby (default nprocs) Ms; the template
 	 * makes more while Gs block, one per blocked G at most (+ one: a

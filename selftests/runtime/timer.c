@@ -9,10 +9,11 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "rt.h"
-#include "kselftest_harness.h"
+#include <sact.h>
 
-RT_FIXTURE(timer);
+#include "sact_test.h"
+
+ST_FIXTURE(timer);
 
 static int64_t now_ns(void)
 {
@@ -58,7 +59,7 @@ TEST_F(timer, sleep_parks_the_g)
 {
 	struct sleep_park s = { 0 };
 
-	ASSERT_EQ(0, rt_run(sleeper, &s));
+	ASSERT_EQ(0, st_run(sleeper, &s));
 	EXPECT_LE(20 * 1000000, s.slept);
 	/* the ticker ran while the sleeper slept (on the same P if 1) */
 	EXPECT_LT(s.c0, s.c1);
@@ -94,9 +95,9 @@ static void spawn_sleepers(void *arg)
 
 TEST_F(timer, many_sleepers)
 {
-	struct many m = { .n = RT_SANITIZED ? 200 : 2000 };
+	struct many m = { .n = ST_SANITIZED ? 200 : 2000 };
 
-	ASSERT_EQ(0, rt_run(spawn_sleepers, &m));
+	ASSERT_EQ(0, st_run(spawn_sleepers, &m));
 	EXPECT_EQ(m.n, atomic_load(&m.woke));
 	EXPECT_EQ(0, atomic_load(&m.early));
 }
@@ -128,14 +129,14 @@ TEST_F(timer, idle_ms_sleep)
 {
 	double cpu = 1;
 
-	ASSERT_EQ(0, rt_run(lone_sleeper, &cpu));
+	ASSERT_EQ(0, st_run(lone_sleeper, &cpu));
 	TH_LOG("CPU used during a 200 ms sleep: %.1f ms", cpu * 1000);
 	EXPECT_LT(cpu, 0.1);
 }
 
 TEST(sleep_outside_a_g)
 {
-	rt_native_only();
+	st_native_only();
 	int64_t t0 = now_ns();
 
 	sact_sleep_ns(1000000);

@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "kselftest_harness.h"
 #include "sact_test.h"
 #include "kmod/kmod_util.h"
 

@@ -26,7 +26,8 @@
 #include <unistd.h>
 
 #include <sact.h>
-#include "kselftest_harness.h"
+
+#include "sact_test.h"
 
 FIXTURE(ring) { int unused; };
 FIXTURE_SETUP(ring)
@@ -230,11 +231,15 @@ TEST_F(ring, pipes)
 	}
 }
 
-/* ---- 10k reads in flight at once on one pipe (TSan: 4k) ---------------- */
+/* ---- 10k reads in flight at once on one pipe (TSan: 1k) ---------------- */
 
-/* TSan: a fiber per G, and at most 8128 threads and fibers in all */
+/*
+ * TSan: a fiber per G (at most 8128 threads and fibers in all), and 4k of
+ * them took ~15 s on an idle machine, over the harness's old 30 s on a busy
+ * one.  1k still needs several submits of the 256-entry SQ.
+ */
 #if defined(__SANITIZE_THREAD__)
-#define MANY	4000
+#define MANY	1000
 #else
 #define MANY	10000
 #endif
@@ -780,7 +785,7 @@ static void lw_g(void *arg)
 	}
 }
 
-TEST_F_TIMEOUT(ring, idle_p_taken_from_poller, 300)
+TEST_F(ring, idle_p_taken_from_poller)
 {
 	for (int round = 0; round < LW_ROUNDS; round++) {
 		pthread_t t;

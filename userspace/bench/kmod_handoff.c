@@ -3,7 +3,7 @@
  * kmod_handoff.c - handoff latency through sact.ko, next to futex
  * wake-to-run measured in the same run.
  *
- *   scripts/vm-run -- 'insmod build/kmod/sact.ko && build/bench/kmod_handoff [samples]'
+ *   scripts/vm-run -- 'insmod build/vm/sact.ko && build/bench/kmod_handoff [samples]'
  *
  * handoff: worker M 0 holds P 0 and blocks in a futex wait; standby M 1 is
  *   parked in SACT_IOC_STANDBY.  Latency = from the BLOCKED event's time
