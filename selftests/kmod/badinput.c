@@ -36,7 +36,7 @@ static const struct {
 	unsigned long cmd;
 	uint32_t size;
 } cmds[] = {
-	{ "CONFIG", SACT_IOC_CONFIG, sizeof(struct sact_config) },
+	{ "CONFIG", SACT_IOC_CONFIG, SACT_CONFIG_SIZE_VER0 },
 	{ "REGISTER", SACT_IOC_REGISTER, sizeof(struct sact_worker_args) },
 	{ "UNREGISTER", SACT_IOC_UNREGISTER, sizeof(struct sact_worker_args) },
 	{ "STANDBY", SACT_IOC_STANDBY, sizeof(struct sact_standby) },
@@ -91,17 +91,17 @@ TEST_F(bad, unknown_commands)
 	uint32_t buf[16] = { 16 * 4 };
 
 	EXPECT_EQ(-ENOTTY, kt_ioctl(self->g.fd, _IO(SACT_IOC_MAGIC, 0x07), buf));
-	/* a known number with the wrong size or direction is another cmd */
 	EXPECT_EQ(-ENOTTY, kt_ioctl(self->g.fd,
-		  _IOW(SACT_IOC_MAGIC, 0x02, uint64_t), buf));
+		  _IOWR(SACT_IOC_MAGIC, 0x07, struct sact_counters), buf));
+	/* a known number of another type (size and direction: see abi.c) */
 	EXPECT_EQ(-ENOTTY, kt_ioctl(self->g.fd,
-		  _IOR(SACT_IOC_MAGIC, 0x06, struct sact_counters), buf));
+		  _IOW(SACT_IOC_MAGIC + 1, 0x02, struct sact_worker_args), buf));
 	EXPECT_EQ(-ENOTTY, kt_ioctl(self->g.fd, _IO('T', 1), buf));
 }
 
 TEST_F(bad, flags_reserved_indexes)
 {
-	struct sact_config c = { .size = sizeof(c), .nr_procs = 1 };
+	struct sact_group_config c = { .size = sizeof(c), .nr_procs = 1 };
 	struct sact_worker_args a = { .size = sizeof(a) };
 	struct sact_standby s = { .size = sizeof(s) };
 	struct sact_grant gr = { .size = sizeof(gr) };

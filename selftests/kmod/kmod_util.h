@@ -112,7 +112,7 @@ static inline void kg_close(struct kgroup *g)
 
 static inline int kg_config(struct kgroup *g, uint32_t flags, uint32_t nr)
 {
-	struct sact_config c = { .size = sizeof(c), .flags = flags,
+	struct sact_group_config c = { .size = sizeof(c), .flags = flags,
 				 .nr_procs = nr };
 
 	return kt_ioctl(g->fd, SACT_IOC_CONFIG, &c);

@@ -481,6 +481,7 @@ struct sched {
 	int nprocs;				/* I */
 	struct p *allp;				/* I */
 	int nm;					/* I */
+	int mmax;  /* I: cap on Ms */
 	struct m *allm;				/* I */
 
 	_Atomic int64_t ngs;			/* A: live Gs */

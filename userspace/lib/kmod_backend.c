@@ -145,12 +145,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
-/* The module's struct sact_config and the runtime's share a name. */
-#define sact_config sact_kconfig
 #include <linux/sact.h>
-#undef sact_config
-/* SACT_IOC_CONFIG names the struct: expand it with the module's */
-#define KIOC_CONFIG	_IOW(SACT_IOC_MAGIC, 0x01, struct sact_kconfig)
 
 #include "internal.h"
 
@@ -161,6 +156,7 @@
 
 static int kfd = -1;
 static void *kshm;
+static size_t kshm_size;		/* the group's area, as CONFIG said */
 static struct sact_shm_header *khdr;
 static struct sact_proc *kprocs;
 static struct sact_mslot *kslots;
@@ -557,11 +553,14 @@ static void ksig_handler(int sig)
 static int kmod_init(void)
 {
 	struct sact_version v = { .size = sizeof(v) };
-	struct sact_kconfig c = { .size = sizeof(c) };
+	struct sact_group_config c = { .size = sizeof(c) };
 	struct sigaction sa;
 	int err;
 
-	if (sched.nprocs > SACT_MAX_PROCS || sched.nm > SACT_MAX_WORKERS)
+	/* a slot for every M the runtime may create (0: the default cap) */
+	c.max_workers = (uint32_t)sched.mmax;
+	if (sched.nprocs > SACT_MAX_PROCS || sched.mmax > SACT_WORKERS_LIMIT ||
+	    sched.nm > (sched.mmax ? sched.mmax : SACT_MAX_WORKERS))
 		return -E2BIG;
 	kfd = open(SACT_DEVICE, O_RDWR | O_CLOEXEC);
 	if (kfd < 0)
@@ -571,13 +570,13 @@ static int kmod_init(void)
 		goto out_close;
 	c.flags = SACT_CONFIG_POOL | (kstrict() ? SACT_CONFIG_STRICT : 0);
 	c.nr_procs = (uint32_t)sched.nprocs;
-	if (ioctl(kfd, KIOC_CONFIG, &c) < 0) {
+	if (ioctl(kfd, SACT_IOC_CONFIG, &c) < 0) {
 		/* EINVAL: a module without POOL (older than this library) */
 		err = errno == EINVAL ? -EPROTO : -errno;
 		goto out_close;
 	}
-	kshm = mmap(NULL, SACT_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		    kfd, 0);
+	kshm_size = c.shm_size;
+	kshm = mmap(NULL, kshm_size, PROT_READ | PROT_WRITE, MAP_SHARED, kfd, 0);
 	if (kshm == MAP_FAILED) {
 		err = -errno;
 		kshm = NULL;
@@ -612,7 +611,7 @@ out_close:
 static void kmod_fini(void)
 {
 	sigaction(ksig, &ksig_old, NULL);
-	munmap(kshm, SACT_SHM_SIZE);
+	munmap(kshm, kshm_size);
 	kshm = NULL;
 	close(kfd);
 	kfd = -1;

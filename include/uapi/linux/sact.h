@@ -5,17 +5,27 @@
  * A *group* is one open file of /dev/sact.  It belongs to the mm (process)
  * that opened it: every ioctl but %SACT_IOC_VERSION, and mmap, fail with
  * -EPERM from any other mm (a forked child, a process the fd was passed to,
- * the image that replaced the opener by execve).  mmap of the fd (offset 0,
- * at most %SACT_SHM_SIZE bytes, never executable, not inherited by fork)
- * maps the group's shared memory, laid out below.
+ * the image that replaced the opener by execve).  mmap of the fd maps the
+ * group's shared memory, laid out below: MAP_SHARED only (a private
+ * mapping is -EINVAL), offset 0, at most sact_shm_header.size bytes, never
+ * executable (-EPERM), never inherited by fork (madvise(MADV_DOFORK) on it
+ * is -EINVAL), not growable by mremap.
  *
  * Size rules.  Every ioctl argument begins with a __u32 size (the caller's
  * sizeof), so the ABI can grow: the module accepts sizes from the first
  * published size up to its own, treats missing tail fields as zero, and
  * rejects a larger struct whose unknown tail is not zero (-E2BIG); a size
- * below the first published one is -EINVAL, an unreadable struct -EFAULT.
- * Reserved fields and unknown flags must be zero (-EINVAL).  Indexes out of
- * range are -EINVAL.  An unknown command is -ENOTTY.
+ * below the first published one is -EINVAL, one above a page -E2BIG, an
+ * unreadable struct -EFAULT.  Replies are written back only as far as the
+ * caller's size reaches.  Reserved fields and unknown flags must be zero
+ * (-EINVAL).  Indexes out of range are -EINVAL.
+ *
+ * Numbers.  The module dispatches on the ioctl's type (%SACT_IOC_MAGIC)
+ * and number (_IOC_NR) only: the size and direction bits that _IOW() and
+ * friends encode are ignored, the struct's own size field is the
+ * authority.  So a binary built against an older header, whose numbers
+ * encode the older sizes, keeps working as the structs grow.  A number
+ * the module does not know is -ENOTTY.
  *
  * Vocabulary (Go's): an M is a worker thread, a P the right to run user-level
  * threads (Gs).  Ps and Ms are named by their index in the shared arrays.
@@ -32,9 +42,16 @@
 /* Bumped on every incompatible change; compatible growth keeps it. */
 #define SACT_ABI_VERSION	1
 
-/* Fixed capacities of a group (the layout below depends on them). */
+/* Capacities of a group (the layout below depends on them). */
 #define SACT_MAX_PROCS		64	/* P indexes 0..63 */
-#define SACT_MAX_WORKERS	128	/* M indexes 0..127: cap on workers */
+/*
+ * Workers (Ms): each group has its own cap, sact_group_config.max_workers,
+ * fixed when the group's layout is (see %SACT_IOC_CONFIG); M indexes are
+ * 0..cap-1.  0 asks for the default, %SACT_MAX_WORKERS; the cap may be up
+ * to %SACT_WORKERS_LIMIT (below the P word's 16-bit owner field).
+ */
+#define SACT_MAX_WORKERS	128	/* the default cap on workers */
+#define SACT_WORKERS_LIMIT	16384	/* the largest cap a group may ask */
 #define SACT_MAX_STANDBY	32	/* cap on Ms parked in SACT_IOC_STANDBY */
 #define SACT_RING_ENTRIES	1024	/* events; a power of two */
 
@@ -142,23 +159,38 @@
  * view, never the kernel.
  */
 
-/* Offsets of the parts of the area (bytes from the start of the mapping). */
+/*
+ * Offsets of the parts of the area (bytes from the start of the mapping).
+ * The header and the Ps are at fixed offsets; the M slots follow, one per
+ * worker the group's cap allows, rounded up to a page; the event ring
+ * comes after them.  The header says where each part is and how long the
+ * area is (also in the reply of %SACT_IOC_CONFIG): user space maps
+ * sact_shm_header.size bytes.  SACT_SHM_SIZE and SACT_SHM_RING_OFFSET are
+ * those of a group with the default cap.
+ */
 #define SACT_SHM_HEADER_OFFSET	0
 #define SACT_SHM_PROCS_OFFSET	4096
 #define SACT_SHM_WORKERS_OFFSET	8192
-#define SACT_SHM_RING_OFFSET	16384
-#define SACT_SHM_SIZE		(16384 + SACT_RING_ENTRIES * 32)
+#define SACT_SHM_WORKERS_BYTES(n) \
+	((((n) * 64U) + 4095U) & ~4095U)	/* n M slots, page rounded */
+#define SACT_SHM_RING_OFFSET_FOR(n) \
+	(SACT_SHM_WORKERS_OFFSET + SACT_SHM_WORKERS_BYTES(n))
+#define SACT_SHM_SIZE_FOR(n) \
+	(SACT_SHM_RING_OFFSET_FOR(n) + SACT_RING_ENTRIES * 32)
+#define SACT_SHM_RING_OFFSET	SACT_SHM_RING_OFFSET_FOR(SACT_MAX_WORKERS)
+#define SACT_SHM_SIZE		SACT_SHM_SIZE_FOR(SACT_MAX_WORKERS)
 
 /**
  * struct sact_shm_header - page 0 of the shared area
- * @size:	K, once at open: SACT_SHM_SIZE.
- * @abi:	K, once at open: SACT_ABI_VERSION.
- * @max_procs:	K, once at open: SACT_MAX_PROCS.
- * @max_workers: K, once at open: SACT_MAX_WORKERS.
- * @ring_entries: K, once at open: SACT_RING_ENTRIES.
- * @procs_offset: K, once at open: SACT_SHM_PROCS_OFFSET.
- * @workers_offset: K, once at open: SACT_SHM_WORKERS_OFFSET.
- * @ring_offset: K, once at open: SACT_SHM_RING_OFFSET.
+ * The fields written "once" are written before the area can be mapped.
+ * @size:	K, once: the area's length, SACT_SHM_SIZE_FOR(@max_workers).
+ * @abi:	K, once: SACT_ABI_VERSION.
+ * @max_procs:	K, once: SACT_MAX_PROCS.
+ * @max_workers: K, once: the group's cap on workers (M slots).
+ * @ring_entries: K, once: SACT_RING_ENTRIES.
+ * @procs_offset: K, once: SACT_SHM_PROCS_OFFSET.
+ * @workers_offset: K, once: SACT_SHM_WORKERS_OFFSET.
+ * @ring_offset: K, once: SACT_SHM_RING_OFFSET_FOR(@max_workers).
  * @nr_procs:	K, by %SACT_IOC_CONFIG (plain store; informational).
  * @flags:	K, by %SACT_IOC_CONFIG: SACT_CONFIG_* (plain store).
  * @ring_head:	K, under the group lock, store-release after the event is
@@ -226,7 +258,7 @@ struct sact_proc {
 #define SACT_MK_PARKED		4U
 
 /**
- * struct sact_mslot - one M (SACT_MAX_WORKERS of them, 64 bytes each)
+ * struct sact_mslot - one M (the group's cap of them, 64 bytes each)
  * @state:	U (the M itself; plain 32-bit store), K reads it once when the
  *		M blocks: SACT_M_*.  Set SACT_M_RUNNING only while running G code.
  * @proc:	U (the M itself; plain 32-bit store, before @state goes to
@@ -238,6 +270,10 @@ struct sact_proc {
  * @unblocks:	K: UNBLOCKED events of this M (wraps).
  * @tid:	K: the registered thread's id, as gettid() returned it in
  *		that thread (0 when the slot is free).
+ *
+ * REGISTER resets @state (SACT_M_IDLE), @proc and @kproc (SACT_NONE) and
+ * @kstate: a worker at a reused index inherits nothing of the previous one
+ * but the counts and @standby_seq, which only grow.
  * @standby_seq: K, under the group lock: times this M was given a P as a
  *		standby (by a block (2), by %SACT_GRANT_STANDBY, or a FREE P
  *		at the entry of %SACT_IOC_STANDBY in a POOL group) (wraps).
@@ -308,19 +344,35 @@ struct sact_version {
 #define SACT_CONFIG_POOL	0x2U	/* FREE Ps go to waiting Ms: (6) */
 
 /**
- * struct sact_config - argument of %SACT_IOC_CONFIG
- * @size:	sizeof(struct sact_config)
- * @flags:	SACT_CONFIG_*
- * @nr_procs:	Ps in use, 1..SACT_MAX_PROCS (block handling ignores P
+ * struct sact_group_config - argument and reply of %SACT_IOC_CONFIG
+ * @size:	in: sizeof(struct sact_group_config); %SACT_CONFIG_SIZE_VER0
+ *		(no @shm_size, no @__reserved) is accepted
+ * @flags:	in: SACT_CONFIG_*
+ * @nr_procs:	in: Ps in use, 1..SACT_MAX_PROCS (block handling ignores P
  *		indexes >= nr_procs); the default is SACT_MAX_PROCS
+ * @max_workers: in: the group's cap on workers, 1..%SACT_WORKERS_LIMIT, 0
+ *		for the default %SACT_MAX_WORKERS (the field was a reserved
+ *		zero in the first published struct, so old binaries get the
+ *		default); out: the cap in force
+ * @shm_size:	out: the length of the shared area to mmap (ignored in)
  * @__reserved:	must be 0
+ *
+ * The cap sizes the shared area's M slots, so it can change only until the
+ * group's layout is fixed, by the first mmap or REGISTER: a later CONFIG
+ * may change @flags and @nr_procs but must ask for the same cap (-EBUSY).
+ * The area is charged to the caller's memory cgroup (-ENOMEM past its
+ * limit).
  */
-struct sact_config {
+struct sact_group_config {
 	__u32 size;
 	__u32 flags;
 	__u32 nr_procs;
+	__u32 max_workers;
+	__u32 shm_size;
 	__u32 __reserved;
 };
+
+#define SACT_CONFIG_SIZE_VER0	16	/* the first published size */
 
 /**
  * struct sact_worker_args - argument of %SACT_IOC_REGISTER / _UNREGISTER
@@ -330,12 +382,16 @@ struct sact_config {
  * @__reserved:	must be 0
  *
  * REGISTER makes the calling thread worker M @worker: -EINVAL for an index
- * >= SACT_MAX_WORKERS, -EBUSY if the index is taken, -EALREADY if the
- * thread is a worker already (of any group).  UNREGISTER: -ENOENT unless
- * the calling thread is worker @worker of this group.  A worker that exits
- * is unregistered by the kernel; one that calls execve is unregistered
- * before the new image returns to user space, and delivers no event after
- * its mm changed.
+ * >= the group's cap, -EBUSY if the index is taken by a live thread,
+ * -EALREADY if the thread is a worker already (of any group of its
+ * process).  An index whose thread is exiting is free as soon as
+ * pthread_join() (the thread's CLONE_CHILD_CLEARTID wake) returns:
+ * REGISTER waits, interruptibly, for the kernel to finish the exit's
+ * unregistration.  UNREGISTER: -ENOENT unless the calling thread is worker
+ * @worker of this group.  A worker that exits is unregistered by the
+ * kernel; one that calls execve is unregistered before the new image
+ * returns to user space, delivers no event after its mm changed, and may
+ * REGISTER in a group of the new image at once.
  */
 struct sact_worker_args {
 	__u32 size;
@@ -434,7 +490,7 @@ struct sact_counters {
 };
 
 #define SACT_IOC_VERSION	_IOWR(SACT_IOC_MAGIC, 0x00, struct sact_version)
-#define SACT_IOC_CONFIG		_IOW(SACT_IOC_MAGIC, 0x01, struct sact_config)
+#define SACT_IOC_CONFIG		_IOWR(SACT_IOC_MAGIC, 0x01, struct sact_group_config)
 #define SACT_IOC_REGISTER	_IOW(SACT_IOC_MAGIC, 0x02, struct sact_worker_args)
 #define SACT_IOC_UNREGISTER	_IOW(SACT_IOC_MAGIC, 0x03, struct sact_worker_args)
 #define SACT_IOC_STANDBY	_IOWR(SACT_IOC_MAGIC, 0x04, struct sact_standby)
