@@ -64,13 +64,11 @@ struct sact_group {
 	struct sact_shm_header	*hdr;		/* F: in shm */
 	struct sact_proc	*procs;		/* F: in shm */
 	struct sact_mslot	*mslots;	/* F: in shm */
-	struct sact_event	*ring;		/* F: in shm */
 	kuid_t			uid;		/* I: opener's uid, for the cap */
-	pid_t			tgid;		/* I: opener, for debugfs */
+	struct pid		*pid;		/* I: opener's tgid, get_pid()ed */
 	u64			id;		/* I: for debugfs */
 	u32			flags;		/* L (READ_ONCE outside): SACT_CONFIG_* */
 	u32			nr_procs;	/* L (READ_ONCE outside) */
-	u64			ring_head;	/* L: the kernel's own copy */
 	struct sact_worker	**workers;	/* F (the array), L (entries) */
 	u32			nr_workers;	/* L */
 	struct list_head	standby;	/* L: struct sact_standby_wait */
@@ -82,7 +80,7 @@ struct sact_group {
 	struct irq_work		upcall_work;	/* A: wakes wake_list */
 	/* counters, L but upcalls (A) */
 	u64			blocks, unblocks, handoffs, strict_parks;
-	u64			ring_overflows, reclaims, grants;
+	u64			reclaims, grants;
 	atomic64_t		upcalls;
 	struct list_head	node;		/* G */
 };

@@ -21,6 +21,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/pid_namespace.h>
 #include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -51,11 +52,9 @@ static_assert(sizeof(struct sact_mslot) == 64, "M slot size");
 static_assert(SACT_SHM_WORKERS_BYTES(1) == 4096 &&
 	      SACT_SHM_WORKERS_BYTES(64) == 4096 &&
 	      SACT_SHM_WORKERS_BYTES(65) == 8192, "M slots: page rounded");
-static_assert(sizeof(struct sact_event) == 32, "event size");
-static_assert(SACT_SHM_RING_OFFSET == 16384 && SACT_SHM_SIZE == 49152,
-	      "the default layout is the first published one");
-static_assert(!(SACT_RING_ENTRIES & (SACT_RING_ENTRIES - 1)),
-	      "ring entries: a power of two");
+static_assert(sizeof(struct sact_shm_header) == 192 &&
+	      SACT_SHM_SIZE == 16384,
+	      "the default layout is ABI 1's without its ring");
 static_assert(SACT_WORKERS_LIMIT < 0xffff, "owner field is 16 bits");
 static_assert(SACT_SHM_SIZE_FOR(SACT_WORKERS_LIMIT) <= U32_MAX,
 	      "the area's size fits sact_group_config.shm_size");
@@ -159,10 +158,8 @@ static int sact_area_alloc(struct sact_area *a, u32 max_workers)
 	hdr->abi = SACT_ABI_VERSION;
 	hdr->max_procs = SACT_MAX_PROCS;
 	hdr->max_workers = max_workers;
-	hdr->ring_entries = SACT_RING_ENTRIES;
 	hdr->procs_offset = SACT_SHM_PROCS_OFFSET;
 	hdr->workers_offset = SACT_SHM_WORKERS_OFFSET;
-	hdr->ring_offset = SACT_SHM_RING_OFFSET_FOR(max_workers);
 	hdr->nr_procs = SACT_MAX_PROCS;
 	ms = a->shm + SACT_SHM_WORKERS_OFFSET;
 	for (i = 0; i < max_workers; i++) {
@@ -191,7 +188,6 @@ static void sact_group_swap_area(struct sact_group *g, struct sact_area *a)
 		g->hdr = g->shm + SACT_SHM_HEADER_OFFSET;
 		g->procs = g->shm + SACT_SHM_PROCS_OFFSET;
 		g->mslots = g->shm + SACT_SHM_WORKERS_OFFSET;
-		g->ring = g->shm + SACT_SHM_RING_OFFSET_FOR(g->max_workers);
 		g->hdr->flags = g->flags;
 		g->hdr->nr_procs = g->nr_procs;
 	}
@@ -312,7 +308,7 @@ static long sact_ioctl_counters(struct sact_group *g, void __user *uarg)
 	c.unblocks = g->unblocks;
 	c.handoffs = g->handoffs;
 	c.strict_parks = g->strict_parks;
-	c.ring_overflows = g->ring_overflows;
+	c.ring_overflows = 0;		/* ABI 1's ring is gone */
 	c.reclaims = g->reclaims;
 	c.grants = g->grants;
 	c.workers = g->nr_workers;
@@ -455,7 +451,7 @@ static int sact_open(struct inode *inode, struct file *file)
 	sact_group_init_upcalls(g);
 	g->file = file;
 	g->uid = current_uid();
-	g->tgid = task_tgid_vnr(current);
+	g->pid = get_pid(task_tgid(current));
 	ret = sact_group_link(g);
 	if (ret)
 		goto out_free_shm;
@@ -487,6 +483,7 @@ static int sact_release(struct inode *inode, struct file *file)
 	list_del(&g->node);
 	mutex_unlock(&sact_groups_lock);
 	mmdrop(g->mm);
+	put_pid(g->pid);
 	sact_group_swap_area(g, &area);
 	sact_area_free(&area);
 	kfree(g);
@@ -510,9 +507,23 @@ static struct miscdevice sact_misc = {
 	.mode	= 0666,
 };
 
-/* debugfs: /sys/kernel/debug/sact/groups, one line per group. */
+/*
+ * debugfs: /sys/kernel/debug/sact/groups, one line per group.  Each
+ * group's numbers are copied under its raw lock (irqs off: no printing
+ * there) and printed after it; pids and uids as the reader's namespaces
+ * see them (0 / overflowuid when they do not).
+ */
+struct sact_group_snap {
+	u64 blocks, unblocks, upcalls, handoffs, strict_parks, reclaims;
+	u64 grants;
+	u32 workers, standbys;
+};
+
 static int sact_groups_show(struct seq_file *m, void *unused)
 {
+	struct pid_namespace *ns = task_active_pid_ns(current);
+	struct user_namespace *uns = seq_user_ns(m);
+	struct sact_group_snap s;
 	struct sact_group *g;
 	static const char header[] =
 		"id tgid uid workers standbys blocks unblocks upcalls handoffs strict_parks ring_overflows reclaims grants\n";
@@ -521,13 +532,22 @@ static int sact_groups_show(struct seq_file *m, void *unused)
 	mutex_lock(&sact_groups_lock);
 	list_for_each_entry(g, &sact_groups, node) {
 		raw_spin_lock_irq(&g->lock);
-		seq_printf(m, "%llu %d %u %u %u %llu %llu %lld %llu %llu %llu %llu %llu\n",
-			   g->id, g->tgid, from_kuid(&init_user_ns, g->uid),
-			   g->nr_workers, g->nr_standby, g->blocks,
-			   g->unblocks, atomic64_read(&g->upcalls),
-			   g->handoffs, g->strict_parks, g->ring_overflows,
-			   g->reclaims, g->grants);
+		s.workers = g->nr_workers;
+		s.standbys = g->nr_standby;
+		s.blocks = g->blocks;
+		s.unblocks = g->unblocks;
+		s.handoffs = g->handoffs;
+		s.strict_parks = g->strict_parks;
+		s.reclaims = g->reclaims;
+		s.grants = g->grants;
 		raw_spin_unlock_irq(&g->lock);
+		s.upcalls = atomic64_read(&g->upcalls);
+		/* ring_overflows: ABI 1's ring is gone, the column stays 0 */
+		seq_printf(m, "%llu %d %u %u %u %llu %llu %llu %llu %llu 0 %llu %llu\n",
+			   g->id, pid_nr_ns(g->pid, ns),
+			   from_kuid_munged(uns, g->uid), s.workers,
+			   s.standbys, s.blocks, s.unblocks, s.upcalls,
+			   s.handoffs, s.strict_parks, s.reclaims, s.grants);
 	}
 	mutex_unlock(&sact_groups_lock);
 	return 0;

@@ -16,7 +16,7 @@
  *  (delayed dequeue): task_is_runnable() says the same thing there.  If the
  *  worker runs G code on P p (its shared slot says so) and p's word says it
  *  holds it, the P moves to a parked standby (HANDOFF) or to FREE with one
- *  cmpxchg, a BLOCKED event goes into the ring, and the standby is pushed on
+ *  cmpxchg, the block is counted and traced, and the standby is pushed on
  *  a lock-free list and an irq_work queued: waking from here would take
  *  another rq lock under ours.  The irq_work runs as soon as this CPU
  *  enables irqs again, after the switch, and wakes the standby.  Everything
@@ -26,9 +26,9 @@
  *  off).  A worker that blocked queues its task_work with TWA_RESUME (a bit
  *  guards against queueing it twice).  The task_work runs in process
  *  context just before the return to user space - after a syscall or a
- *  page fault - records UNBLOCKED and, in a strict group, parks the thread
- *  until it is given a P.  One block episode is one BLOCKED and one
- *  UNBLOCKED event even if the task sleeps several times before it gets
+ *  page fault - counts the unblock and, in a strict group, parks the thread
+ *  until it is given a P.  One block episode is one block and one unblock
+ *  (counts, tracepoints) even if the task sleeps several times before it gets
  *  back to user space.
  *
  * Lifetime
@@ -39,18 +39,24 @@
  * sched_out queues dead_work (irq_work), which queues release_work on
  * sact_wq (process context), which unlinks the worker and drops its
  * registration.  The task_work always runs before that final switch
- * (exit_task_work() precedes do_task_dead()).
+ * (exit_task_work() precedes do_task_dead()).  The worker pins its task
+ * (get_task_struct()), so REGISTER may look at an old worker's task: one
+ * with PF_EXITING set (before its pthread_join() can return) gives its
+ * index up at once, and its release_work finds it unlinked already.
  *
  * The last reference may be dropped (a) in an ioctl on the group's own
  * file, (b) in the task_work, (c) in release_work.  In all three the final
  * fput() cannot unload the module under our feet: (a) the syscall pins the
  * file; (b) fput() from a task defers __fput() to that same task's
- * task_work list, which runs after we returned; (c) sact_wq is destroyed
- * (drained) before the module text goes away.
+ * task_work list, which runs after we returned; (c) a kworker's fput()
+ * hands the file to delayed_fput, whose __fput() holds the module (the
+ * file's f_op->owner) until ->release has returned.
  *
  * execve keeps the notifier but changes current->mm: sched_out ignores a
  * task whose mm is not the group's, and sched_in queues the task_work,
  * which unregisters the notifier (allowed there: not inside a notifier).
+ * REGISTER in the new image does the same first, should no switch have
+ * come yet.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -67,6 +73,9 @@
 #include <linux/version.h>
 
 #include "sact_internal.h"
+
+#define CREATE_TRACE_POINTS
+#include "sact_trace.h"
 
 /*
  * A worker waiting for a P: a standby M parked in SACT_IOC_STANDBY (on
@@ -96,45 +105,6 @@ static bool sact_task_runnable(struct task_struct *p)
 #else
 	return READ_ONCE(p->on_rq);
 #endif
-}
-
-/*
- * sact_ring_push() - record an event, or count an overflow.
- * CONTEXT: g->lock held.
- */
-static void sact_ring_push(struct sact_group *g, u32 type, u32 worker,
-			   u32 proc, u32 to, u32 flags)
-{
-	struct sact_shm_header *hdr = g->hdr;
-	u64 head = g->ring_head;
-	u64 tail = READ_ONCE(hdr->ring_tail);
-	struct sact_event *e;
-
-	/*
-	 * A tail ahead of the head (user garbage) also reads as full.  The
-	 * stores into the slot below are ordered after this load of the tail
-	 * by the control dependency: pairs with the reader's store-release of
-	 * ring_tail after it has read the slot.
-	 */
-	if (head - tail >= SACT_RING_ENTRIES) {
-		g->ring_overflows++;
-		WRITE_ONCE(hdr->ring_overflows, g->ring_overflows);
-		return;
-	}
-	e = &g->ring[head & (SACT_RING_ENTRIES - 1)];
-	WRITE_ONCE(e->type, type);
-	WRITE_ONCE(e->worker, worker);
-	WRITE_ONCE(e->proc, proc);
-	WRITE_ONCE(e->to, to);
-	WRITE_ONCE(e->cpu, raw_smp_processor_id());
-	WRITE_ONCE(e->flags, flags);
-	WRITE_ONCE(e->time_ns, ktime_get_mono_fast_ns());
-	g->ring_head = head + 1;
-	/*
-	 * Publish the entry before the head: pairs with the load-acquire of
-	 * ring_head by the reader (see struct sact_shm_header).
-	 */
-	smp_store_release(&hdr->ring_head, head + 1);
 }
 
 /*
@@ -182,7 +152,8 @@ static void sact_block(struct sact_worker *w)
 	struct sact_group *g = w->g;
 	struct sact_mslot *ms = &g->mslots[w->index];
 	struct sact_standby_wait *sb = NULL;
-	u32 proc, to = SACT_NONE, evflags = 0;
+	u32 proc, to = SACT_NONE;
+	bool handoff = false;
 
 	if (READ_ONCE(ms->state) != SACT_M_RUNNING)
 		return;
@@ -211,7 +182,7 @@ static void sact_block(struct sact_worker *w)
 			/* Fails only if user space changed the word under us. */
 			if (cmpxchg(word, old, new) == old) {
 				w->blocked_proc = proc;
-				evflags |= SACT_EVF_HANDOFF;
+				handoff = true;
 				g->handoffs++;
 				WRITE_ONCE(g->procs[proc].handoffs,
 					   g->procs[proc].handoffs + 1);
@@ -242,7 +213,9 @@ static void sact_block(struct sact_worker *w)
 	g->blocks++;
 	WRITE_ONCE(ms->kstate, SACT_MK_BLOCKED);
 	WRITE_ONCE(ms->blocks, ms->blocks + 1);
-	sact_ring_push(g, SACT_EV_BLOCKED, w->index, proc, to, evflags);
+	trace_sact_block(g, w->index, proc);
+	if (handoff)
+		trace_sact_handoff(g, w->index, proc, to);
 out_unlock:
 	raw_spin_unlock(&g->lock);
 	if (sb)
@@ -273,6 +246,7 @@ static void sact_upcall_work(struct irq_work *iw)
 	llist_for_each_entry_safe(sb, next, list, llnode) {
 		task = sb->task;
 		atomic64_inc(&g->upcalls);
+		trace_sact_standby_wake(g, sb->w->index, sb->proc);
 		/*
 		 * Last touch of *sb: pairs with the smp_load_acquire() in
 		 * sact_standby(), after which its frame may go.
@@ -345,15 +319,13 @@ static void sact_worker_put(struct sact_worker *w)
 	put_task_struct(w->task);
 	kfree(w);
 	/*
-	 * In release_work (a kworker), release the file now rather than one
-	 * jiffy later from delayed_fput: a dead process's group, and its
-	 * module reference, go as soon as its last worker does.  The module
-	 * cannot go while we return: its exit drains sact_wq.
+	 * The normal way, also in release_work (a kworker): the final
+	 * __fput() runs from delayed_fput a jiffy later, holding the module
+	 * through the file until ->release returned.  (__fput_sync() is for
+	 * kthreads that own the file; ours is shared with other workers and
+	 * the process.)
 	 */
-	if (current->flags & PF_KTHREAD)
-		__fput_sync(file);
-	else
-		fput(file);
+	fput(file);
 }
 
 /*
@@ -451,6 +423,7 @@ static void sact_strict_park(struct sact_worker *w,
 	if (proc != SACT_NONE)
 		WRITE_ONCE(ms->kproc, proc);
 	raw_spin_unlock_irq(&g->lock);
+	trace_sact_park_end(g, w->index, proc);
 
 	/* Picked: wait until the picker is done with *sb (see struct). */
 	while (proc != SACT_NONE && !smp_load_acquire(&sb->done))
@@ -474,7 +447,7 @@ static u32 sact_reclaim_proc(struct sact_group *g, u32 p, u32 m)
 }
 
 /*
- * The worker runs again: record UNBLOCKED, and in strict mode make sure it
+ * The worker runs again: count the unblock, and in strict mode make sure it
  * returns to user space holding a P, or parks.
  * CONTEXT: task_work (process context, may sleep), current == w->task.
  */
@@ -485,7 +458,7 @@ static void sact_unblock(struct sact_worker *w)
 	struct sact_standby_wait sb = {
 		.task = current, .w = w, .parked = true, .proc = SACT_NONE,
 	};
-	u32 to = SACT_NONE, evflags = 0, taken;
+	u32 to = SACT_NONE, taken;
 	bool park = false;
 
 	raw_spin_lock_irq(&g->lock);
@@ -512,7 +485,6 @@ static void sact_unblock(struct sact_worker *w)
 			list_add_tail(&sb.node, &g->parked);
 			w->wait = &sb;
 			g->strict_parks++;
-			evflags |= SACT_EVF_PARKED;
 		}
 	}
 	clear_bit(SACT_WF_BLOCKED, &w->flags);
@@ -522,7 +494,10 @@ static void sact_unblock(struct sact_worker *w)
 	/* parked: no P until the park ends with one (a signal: none) */
 	if (to != SACT_NONE || park)
 		WRITE_ONCE(ms->kproc, to);
-	sact_ring_push(g, SACT_EV_UNBLOCKED, w->index, taken, to, evflags);
+	/* under the lock: a grant for the park comes after these events */
+	trace_sact_unblock(g, w->index, taken, to, park);
+	if (park)
+		trace_sact_park(g, w->index, taken);
 	raw_spin_unlock_irq(&g->lock);
 
 	if (park)
@@ -917,6 +892,8 @@ int sact_grant(struct sact_group *g, const struct sact_grant *a)
 		goto out_unlock;
 	}
 	g->grants++;
+	trace_sact_grant(g, me ? me->index : SACT_NONE, a->worker, proc,
+			 standby);
 	if (standby) {
 		WRITE_ONCE(ms->standby_seq, ms->standby_seq + 1);
 		WRITE_ONCE(ms->kproc, proc);
@@ -935,6 +912,7 @@ int sact_grant(struct sact_group *g, const struct sact_grant *a)
 out_unlock:
 	raw_spin_unlock_irq(&g->lock);
 	if (wake) {
+		trace_sact_standby_wake(g, a->worker, proc);
 		wake_up_process(wake);
 		put_task_struct(wake);
 	}

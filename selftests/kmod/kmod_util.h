@@ -33,8 +33,6 @@ struct kgroup {
 	struct sact_shm_header *hdr;
 	struct sact_proc *procs;
 	struct sact_mslot *ms;
-	struct sact_event *ring;
-	uint64_t tail;		/* events consumed by kg_drain() */
 };
 
 static inline uint64_t kt_now_ns(void)
@@ -81,7 +79,6 @@ static inline int kg_open(struct kgroup *g)
 	g->hdr = g->shm;
 	g->procs = (void *)((char *)g->shm + SACT_SHM_PROCS_OFFSET);
 	g->ms = (void *)((char *)g->shm + SACT_SHM_WORKERS_OFFSET);
-	g->ring = (void *)((char *)g->shm + SACT_SHM_RING_OFFSET);
 	return 0;
 }
 
@@ -195,26 +192,6 @@ static inline void kg_idle(struct kgroup *g, uint32_t m)
 static inline uint32_t kg_load(uint32_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
-
-/*
- * Consume the ring: call fn(ev, ctx) for each new event; return how many.
- */
-static inline unsigned int kg_drain(struct kgroup *g,
-				    void (*fn)(const struct sact_event *, void *),
-				    void *ctx)
-{
-	uint64_t head = __atomic_load_n(&g->hdr->ring_head, __ATOMIC_ACQUIRE);
-	unsigned int n = 0;
-
-	while (g->tail < head) {
-		if (fn)
-			fn(&g->ring[g->tail % SACT_RING_ENTRIES], ctx);
-		g->tail++;
-		n++;
-	}
-	__atomic_store_n(&g->hdr->ring_tail, g->tail, __ATOMIC_RELEASE);
-	return n;
 }
 
 static inline long kt_futex(uint32_t *uaddr, int op, uint32_t val)

@@ -127,9 +127,9 @@
  * standby's last look at sched.exiting and its entry into the ioctl is
  * lost (the only timed retry; it runs only at the end of sact_run).
  *
- * Rejected: reading the module's event ring (one more consumer on the hot
- * path: the words already say everything the scheduler needs; the ring
- * tail is advanced only so the module does not count overflows); a
+ * Rejected: reading the module's events (ABI 1's ring, now its
+ * tracepoints: one more consumer on the hot path, and the words already
+ * say everything the scheduler needs); a
  * monitor thread granting FREE Ps to waiting Ms and kicking standbys
  * (the previous design: up to 1-2 ms late, and one more thread); waking
  * module standbys from startm() with a signal (a signal sent between the
@@ -157,7 +157,6 @@
 static int kfd = -1;
 static void *kshm;
 static size_t kshm_size;		/* the group's area, as CONFIG said */
-static struct sact_shm_header *khdr;
 static struct sact_proc *kprocs;
 static struct sact_mslot *kslots;
 static int ksig;			/* wakes module standbys at exit */
@@ -263,11 +262,6 @@ static void takeover(struct m *m, int p)
 		atomic_fetch_add(&sched.handoffs, 1);
 	m->p = pp;
 	__atomic_store_n(&m->ks->proc, (uint32_t)p, __ATOMIC_RELAXED);
-	/* nobody reads the event ring: keep the module from counting
-	 * overflows (the words carry what we need) */
-	__atomic_store_n(&khdr->ring_tail,
-			 __atomic_load_n(&khdr->ring_head, __ATOMIC_ACQUIRE),
-			 __ATOMIC_RELEASE);
 }
 
 /*
@@ -582,7 +576,6 @@ static int kmod_init(void)
 		kshm = NULL;
 		goto out_close;
 	}
-	khdr = kshm;
 	kprocs = (void *)((char *)kshm + SACT_SHM_PROCS_OFFSET);
 	kslots = (void *)((char *)kshm + SACT_SHM_WORKERS_OFFSET);
 	/* the words say what sact_run set up: P0 with M0, the rest idle */
