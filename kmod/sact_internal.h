@@ -32,7 +32,11 @@
  *     interrupt on a holder's CPU could otherwise wait on that CPU's rq lock
  *     while the sched_out path on another CPU holds it and waits for g->lock.
  *     Lock order: rq->lock -> g->lock.  Nothing is ever woken, allocated or
- *     printed with g->lock held.
+ *     printed with g->lock held, and no loop under it visits the workers:
+ *     the block path looks at its own slot, walks the standbys (at most
+ *     SACT_MAX_STANDBY) and the parked list's head; a POOL take walks the
+ *     Ps (at most SACT_MAX_PROCS).  An ioctl finds current's worker on
+ *     current's own notifier list.
  *  F: the layout: written under L while g->layout_fixed is false, constant
  *     once it is true (set under L by the first mmap or REGISTER).  Read
  *     under L, or without it by code that runs only after the layout was
@@ -64,7 +68,8 @@ struct sact_group {
 	struct sact_shm_header	*hdr;		/* F: in shm */
 	struct sact_proc	*procs;		/* F: in shm */
 	struct sact_mslot	*mslots;	/* F: in shm */
-	kuid_t			uid;		/* I: opener's uid, for the cap */
+	kuid_t			uid;		/* I: opener's uid, for debugfs */
+	kuid_t			cap_uid;	/* I: counted against: see open */
 	struct pid		*pid;		/* I: opener's tgid, get_pid()ed */
 	u64			id;		/* I: for debugfs */
 	u32			flags;		/* L (READ_ONCE outside): SACT_CONFIG_* */

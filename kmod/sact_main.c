@@ -26,6 +26,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/user_namespace.h>
 #include <linux/version.h>
 #include <linux/vmalloc.h>
 
@@ -410,7 +411,23 @@ static int sact_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
-/* Count @uid's groups and, below the cap, add @g.  0 or -EMFILE. */
+/*
+ * Whom a new group counts against: the opener's uid in the initial user
+ * namespace; inside a user namespace, the (initial) uid that created the
+ * outermost one, so that the uids a namespace maps do not each get a cap.
+ */
+static kuid_t sact_cap_owner(void)
+{
+	const struct user_namespace *ns = current_user_ns();
+
+	if (ns == &init_user_ns)
+		return current_uid();
+	while (ns->parent != &init_user_ns)
+		ns = ns->parent;
+	return ns->owner;
+}
+
+/* Count the cap owner's groups and, below the cap, add @g.  0 or -EMFILE. */
 static int sact_group_link(struct sact_group *g)
 {
 	struct sact_group *it;
@@ -419,7 +436,7 @@ static int sact_group_link(struct sact_group *g)
 
 	mutex_lock(&sact_groups_lock);
 	list_for_each_entry(it, &sact_groups, node)
-		if (uid_eq(it->uid, g->uid))
+		if (uid_eq(it->cap_uid, g->cap_uid))
 			n++;
 	if (n >= READ_ONCE(max_groups_per_user)) {
 		ret = -EMFILE;
@@ -451,6 +468,7 @@ static int sact_open(struct inode *inode, struct file *file)
 	sact_group_init_upcalls(g);
 	g->file = file;
 	g->uid = current_uid();
+	g->cap_uid = sact_cap_owner();
 	g->pid = get_pid(task_tgid(current));
 	ret = sact_group_link(g);
 	if (ret)

@@ -5,6 +5,7 @@
  * processes see nothing of each other.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -317,6 +318,114 @@ TEST(groups_per_user_cap)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
+		ret = -1;
+	close(fd);
+	return ret;
+}
+
+#define NS_CAP	3
+
+/*
+ * In a user namespace (made by B, a child of the test: its owner is
+ * root), NS_CAP + 1 processes with as many different uids, each mapped
+ * to its own uid outside, open a group each: the cap counts them against
+ * the namespace's owner, so the last gets EMFILE.  B's exit status says
+ * how many opens succeeded (and 100 + errno class on setup failure).
+ */
+static int userns_opener(int up_fd, int go_fd)
+{
+	pid_t kids[NS_CAP + 1];
+	int res[2], i, n = 0, err = 0;
+	char c;
+
+	if (unshare(CLONE_NEWUSER))
+		return 100;
+	if (write(up_fd, "u", 1) != 1 || read(go_fd, &c, 1) != 1)
+		return 101;		/* the parent wrote our maps */
+	if (pipe(res))
+		return 102;
+	for (i = 1; i <= NS_CAP + 1; i++) {
+		pid_t p = fork();
+
+		if (p < 0)
+			return 103;
+		kids[i - 1] = p;
+		if (p == 0) {
+			int fd;
+
+			close(res[0]);
+			if (setresgid(i, i, i) || setresuid(i, i, i))
+				_exit(1);
+			fd = open(SACT_DEVICE, O_RDWR | O_CLOEXEC);
+			c = fd >= 0 ? 'o' : errno == EMFILE ? 'm' : 'e';
+			if (write(res[1], &c, 1) != 1)
+				_exit(2);
+			pause();	/* hold the group until killed */
+			_exit(0);
+		}
+		if (read(res[0], &c, 1) != 1)
+			return 104;
+		n += c == 'o';
+		err |= c == 'e';
+	}
+	for (i = 0; i <= NS_CAP; i++) {
+		kill(kids[i], SIGKILL);
+		waitpid(kids[i], NULL, 0);
+	}
+	return err ? 105 : n;
+}
+
+TEST(groups_cap_counts_a_user_namespace_against_its_owner)
+{
+	unsigned int saved = read_param("max_groups_per_user");
+	char path[64], cap[16];
+	int go[2], up[2], status, fd, opened = -1;
+	pid_t pid;
+
+	sact_open_dev_or_skip(_metadata, &fd);
+	close(fd);
+	if (geteuid())
+		SKIP(return, "needs root (the uid maps, the module parameter)");
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(up));
+	snprintf(cap, sizeof(cap), "%d", NS_CAP);
+	ASSERT_EQ(0, write_file("/sys/module/sact/parameters/max_groups_per_user",
+				cap));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(go[1]);
+		close(up[0]);
+		_exit(userns_opener(up[1], go[0]));
+	}
+	close(go[0]);
+	close(up[1]);
+	/* once it is in its namespace: uids 0..63 there are 600000.. here */
+	if (read(up[0], path, 1) == 1) {
+		snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
+		EXPECT_EQ(0, write_file(path, "0 600000 64"));
+		snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
+		EXPECT_EQ(0, write_file(path, "0 600000 64"));
+		EXPECT_EQ(1, write(go[1], "g", 1));
+	}
+	close(go[1]);
+	EXPECT_EQ(pid, waitpid(pid, &status, 0));
+	if (WIFEXITED(status))
+		opened = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		opened = -WTERMSIG(status);
+	snprintf(cap, sizeof(cap), "%u", saved);
+	write_file("/sys/module/sact/parameters/max_groups_per_user", cap);
+	EXPECT_EQ(NS_CAP, opened);
 }
 
 static int send_fd(int sock, int fd)
