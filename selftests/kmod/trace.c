@@ -14,11 +14,14 @@
  * the woken M 0 may run on different CPUs); every other pair is ordered by
  * cause, and the trace clock is "global", so the order in the trace file
  * is the order of events.  Only this process's events count (a filter on
- * tgid).  Root only; tracefs is mounted if it is not.
+ * tgid).  Root only; tracefs is mounted if it is not.  sactstat -t prints
+ * the same events live.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "sact_test.h"
@@ -114,6 +117,17 @@ struct m1 {
 	int ret, grant_ret;
 	pthread_t t;
 };
+
+/* Standby M 1 (registers): one STANDBY. */
+static void *m1_standby_only(void *p)
+{
+	struct m1 *s = p;
+
+	if (kg_register(s->g, 1))
+		abort();
+	s->ret = kg_standby(s->g);
+	return NULL;
+}
 
 /* Standby M 1: gets P 0 from M 0's block; grants it back once M 0 parks. */
 static void *m1_main(void *p)
@@ -234,6 +248,77 @@ TEST_F(tr, idle_blocks_are_not_traced)
 	ASSERT_EQ(0, tfs_write("events/sact/enable", "0"));
 	EXPECT_EQ(0, tfs_read(ev, MAX_TEV));
 	EXPECT_EQ(0, KG_COUNTER(&self->g, blocks));
+}
+
+/*
+ * sactstat -t: the same events as a live timeline.  It runs (from the
+ * build tree: ../../tools/sactstat beside this binary's directory) with
+ * -g our group; once its header is out, a handoff to a standby prints a
+ * sact_block, a sact_handoff and a sact_standby_wake line; SIGINT ends it
+ * with status 0 and the events disabled.
+ */
+TEST_F(tr, sactstat_trace_timeline)
+{
+	struct kgroup *g = &self->g;
+	struct m1 s = { .g = g, .ret = -1000 };
+	char exe[512], tool[600], gid[32], line[512];
+	int out[2], st, seen = 0;
+	long long id;
+	FILE *f;
+	pid_t pid;
+	char *slash;
+
+	ASSERT_EQ(0, tfs_write("events/sact/enable", "0"));
+	ASSERT_LT(0, readlink("/proc/self/exe", exe, sizeof(exe) - 1));
+	exe[sizeof(exe) - 1] = '\0';
+	slash = strrchr(exe, '/');
+	ASSERT_NE(NULL, slash);
+	*slash = '\0';
+	snprintf(tool, sizeof(tool), "%s/../../tools/sactstat", exe);
+	if (access(tool, X_OK))
+		SKIP(return, "no %s (not the build tree)", tool);
+	id = kt_debugfs_group(getpid(), KT_COL_ID);
+	ASSERT_LT(0, id);
+	snprintf(gid, sizeof(gid), "%lld", id);
+	ASSERT_EQ(0, pipe(out));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		close(out[0]);
+		execl(tool, "sactstat", "-t", "-g", gid, NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	f = fdopen(out[0], "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_NE(NULL, fgets(line, sizeof(line), f));	/* the header */
+	EXPECT_NE(NULL, strstr(line, "event"));
+
+	/* not strict: M 0 blocks, its P goes to standby M 1 */
+	s.g = g;
+	ASSERT_EQ(0, pthread_create(&s.t, NULL, m1_standby_only, &s));
+	ASSERT_TRUE(kt_wait_until(KG_COUNTER(g, standbys) == 1));
+	ASSERT_EQ(0, kt_block_once(g, 0, 0));
+	ASSERT_EQ(0, pthread_join(s.t, NULL));
+	ASSERT_EQ(0, s.ret);
+	while (seen != 7 && fgets(line, sizeof(line), f)) {
+		if (strstr(line, "sact_block: ") && strstr(line, " worker=0"))
+			seen |= 1;
+		if (strstr(line, "sact_handoff: ") && strstr(line, " to=1"))
+			seen |= 2;
+		if (strstr(line, "sact_standby_wake: ") &&
+		    strstr(line, " worker=1"))
+			seen |= 4;
+	}
+	EXPECT_EQ(7, seen);
+	kill(pid, SIGINT);
+	fclose(f);
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(0, WEXITSTATUS(st));
+	self->enabled = false;		/* sactstat disabled them */
+	tfs_write("trace_clock", "local");
 }
 
 TEST_HARNESS_MAIN
