@@ -135,7 +135,9 @@ static void sact_area_free(struct sact_area *a)
 
 /*
  * sact_area_alloc() - a zeroed area for @max_workers workers, its header
- * and slots initialised; charged to the caller's memory cgroup.
+ * and slots initialised; charged to the caller's memory cgroup.  Its size
+ * is user space's choice (up to some 1 MiB): past the cgroup's limit the
+ * allocation fails (__GFP_RETRY_MAYFAIL) rather than call the OOM killer.
  * CONTEXT: process context, may sleep.
  * Return: 0 or -ENOMEM.
  */
@@ -147,9 +149,10 @@ static int sact_area_alloc(struct sact_area *a, u32 max_workers)
 
 	a->max_workers = max_workers;
 	a->size = SACT_SHM_SIZE_FOR(max_workers);
-	a->shm = __vmalloc(a->size, GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	a->shm = __vmalloc(a->size, GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL |
+			   __GFP_ZERO);
 	a->workers = kvcalloc(max_workers, sizeof(*a->workers),
-			      GFP_KERNEL_ACCOUNT);
+			      GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL);
 	if (!a->shm || !a->workers) {
 		sact_area_free(a);
 		return -ENOMEM;
