@@ -218,6 +218,8 @@ static long sact_ioctl_config(struct sact_group *g, void __user *uarg)
 		return -EINVAL;
 	/* A new cap: a new area, allocated before the lock, swapped under it */
 	if (max_workers != READ_ONCE(g->max_workers)) {
+		if (READ_ONCE(g->layout_fixed))
+			return -EBUSY;	/* no need to allocate to say so */
 		ret = sact_area_alloc(&area, max_workers);
 		if (ret)
 			return ret;
