@@ -133,8 +133,10 @@ TRACE_EVENT(sact_unblock,
 		  __entry->proc, __entry->to, __entry->parked, __entry->cpu)
 );
 
-/* Strict: M @worker parks for a P; and the park ends, with P @proc or,
- * a signal ended it, SACT_NONE. */
+/*
+ * Strict: M @worker parks for a P (@proc: the one its block took); and the
+ * park ends, with P @proc or, a signal ended it, SACT_NONE.
+ */
 DECLARE_EVENT_CLASS(sact_park_class,
 	TP_PROTO(const struct sact_group *g, u32 worker, u32 proc),
 	TP_ARGS(g, worker, proc),
