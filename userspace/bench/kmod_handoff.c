@@ -12,13 +12,15 @@
  *   its ioctl returned with P 0.  Measured with both threads on CPU 0 (the
  *   standby parked on the blocking CPU: the case the module prefers) and
  *   with the standby on CPU 1.
- * block path: a futex ping-pong between a thread on CPU 0 and one on CPU 1,
- *   ns per round trip (each round blocks the CPU-0 thread once), with that
- *   thread plain, a registered worker running no G code (the notifier
- *   returns at once), and a worker running G code on P 0 (every block
- *   hands P 0 off to FREE, and its unblock runs the task_work).  The modes
- *   alternate batch by batch; medians of the batches.  Uses only what ABI
- *   1 and 2 share, so one binary measures an old module and a new one.
+ * block path: a futex ping-pong between a thread on CPU 0 and one on CPU 1
+ *   (which answers 20 us late, so the CPU-0 thread sleeps), ns per round
+ *   trip, with that thread plain, a registered worker running no G code
+ *   (the notifier returns at once), and a worker running G code on P 0
+ *   (every block hands P 0 off to FREE, and its unblock runs the
+ *   task_work).  The modes alternate batch by batch; medians of the
+ *   batches; the thread's sleeps (voluntary switches) per round tell how
+ *   many rounds blocked.  Uses only what ABI 1 and 2 share, so one binary
+ *   measures an old module and a new one (kmod_handoff N --block-path).
  * futex: thread B takes a timestamp and FUTEX_WAKEs A, which takes one when
  *   its FUTEX_WAIT returns.  Same CPU: B then blocks, so A runs there; cross
  *   CPU: A waits on CPU 1.
@@ -38,6 +40,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -273,14 +276,32 @@ static void *bp_partner(void *arg)
 	(void)arg;
 	pin(1);
 	for (i = 1; i <= bp_rounds; i++) {
+		uint64_t t;
+
 		futex_wait_for(&bp_b, i);
+		/* answer late enough that the other thread is asleep */
+		for (t = now_ns(); now_ns() - t < 20000;)
+			;
 		futex_set(&bp_a, i);
 	}
 	return NULL;
 }
 
-/* One batch in @mode: ns per round trip; *blocks: the module's count. */
-static uint64_t bp_batch(int mode, uint64_t *blocks)
+/* This thread's voluntary context switches: its blocks, in any mode. */
+static uint64_t nvcsw(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return ru.ru_nvcsw;
+}
+
+/*
+ * One batch in @mode: ns per round trip; *blocks: the module's count,
+ * *sleeps: the thread's voluntary switches (a round whose answer came
+ * before the wait slept does not block).
+ */
+static uint64_t bp_batch(int mode, uint64_t *blocks, uint64_t *sleeps)
 {
 	struct sact_worker_args a = { .size = sizeof(a), .worker = 0 };
 	struct sact_counters c = { .size = sizeof(c) };
@@ -303,6 +324,7 @@ static uint64_t bp_batch(int mode, uint64_t *blocks)
 	}
 	bp_a = bp_b = 0;
 	pthread_create(&t, NULL, bp_partner, NULL);
+	*sleeps = nvcsw();
 	t0 = now_ns();
 	for (i = 1; i <= bp_rounds; i++) {
 		if (mode == BP_RUNNING) {
@@ -320,6 +342,7 @@ static uint64_t bp_batch(int mode, uint64_t *blocks)
 					 __ATOMIC_RELEASE);
 	}
 	t1 = now_ns();
+	*sleeps = nvcsw() - *sleeps;
 	pthread_join(t, NULL);
 	*blocks = ioctl(fd, SACT_IOC_COUNTERS, &c) ? 0 : c.blocks;
 	if (mode != BP_PLAIN)
@@ -332,6 +355,7 @@ static uint64_t bp_batch(int mode, uint64_t *blocks)
 static void bench_block_path(int batches)
 {
 	uint64_t *v[BP_MODES], blocks[BP_MODES] = { 0 }, b;
+	uint64_t sleeps[BP_MODES] = { 0 }, sl;
 	struct stats s[BP_MODES];
 	int i, m;
 
@@ -340,8 +364,9 @@ static void bench_block_path(int batches)
 		v[m] = calloc(batches, sizeof(*v[m]));
 	for (i = 0; i < batches; i++)
 		for (m = 0; m < BP_MODES; m++) {
-			v[m][i] = bp_batch(m, &b);
+			v[m][i] = bp_batch(m, &b, &sl);
 			blocks[m] += b;
+			sleeps[m] += sl;
 		}
 	printf("block path: futex ping-pong CPU 0 <-> CPU 1, %d batches of %d "
 	       "round trips, ns per round trip (p50 of batches)\n",
@@ -350,12 +375,12 @@ static void bench_block_path(int batches)
 		qsort(v[m], batches, sizeof(*v[m]), cmp_u64);
 		s[m].p50 = v[m][batches / 2];
 		s[m].min = v[m][0];
-		printf("  %-24s p50 %8llu ns  min %8llu ns  blocks counted "
-		       "%llu of %llu rounds\n", bp_names[m],
+		printf("  %-24s p50 %8llu ns  min %8llu ns  sleeps %.3f, "
+		       "blocks counted %.3f per round\n", bp_names[m],
 		       (unsigned long long)s[m].p50,
 		       (unsigned long long)s[m].min,
-		       (unsigned long long)blocks[m],
-		       (unsigned long long)batches * bp_rounds);
+		       (double)sleeps[m] / batches / bp_rounds,
+		       (double)blocks[m] / batches / bp_rounds);
 	}
 	printf("block path cost per round (G code - plain), p50: %lld ns; "
 	       "idle worker - plain: %lld ns\n",
