@@ -31,11 +31,7 @@ FIXTURE_TEARDOWN(abi)
 	close(self->fd);
 }
 
-/* SACT_IOC_CONFIG as the first published header numbered it. */
-struct config_ver0 {
-	uint32_t size, flags, nr_procs, reserved;
-};
-#define KT_IOC_CONFIG_VER0	_IOW(SACT_IOC_MAGIC, 0x01, struct config_ver0)
+/* SACT_IOC_CONFIG as the first published header numbered it: kmod_util.h */
 
 /* SACT_IOC_GRANT as the first published header numbered it. */
 struct grant_ver0 {
@@ -50,7 +46,7 @@ struct grant_ver0 {
  */
 TEST_F(abi, old_numbers_and_sizes_work)
 {
-	struct config_ver0 c0 = { .size = sizeof(c0),
+	struct kt_config_ver0 c0 = { .size = sizeof(c0),
 				  .flags = SACT_CONFIG_POOL, .nr_procs = 2 };
 	struct grant_ver0 g0 = { .size = sizeof(g0),
 				 .flags = SACT_GRANT_STANDBY, .proc = 1 };
@@ -64,7 +60,7 @@ TEST_F(abi, old_numbers_and_sizes_work)
 	EXPECT_EQ(SACT_ABI_VERSION, v.abi);
 	ASSERT_EQ(0, kt_ioctl(self->fd, KT_IOC_CONFIG_VER0, &c0));
 	EXPECT_EQ(sizeof(c0), c0.size);	/* no reply to an old caller */
-	EXPECT_EQ(0, c0.reserved);
+	EXPECT_EQ(0, c0.max_workers);		/* a reserved zero then */
 	hdr = mmap(NULL, SACT_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		   self->fd, 0);
 	ASSERT_NE(MAP_FAILED, hdr);

@@ -512,7 +512,6 @@ TEST_F(ho, grant_rules)
 	EXPECT_EQ(1, KG_COUNTER(g, grants));
 	EXPECT_EQ(1, KG_COUNTER(g, blocks));
 	EXPECT_EQ(1, KG_COUNTER(g, unblocks));
-	EXPECT_EQ(0, g->ms[0].kproc);
 }
 
 /*

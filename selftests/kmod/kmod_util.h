@@ -107,12 +107,21 @@ static inline void kg_close(struct kgroup *g)
 	ASSERT_TRUE(kg_acquire(g, 0, 0));				\
 } while (0)
 
+/*
+ * CONFIG in its first published form (16 bytes, the old number), as every
+ * module version takes it: the default cap.  (The cap: abi.c.)
+ */
+struct kt_config_ver0 {
+	uint32_t size, flags, nr_procs, max_workers;
+};
+#define KT_IOC_CONFIG_VER0	_IOW(SACT_IOC_MAGIC, 0x01, struct kt_config_ver0)
+
 static inline int kg_config(struct kgroup *g, uint32_t flags, uint32_t nr)
 {
-	struct sact_group_config c = { .size = sizeof(c), .flags = flags,
-				 .nr_procs = nr };
+	struct kt_config_ver0 c = { .size = sizeof(c), .flags = flags,
+				    .nr_procs = nr };
 
-	return kt_ioctl(g->fd, SACT_IOC_CONFIG, &c);
+	return kt_ioctl(g->fd, KT_IOC_CONFIG_VER0, &c);
 }
 
 static inline int kg_register(struct kgroup *g, uint32_t m)
