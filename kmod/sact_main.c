@@ -420,6 +420,7 @@ static int sact_mmap(struct file *file, struct vm_area_struct *vma)
  * Whom a new group counts against: the opener's uid in the initial user
  * namespace; inside a user namespace, the (initial) uid that created the
  * outermost one, so that the uids a namespace maps do not each get a cap.
+ * CONTEXT: process context (open).
  */
 static kuid_t sact_cap_owner(void)
 {
