@@ -365,11 +365,13 @@ struct sact_worker_args {
  *
  * A registered worker parks in the module until another worker of the group
  * blocks and its P is handed to it, or a %SACT_GRANT_STANDBY grant gives it
- * one (returns the P index, >= 0), or a signal arrives (-EINTR).  It
- * returns at once, with no park, when a %SACT_GRANT_STANDBY grant came
- * before the call, or (POOL group) when a P is FREE: it takes it.
- * -ENOENT if the caller is not a worker of the group, -ENOSPC if
- * SACT_MAX_STANDBY workers are parked already.
+ * one (returns the P index, >= 0), or a signal arrives: -EINTR if a
+ * handler without SA_RESTART runs, else (SA_RESTART, a stop, ptrace, the
+ * freezer) the call restarts.  The wait is freezable.  It returns at
+ * once, with no park, when a %SACT_GRANT_STANDBY grant came before the
+ * call, or (POOL group) when a P is FREE: it takes it.  -ENOENT if the
+ * caller is not a worker of the group, -ENOSPC if SACT_MAX_STANDBY
+ * workers are parked already.
  */
 struct sact_standby {
 	__u32 size;
@@ -400,8 +402,9 @@ struct sact_standby {
  * -ENOENT: no such worker; -EAGAIN: it is not waiting for a P (also a
  * block that took no P: it may hold one it has not adopted yet; with
  * %SACT_GRANT_STANDBY: its standby episode @seq ended, e.g. a block handed
- * it a P); -EBUSY: it has a grant already, or the P is held by another M
- * (or changed under us: retry).
+ * it a P); -EBUSY: it has a grant already (also a %SACT_GRANT_STANDBY one
+ * it has not taken yet: a second would strand the first P), or the P is
+ * held by another M (or changed under us: retry).
  */
 struct sact_grant {
 	__u32 size;
