@@ -32,7 +32,15 @@
  *     interrupt on a holder's CPU could otherwise wait on that CPU's rq lock
  *     while the sched_out path on another CPU holds it and waits for g->lock.
  *     Lock order: rq->lock -> g->lock.  Nothing is ever woken, allocated or
- *     printed with g->lock held.
+ *     printed with g->lock held, and no loop under it visits the workers:
+ *     the block path looks at its own slot, walks the standbys (at most
+ *     SACT_MAX_STANDBY) and the parked list's head; a POOL take walks the
+ *     Ps (at most SACT_MAX_PROCS).  An ioctl finds current's worker on
+ *     current's own notifier list.
+ *  F: the layout: written under L while g->layout_fixed is false, constant
+ *     once it is true (set under L by the first mmap or REGISTER).  Read
+ *     under L, or without it by code that runs only after the layout was
+ *     fixed (a registered worker, a mapped area).
  *  A: atomic (atomic64_t, bit operations), no lock.
  *  T: touched only by the worker's own task (current == w->task).
  *  G: sact_groups_lock (mutex): the global list of groups.
@@ -53,18 +61,20 @@ struct sact_group {
 	raw_spinlock_t		lock;
 	struct mm_struct	*mm;		/* I: owner, mmgrab()ed */
 	struct file		*file;		/* I */
-	void			*shm;		/* I: vmalloc_user(SACT_SHM_SIZE) */
-	struct sact_shm_header	*hdr;		/* I: in shm */
-	struct sact_proc	*procs;		/* I: in shm */
-	struct sact_mslot	*mslots;	/* I: in shm */
-	struct sact_event	*ring;		/* I: in shm */
-	kuid_t			uid;		/* I: opener's uid, for the cap */
-	pid_t			tgid;		/* I: opener, for debugfs */
+	void			*shm;		/* F: accounted __vmalloc() */
+	size_t			shm_size;	/* F: its length */
+	u32			max_workers;	/* F: the cap; mslots, workers */
+	bool			layout_fixed;	/* L */
+	struct sact_shm_header	*hdr;		/* F: in shm */
+	struct sact_proc	*procs;		/* F: in shm */
+	struct sact_mslot	*mslots;	/* F: in shm */
+	kuid_t			uid;		/* I: opener's uid, for debugfs */
+	kuid_t			cap_uid;	/* I: counted against: see open */
+	struct pid		*pid;		/* I: opener's tgid, get_pid()ed */
 	u64			id;		/* I: for debugfs */
 	u32			flags;		/* L (READ_ONCE outside): SACT_CONFIG_* */
 	u32			nr_procs;	/* L (READ_ONCE outside) */
-	u64			ring_head;	/* L: the kernel's own copy */
-	struct sact_worker	*workers[SACT_MAX_WORKERS];	/* L */
+	struct sact_worker	**workers;	/* F (the array), L (entries) */
 	u32			nr_workers;	/* L */
 	struct list_head	standby;	/* L: struct sact_standby_wait */
 	u32			nr_standby;	/* L */
@@ -75,7 +85,7 @@ struct sact_group {
 	struct irq_work		upcall_work;	/* A: wakes wake_list */
 	/* counters, L but upcalls (A) */
 	u64			blocks, unblocks, handoffs, strict_parks;
-	u64			ring_overflows, reclaims, grants;
+	u64			reclaims, grants;
 	atomic64_t		upcalls;
 	struct list_head	node;		/* G */
 };
@@ -101,7 +111,7 @@ struct sact_worker {
 	struct preempt_notifier	pn;		/* T: on task->preempt_notifiers */
 	struct sact_group	*g;		/* I */
 	struct file		*file;		/* I: get_file(g->file) */
-	/* I: dereferenced only by the task itself, or under L while parked */
+	/* I: pinned (get_task_struct()) until the worker is freed */
 	struct task_struct	*task;
 	u32			index;		/* I: the M index */
 	refcount_t		ref;		/* A */

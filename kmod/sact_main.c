@@ -3,9 +3,10 @@
  * sact.ko - scheduler activations for M:N runtimes.
  *
  * This file owns the misc device /dev/sact: groups (one per open file,
- * owned by the opener's mm), their shared memory (vmalloc_user(), mapped
- * by mmap with remap_vmalloc_range()), the ioctls and their argument rules,
- * the per-user cap on groups and the debugfs view.  The mechanism - the
+ * owned by the opener's mm), their shared memory (an accounted __vmalloc()
+ * area sized by the group's cap on workers, its pages inserted into the
+ * caller's mapping by mmap), the ioctls and their argument rules, the
+ * per-user cap on groups and the debugfs view.  The mechanism - the
  * preempt notifier, upcalls, strict mode, worker lifetime - is in
  * sact_worker.c; the ABI and the shared layout in
  * include/uapi/linux/sact.h.
@@ -20,10 +21,12 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/pid_namespace.h>
 #include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/user_namespace.h>
 #include <linux/version.h>
 #include <linux/vmalloc.h>
 
@@ -46,16 +49,16 @@ static_assert(sizeof(struct sact_shm_header) <= SACT_SHM_PROCS_OFFSET,
 static_assert(SACT_SHM_PROCS_OFFSET +
 	      SACT_MAX_PROCS * sizeof(struct sact_proc) <=
 	      SACT_SHM_WORKERS_OFFSET, "Ps overlap the Ms");
-static_assert(SACT_SHM_WORKERS_OFFSET +
-	      SACT_MAX_WORKERS * sizeof(struct sact_mslot) <=
-	      SACT_SHM_RING_OFFSET, "Ms overlap the ring");
-static_assert(sizeof(struct sact_event) == 32, "event size");
-static_assert(SACT_SHM_RING_OFFSET +
-	      SACT_RING_ENTRIES * sizeof(struct sact_event) == SACT_SHM_SIZE,
-	      "ring size");
-static_assert(!(SACT_RING_ENTRIES & (SACT_RING_ENTRIES - 1)),
-	      "ring entries: a power of two");
-static_assert(SACT_MAX_WORKERS <= 0xffff, "owner field is 16 bits");
+static_assert(sizeof(struct sact_mslot) == 64, "M slot size");
+static_assert(SACT_SHM_WORKERS_BYTES(1) == 4096 &&
+	      SACT_SHM_WORKERS_BYTES(64) == 4096 &&
+	      SACT_SHM_WORKERS_BYTES(65) == 8192, "M slots: page rounded");
+static_assert(sizeof(struct sact_shm_header) == 192 &&
+	      SACT_SHM_SIZE == 16384,
+	      "the default layout is ABI 1's without its ring");
+static_assert(SACT_WORKERS_LIMIT < 0xffff, "owner field is 16 bits");
+static_assert(SACT_SHM_SIZE_FOR(SACT_WORKERS_LIMIT) <= U32_MAX,
+	      "the area's size fits sact_group_config.shm_size");
 
 /*
  * sact_get_args() - read an ioctl argument under the size rules
@@ -65,8 +68,10 @@ static_assert(SACT_MAX_WORKERS <= 0xffff, "owner field is 16 bits");
  * @uarg:	the user pointer
  *
  * The struct's first __u32 is the caller's size: below @minsize -EINVAL;
- * above @ksize its tail must be zero (-E2BIG); missing tail fields read as
- * zero.  On success karg's size field says the size the caller passed.
+ * above a page -E2BIG (the zero-tail check would scan it all, and no
+ * struct will ever be that large); above @ksize its tail must be zero
+ * (-E2BIG); missing tail fields read as zero.  On success karg's size
+ * field says the size the caller passed.
  * Return: 0 or -errno.
  */
 static int sact_get_args(void *karg, size_t ksize, size_t minsize,
@@ -79,6 +84,8 @@ static int sact_get_args(void *karg, size_t ksize, size_t minsize,
 		return -EFAULT;
 	if (usize < minsize)
 		return -EINVAL;
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
 	ret = copy_struct_from_user(karg, ksize, uarg, usize);
 	if (ret)
 		return ret;
@@ -112,28 +119,138 @@ static long sact_ioctl_version(void __user *uarg)
 	return sact_put_args(uarg, &v, sizeof(v));
 }
 
+/* The shared area of a group and the arrays sized by its cap. */
+struct sact_area {
+	void			*shm;
+	size_t			size;
+	u32			max_workers;
+	struct sact_worker	**workers;
+};
+
+static void sact_area_free(struct sact_area *a)
+{
+	kvfree(a->workers);
+	vfree(a->shm);
+}
+
+/*
+ * sact_area_alloc() - a zeroed area for @max_workers workers, its header
+ * and slots initialised; charged to the caller's memory cgroup.  Its size
+ * is user space's choice (up to some 1 MiB): past the cgroup's limit the
+ * allocation fails (__GFP_RETRY_MAYFAIL) rather than call the OOM killer.
+ * CONTEXT: process context, may sleep.
+ * Return: 0 or -ENOMEM.
+ */
+static int sact_area_alloc(struct sact_area *a, u32 max_workers)
+{
+	struct sact_shm_header *hdr;
+	struct sact_mslot *ms;
+	u32 i;
+
+	a->max_workers = max_workers;
+	a->size = SACT_SHM_SIZE_FOR(max_workers);
+	a->shm = __vmalloc(a->size, GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL |
+			   __GFP_ZERO);
+	a->workers = kvcalloc(max_workers, sizeof(*a->workers),
+			      GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL);
+	if (!a->shm || !a->workers) {
+		sact_area_free(a);
+		return -ENOMEM;
+	}
+	hdr = a->shm + SACT_SHM_HEADER_OFFSET;
+	hdr->size = a->size;
+	hdr->abi = SACT_ABI_VERSION;
+	hdr->max_procs = SACT_MAX_PROCS;
+	hdr->max_workers = max_workers;
+	hdr->procs_offset = SACT_SHM_PROCS_OFFSET;
+	hdr->workers_offset = SACT_SHM_WORKERS_OFFSET;
+	hdr->nr_procs = SACT_MAX_PROCS;
+	ms = a->shm + SACT_SHM_WORKERS_OFFSET;
+	for (i = 0; i < max_workers; i++) {
+		ms[i].proc = SACT_NONE;
+		ms[i].kproc = SACT_NONE;
+	}
+	return 0;
+}
+
+/*
+ * sact_group_swap_area() - make @a the group's area; @a gets the old one.
+ * CONTEXT: g->lock held, or @g not yet (no longer) reachable.
+ */
+static void sact_group_swap_area(struct sact_group *g, struct sact_area *a)
+{
+	struct sact_area old = {
+		.shm = g->shm, .size = g->shm_size,
+		.max_workers = g->max_workers, .workers = g->workers,
+	};
+
+	g->shm = a->shm;
+	g->shm_size = a->size;
+	g->max_workers = a->max_workers;
+	g->workers = a->workers;
+	if (g->shm) {
+		g->hdr = g->shm + SACT_SHM_HEADER_OFFSET;
+		g->procs = g->shm + SACT_SHM_PROCS_OFFSET;
+		g->mslots = g->shm + SACT_SHM_WORKERS_OFFSET;
+		g->hdr->flags = g->flags;
+		g->hdr->nr_procs = g->nr_procs;
+	}
+	*a = old;
+}
+
 static long sact_ioctl_config(struct sact_group *g, void __user *uarg)
 {
-	struct sact_config c;
+	struct sact_area area = {};
+	struct sact_group_config c;
+	u32 max_workers;
 	int ret;
 
-	ret = sact_get_args(&c, sizeof(c), sizeof(c), uarg);
+	ret = sact_get_args(&c, sizeof(c), SACT_CONFIG_SIZE_VER0, uarg);
 	if (ret)
 		return ret;
+	/* c.shm_size is out only: a reused reply is a valid argument */
 	if (c.flags & ~(SACT_CONFIG_STRICT | SACT_CONFIG_POOL) || c.__reserved)
 		return -EINVAL;
 	if (!c.nr_procs || c.nr_procs > SACT_MAX_PROCS)
 		return -EINVAL;
+	max_workers = c.max_workers ?: SACT_MAX_WORKERS;
+	if (max_workers > SACT_WORKERS_LIMIT)
+		return -EINVAL;
+	/* A new cap: a new area, allocated before the lock, swapped under it */
+	if (max_workers != READ_ONCE(g->max_workers)) {
+		if (READ_ONCE(g->layout_fixed))
+			return -EBUSY;	/* no need to allocate to say so */
+		ret = sact_area_alloc(&area, max_workers);
+		if (ret)
+			return ret;
+	}
 	raw_spin_lock_irq(&g->lock);
-	WRITE_ONCE(g->flags, c.flags);
-	WRITE_ONCE(g->nr_procs, c.nr_procs);
-	WRITE_ONCE(g->hdr->flags, c.flags);
-	WRITE_ONCE(g->hdr->nr_procs, c.nr_procs);
+	if (max_workers != g->max_workers) {
+		if (g->layout_fixed || !area.shm)
+			ret = -EBUSY;	/* mapped or in use; or a racing CONFIG */
+		else
+			sact_group_swap_area(g, &area);
+	}
+	if (!ret) {
+		WRITE_ONCE(g->flags, c.flags);
+		WRITE_ONCE(g->nr_procs, c.nr_procs);
+		WRITE_ONCE(g->hdr->flags, c.flags);
+		WRITE_ONCE(g->hdr->nr_procs, c.nr_procs);
+		c.max_workers = g->max_workers;
+		c.shm_size = g->shm_size;
+	}
 	raw_spin_unlock_irq(&g->lock);
-	return 0;
+	if (area.shm)
+		sact_area_free(&area);	/* the old one, or ours unused */
+	if (ret)
+		return ret;
+	/* A caller of the first published size asked for no reply. */
+	if (c.size < offsetofend(struct sact_group_config, shm_size))
+		return 0;
+	return sact_put_args(uarg, &c, sizeof(c));
 }
 
-static long sact_ioctl_worker(struct sact_group *g, unsigned int cmd,
+static long sact_ioctl_worker(struct sact_group *g, bool reg,
 			      void __user *uarg)
 {
 	struct sact_worker_args a;
@@ -142,9 +259,9 @@ static long sact_ioctl_worker(struct sact_group *g, unsigned int cmd,
 	ret = sact_get_args(&a, sizeof(a), sizeof(a), uarg);
 	if (ret)
 		return ret;
-	if (a.flags || a.__reserved || a.worker >= SACT_MAX_WORKERS)
+	if (a.flags || a.__reserved)
 		return -EINVAL;
-	if (cmd == SACT_IOC_REGISTER)
+	if (reg)
 		return sact_worker_register(g, a.worker);
 	return sact_worker_unregister(g, a.worker);
 }
@@ -177,7 +294,7 @@ static long sact_ioctl_grant(struct sact_group *g, void __user *uarg)
 		return ret;
 	if (a.flags & ~SACT_GRANT_STANDBY || a.__reserved ||
 	    (!(a.flags & SACT_GRANT_STANDBY) && a.seq) ||
-	    a.worker >= SACT_MAX_WORKERS || a.proc >= READ_ONCE(g->nr_procs))
+	    a.proc >= READ_ONCE(g->nr_procs))
 		return -EINVAL;
 	return sact_grant(g, &a);
 }
@@ -197,7 +314,7 @@ static long sact_ioctl_counters(struct sact_group *g, void __user *uarg)
 	c.unblocks = g->unblocks;
 	c.handoffs = g->handoffs;
 	c.strict_parks = g->strict_parks;
-	c.ring_overflows = g->ring_overflows;
+	c.ring_overflows = 0;		/* ABI 1's ring is gone */
 	c.reclaims = g->reclaims;
 	c.grants = g->grants;
 	c.workers = g->nr_workers;
@@ -210,7 +327,7 @@ static long sact_ioctl_counters(struct sact_group *g, void __user *uarg)
 /**
  * sact_ioctl() - dispatch an ioctl on /dev/sact
  * @file:	the open device (a group)
- * @cmd:	SACT_IOC_*
+ * @cmd:	SACT_IOC_*, of any size and direction
  * @arg:	user pointer to the command's struct
  *
  * CONTEXT: process context, may sleep.
@@ -221,31 +338,26 @@ static long sact_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct sact_group *g = file->private_data;
 	void __user *uarg = (void __user *)arg;
+	unsigned int nr = _IOC_NR(cmd);
 
-	if (cmd == SACT_IOC_VERSION)
-		return sact_ioctl_version(uarg);
-	switch (cmd) {
-	case SACT_IOC_CONFIG:
-	case SACT_IOC_REGISTER:
-	case SACT_IOC_UNREGISTER:
-	case SACT_IOC_STANDBY:
-	case SACT_IOC_GRANT:
-	case SACT_IOC_COUNTERS:
-		break;
-	default:
+	/* Type and number only: see "Numbers" in the UAPI header. */
+	if (_IOC_TYPE(cmd) != SACT_IOC_MAGIC ||
+	    nr > _IOC_NR(SACT_IOC_COUNTERS))
 		return -ENOTTY;
-	}
+	if (nr == _IOC_NR(SACT_IOC_VERSION))
+		return sact_ioctl_version(uarg);
 	if (current->mm != g->mm)
 		return -EPERM;
-	switch (cmd) {
-	case SACT_IOC_CONFIG:
+	switch (nr) {
+	case _IOC_NR(SACT_IOC_CONFIG):
 		return sact_ioctl_config(g, uarg);
-	case SACT_IOC_REGISTER:
-	case SACT_IOC_UNREGISTER:
-		return sact_ioctl_worker(g, cmd, uarg);
-	case SACT_IOC_STANDBY:
+	case _IOC_NR(SACT_IOC_REGISTER):
+		return sact_ioctl_worker(g, true, uarg);
+	case _IOC_NR(SACT_IOC_UNREGISTER):
+		return sact_ioctl_worker(g, false, uarg);
+	case _IOC_NR(SACT_IOC_STANDBY):
 		return sact_ioctl_standby(g, uarg);
-	case SACT_IOC_GRANT:
+	case _IOC_NR(SACT_IOC_GRANT):
 		return sact_ioctl_grant(g, uarg);
 	default:
 		return sact_ioctl_counters(g, uarg);
@@ -255,56 +367,73 @@ static long sact_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 /**
  * sact_mmap() - map the group's shared memory
  * @file:	the group
- * @vma:	offset 0, at most SACT_SHM_SIZE bytes, not executable
+ * @vma:	MAP_SHARED, offset 0, at most the area's size, not executable
  *
- * The mapping is not inherited by fork (VM_DONTCOPY): a child has no
- * business with its parent's group.
- * CONTEXT: process context, mmap lock held.
- * Return: 0, -EPERM (other mm, or PROT_EXEC), -EINVAL (offset, size).
+ * The first mmap fixes the group's layout (its cap on workers).  The
+ * mapping is never inherited by fork: VM_DONTCOPY, and VM_IO, on which
+ * madvise(MADV_DOFORK) is refused (a child has no business with its
+ * parent's group); VM_DONTEXPAND keeps mremap from growing it past the
+ * area.  A private mapping would give the caller copies the kernel never
+ * sees: refused.
+ * CONTEXT: process context, mmap lock held for writing.
+ * Return: 0, -EPERM (other mm, or PROT_EXEC), -EINVAL (offset, size, not
+ * shared), or vm_insert_page()'s error.
  */
 static int sact_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct sact_group *g = file->private_data;
+	unsigned long len = vma->vm_end - vma->vm_start, off;
+	void *shm = NULL;
+	int ret;
 
 	if (current->mm != g->mm)
 		return -EPERM;
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
-	if (vma->vm_pgoff || vma->vm_end - vma->vm_start > SACT_SHM_SIZE)
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	raw_spin_lock_irq(&g->lock);
+	if (!vma->vm_pgoff && len <= g->shm_size) {
+		g->layout_fixed = true;
+		shm = g->shm;
+	}
+	raw_spin_unlock_irq(&g->lock);
+	if (!shm)
 		return -EINVAL;
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
-	vm_flags_mod(vma, VM_DONTCOPY, VM_MAYEXEC);
+	vm_flags_mod(vma, VM_DONTCOPY | VM_IO | VM_DONTEXPAND | VM_DONTDUMP,
+		     VM_MAYEXEC);
 #else
-	vma->vm_flags |= VM_DONTCOPY;
+	vma->vm_flags |= VM_DONTCOPY | VM_IO | VM_DONTEXPAND | VM_DONTDUMP;
 	vma->vm_flags &= ~VM_MAYEXEC;
 #endif
-	return remap_vmalloc_range(vma, g->shm, 0);
-}
-
-static void sact_shm_init(struct sact_group *g)
-{
-	u32 i;
-
-	g->hdr = g->shm + SACT_SHM_HEADER_OFFSET;
-	g->procs = g->shm + SACT_SHM_PROCS_OFFSET;
-	g->mslots = g->shm + SACT_SHM_WORKERS_OFFSET;
-	g->ring = g->shm + SACT_SHM_RING_OFFSET;
-	g->hdr->size = SACT_SHM_SIZE;
-	g->hdr->abi = SACT_ABI_VERSION;
-	g->hdr->max_procs = SACT_MAX_PROCS;
-	g->hdr->max_workers = SACT_MAX_WORKERS;
-	g->hdr->ring_entries = SACT_RING_ENTRIES;
-	g->hdr->procs_offset = SACT_SHM_PROCS_OFFSET;
-	g->hdr->workers_offset = SACT_SHM_WORKERS_OFFSET;
-	g->hdr->ring_offset = SACT_SHM_RING_OFFSET;
-	g->hdr->nr_procs = SACT_MAX_PROCS;
-	for (i = 0; i < SACT_MAX_WORKERS; i++) {
-		g->mslots[i].proc = SACT_NONE;
-		g->mslots[i].kproc = SACT_NONE;
+	for (off = 0; off < len; off += PAGE_SIZE) {
+		ret = vm_insert_page(vma, vma->vm_start + off,
+				     vmalloc_to_page(shm + off));
+		if (ret)
+			return ret;
 	}
+	return 0;
 }
 
-/* Count @uid's groups and, below the cap, add @g.  0 or -EMFILE. */
+/*
+ * Whom a new group counts against: the opener's uid in the initial user
+ * namespace; inside a user namespace, the (initial) uid that created the
+ * outermost one, so that the uids a namespace maps do not each get a cap.
+ * CONTEXT: process context (open).
+ */
+static kuid_t sact_cap_owner(void)
+{
+	const struct user_namespace *ns = current_user_ns();
+
+	if (ns == &init_user_ns)
+		return current_uid();
+	while (ns->parent != &init_user_ns)
+		ns = ns->parent;
+	return ns->owner;
+}
+
+/* Count the cap owner's groups and, below the cap, add @g.  0 or -EMFILE. */
 static int sact_group_link(struct sact_group *g)
 {
 	struct sact_group *it;
@@ -313,7 +442,7 @@ static int sact_group_link(struct sact_group *g)
 
 	mutex_lock(&sact_groups_lock);
 	list_for_each_entry(it, &sact_groups, node)
-		if (uid_eq(it->uid, g->uid))
+		if (uid_eq(it->cap_uid, g->cap_uid))
 			n++;
 	if (n >= READ_ONCE(max_groups_per_user)) {
 		ret = -EMFILE;
@@ -327,26 +456,26 @@ static int sact_group_link(struct sact_group *g)
 
 static int sact_open(struct inode *inode, struct file *file)
 {
+	struct sact_area area = {};
 	struct sact_group *g;
 	int ret;
 
 	if (!current->mm)
 		return -EPERM;
-	g = kzalloc(sizeof(*g), GFP_KERNEL);
+	g = kzalloc(sizeof(*g), GFP_KERNEL_ACCOUNT);
 	if (!g)
 		return -ENOMEM;
-	g->shm = vmalloc_user(SACT_SHM_SIZE);
-	if (!g->shm) {
-		ret = -ENOMEM;
-		goto out_free_group;
-	}
-	raw_spin_lock_init(&g->lock);
-	sact_shm_init(g);
-	sact_group_init_upcalls(g);
 	g->nr_procs = SACT_MAX_PROCS;
+	ret = sact_area_alloc(&area, SACT_MAX_WORKERS);
+	if (ret)
+		goto out_free_group;
+	sact_group_swap_area(g, &area);
+	raw_spin_lock_init(&g->lock);
+	sact_group_init_upcalls(g);
 	g->file = file;
 	g->uid = current_uid();
-	g->tgid = task_tgid_vnr(current);
+	g->cap_uid = sact_cap_owner();
+	g->pid = get_pid(task_tgid(current));
 	ret = sact_group_link(g);
 	if (ret)
 		goto out_free_shm;
@@ -356,7 +485,8 @@ static int sact_open(struct inode *inode, struct file *file)
 	return 0;
 
 out_free_shm:
-	vfree(g->shm);
+	sact_group_swap_area(g, &area);
+	sact_area_free(&area);
 out_free_group:
 	kfree(g);
 	return ret;
@@ -369,6 +499,7 @@ out_free_group:
 static int sact_release(struct inode *inode, struct file *file)
 {
 	struct sact_group *g = file->private_data;
+	struct sact_area area = {};
 
 	WARN_ON_ONCE(g->nr_workers || g->nr_standby);
 	sact_group_sync_upcalls(g);
@@ -376,7 +507,9 @@ static int sact_release(struct inode *inode, struct file *file)
 	list_del(&g->node);
 	mutex_unlock(&sact_groups_lock);
 	mmdrop(g->mm);
-	vfree(g->shm);
+	put_pid(g->pid);
+	sact_group_swap_area(g, &area);
+	sact_area_free(&area);
 	kfree(g);
 	return 0;
 }
@@ -398,9 +531,23 @@ static struct miscdevice sact_misc = {
 	.mode	= 0666,
 };
 
-/* debugfs: /sys/kernel/debug/sact/groups, one line per group. */
+/*
+ * debugfs: /sys/kernel/debug/sact/groups, one line per group.  Each
+ * group's numbers are copied under its raw lock (irqs off: no printing
+ * there) and printed after it; pids and uids as the reader's namespaces
+ * see them (0 / overflowuid when they do not).
+ */
+struct sact_group_snap {
+	u64 blocks, unblocks, upcalls, handoffs, strict_parks, reclaims;
+	u64 grants;
+	u32 workers, standbys;
+};
+
 static int sact_groups_show(struct seq_file *m, void *unused)
 {
+	struct pid_namespace *ns = task_active_pid_ns(current);
+	struct user_namespace *uns = seq_user_ns(m);
+	struct sact_group_snap s;
 	struct sact_group *g;
 	static const char header[] =
 		"id tgid uid workers standbys blocks unblocks upcalls handoffs strict_parks ring_overflows reclaims grants\n";
@@ -409,13 +556,22 @@ static int sact_groups_show(struct seq_file *m, void *unused)
 	mutex_lock(&sact_groups_lock);
 	list_for_each_entry(g, &sact_groups, node) {
 		raw_spin_lock_irq(&g->lock);
-		seq_printf(m, "%llu %d %u %u %u %llu %llu %lld %llu %llu %llu %llu %llu\n",
-			   g->id, g->tgid, from_kuid(&init_user_ns, g->uid),
-			   g->nr_workers, g->nr_standby, g->blocks,
-			   g->unblocks, atomic64_read(&g->upcalls),
-			   g->handoffs, g->strict_parks, g->ring_overflows,
-			   g->reclaims, g->grants);
+		s.workers = g->nr_workers;
+		s.standbys = g->nr_standby;
+		s.blocks = g->blocks;
+		s.unblocks = g->unblocks;
+		s.handoffs = g->handoffs;
+		s.strict_parks = g->strict_parks;
+		s.reclaims = g->reclaims;
+		s.grants = g->grants;
 		raw_spin_unlock_irq(&g->lock);
+		s.upcalls = atomic64_read(&g->upcalls);
+		/* ring_overflows: ABI 1's ring is gone, the column stays 0 */
+		seq_printf(m, "%llu %d %u %u %u %llu %llu %llu %llu %llu 0 %llu %llu\n",
+			   g->id, pid_nr_ns(g->pid, ns),
+			   from_kuid_munged(uns, g->uid), s.workers,
+			   s.standbys, s.blocks, s.unblocks, s.upcalls,
+			   s.handoffs, s.strict_parks, s.reclaims, s.grants);
 	}
 	mutex_unlock(&sact_groups_lock);
 	return 0;

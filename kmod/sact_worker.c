@@ -16,7 +16,7 @@
  *  (delayed dequeue): task_is_runnable() says the same thing there.  If the
  *  worker runs G code on P p (its shared slot says so) and p's word says it
  *  holds it, the P moves to a parked standby (HANDOFF) or to FREE with one
- *  cmpxchg, a BLOCKED event goes into the ring, and the standby is pushed on
+ *  cmpxchg, the block is counted and traced, and the standby is pushed on
  *  a lock-free list and an irq_work queued: waking from here would take
  *  another rq lock under ours.  The irq_work runs as soon as this CPU
  *  enables irqs again, after the switch, and wakes the standby.  Everything
@@ -26,9 +26,9 @@
  *  off).  A worker that blocked queues its task_work with TWA_RESUME (a bit
  *  guards against queueing it twice).  The task_work runs in process
  *  context just before the return to user space - after a syscall or a
- *  page fault - records UNBLOCKED and, in a strict group, parks the thread
- *  until it is given a P.  One block episode is one BLOCKED and one
- *  UNBLOCKED event even if the task sleeps several times before it gets
+ *  page fault - counts the unblock and, in a strict group, parks the thread
+ *  until it is given a P.  One block episode is one block and one unblock
+ *  (counts, tracepoints) even if the task sleeps several times before it gets
  *  back to user space.
  *
  * Lifetime
@@ -39,18 +39,24 @@
  * sched_out queues dead_work (irq_work), which queues release_work on
  * sact_wq (process context), which unlinks the worker and drops its
  * registration.  The task_work always runs before that final switch
- * (exit_task_work() precedes do_task_dead()).
+ * (exit_task_work() precedes do_task_dead()).  The worker pins its task
+ * (get_task_struct()), so REGISTER may look at an old worker's task: one
+ * with PF_EXITING set (before its pthread_join() can return) gives its
+ * index up at once, and its release_work finds it unlinked already.
  *
  * The last reference may be dropped (a) in an ioctl on the group's own
  * file, (b) in the task_work, (c) in release_work.  In all three the final
  * fput() cannot unload the module under our feet: (a) the syscall pins the
  * file; (b) fput() from a task defers __fput() to that same task's
- * task_work list, which runs after we returned; (c) sact_wq is destroyed
- * (drained) before the module text goes away.
+ * task_work list, which runs after we returned; (c) a kworker's fput()
+ * hands the file to delayed_fput, whose __fput() holds the module (the
+ * file's f_op->owner) until ->release has returned.
  *
  * execve keeps the notifier but changes current->mm: sched_out ignores a
  * task whose mm is not the group's, and sched_in queues the task_work,
  * which unregisters the notifier (allowed there: not inside a notifier).
+ * REGISTER in the new image does the same first, should no switch have
+ * come yet.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -67,6 +73,9 @@
 #include <linux/version.h>
 
 #include "sact_internal.h"
+
+#define CREATE_TRACE_POINTS
+#include "sact_trace.h"
 
 /*
  * A worker waiting for a P: a standby M parked in SACT_IOC_STANDBY (on
@@ -96,45 +105,6 @@ static bool sact_task_runnable(struct task_struct *p)
 #else
 	return READ_ONCE(p->on_rq);
 #endif
-}
-
-/*
- * sact_ring_push() - record an event, or count an overflow.
- * CONTEXT: g->lock held.
- */
-static void sact_ring_push(struct sact_group *g, u32 type, u32 worker,
-			   u32 proc, u32 to, u32 flags)
-{
-	struct sact_shm_header *hdr = g->hdr;
-	u64 head = g->ring_head;
-	u64 tail = READ_ONCE(hdr->ring_tail);
-	struct sact_event *e;
-
-	/*
-	 * A tail ahead of the head (user garbage) also reads as full.  The
-	 * stores into the slot below are ordered after this load of the tail
-	 * by the control dependency: pairs with the reader's store-release of
-	 * ring_tail after it has read the slot.
-	 */
-	if (head - tail >= SACT_RING_ENTRIES) {
-		g->ring_overflows++;
-		WRITE_ONCE(hdr->ring_overflows, g->ring_overflows);
-		return;
-	}
-	e = &g->ring[head & (SACT_RING_ENTRIES - 1)];
-	WRITE_ONCE(e->type, type);
-	WRITE_ONCE(e->worker, worker);
-	WRITE_ONCE(e->proc, proc);
-	WRITE_ONCE(e->to, to);
-	WRITE_ONCE(e->cpu, raw_smp_processor_id());
-	WRITE_ONCE(e->flags, flags);
-	WRITE_ONCE(e->time_ns, ktime_get_mono_fast_ns());
-	g->ring_head = head + 1;
-	/*
-	 * Publish the entry before the head: pairs with the load-acquire of
-	 * ring_head by the reader (see struct sact_shm_header).
-	 */
-	smp_store_release(&hdr->ring_head, head + 1);
 }
 
 /*
@@ -182,7 +152,8 @@ static void sact_block(struct sact_worker *w)
 	struct sact_group *g = w->g;
 	struct sact_mslot *ms = &g->mslots[w->index];
 	struct sact_standby_wait *sb = NULL;
-	u32 proc, to = SACT_NONE, evflags = 0;
+	u32 proc, to = SACT_NONE;
+	bool handoff = false;
 
 	if (READ_ONCE(ms->state) != SACT_M_RUNNING)
 		return;
@@ -211,7 +182,7 @@ static void sact_block(struct sact_worker *w)
 			/* Fails only if user space changed the word under us. */
 			if (cmpxchg(word, old, new) == old) {
 				w->blocked_proc = proc;
-				evflags |= SACT_EVF_HANDOFF;
+				handoff = true;
 				g->handoffs++;
 				WRITE_ONCE(g->procs[proc].handoffs,
 					   g->procs[proc].handoffs + 1);
@@ -242,7 +213,9 @@ static void sact_block(struct sact_worker *w)
 	g->blocks++;
 	WRITE_ONCE(ms->kstate, SACT_MK_BLOCKED);
 	WRITE_ONCE(ms->blocks, ms->blocks + 1);
-	sact_ring_push(g, SACT_EV_BLOCKED, w->index, proc, to, evflags);
+	trace_sact_block(g, w->index, proc);
+	if (handoff)
+		trace_sact_handoff(g, w->index, proc, to);
 out_unlock:
 	raw_spin_unlock(&g->lock);
 	if (sb)
@@ -273,6 +246,7 @@ static void sact_upcall_work(struct irq_work *iw)
 	llist_for_each_entry_safe(sb, next, list, llnode) {
 		task = sb->task;
 		atomic64_inc(&g->upcalls);
+		trace_sact_standby_wake(g, sb->w->index, sb->proc);
 		/*
 		 * Last touch of *sb: pairs with the smp_load_acquire() in
 		 * sact_standby(), after which its frame may go.
@@ -342,37 +316,42 @@ static void sact_worker_put(struct sact_worker *w)
 	if (!refcount_dec_and_test(&w->ref))
 		return;
 	irq_work_sync(&w->dead_work);
+	put_task_struct(w->task);
 	kfree(w);
 	/*
-	 * In release_work (a kworker), release the file now rather than one
-	 * jiffy later from delayed_fput: a dead process's group, and its
-	 * module reference, go as soon as its last worker does.  The module
-	 * cannot go while we return: its exit drains sact_wq.
+	 * The normal way, also in release_work (a kworker): the final
+	 * __fput() runs from delayed_fput a jiffy later, holding the module
+	 * through the file until ->release returned.  (__fput_sync() is for
+	 * kthreads that own the file; ours is shared with other workers and
+	 * the process.)
 	 */
-	if (current->flags & PF_KTHREAD)
-		__fput_sync(file);
-	else
-		fput(file);
+	fput(file);
 }
 
 /*
  * Take @w out of the group: no more events, its M slot free again.
- * Idempotent.  CONTEXT: process context, g->lock not held.
+ * Idempotent.  CONTEXT: g->lock held.
  */
-static void sact_worker_unlink(struct sact_worker *w)
+static void __sact_worker_unlink(struct sact_worker *w)
 {
 	struct sact_group *g = w->g;
 	struct sact_mslot *ms = &g->mslots[w->index];
 
-	raw_spin_lock_irq(&g->lock);
-	if (!test_and_set_bit(SACT_WF_UNLINKED, &w->flags)) {
-		g->workers[w->index] = NULL;
-		g->nr_workers--;
-		WRITE_ONCE(ms->tid, 0);
-		WRITE_ONCE(ms->kstate, SACT_MK_UNREGISTERED);
-		WRITE_ONCE(ms->kproc, SACT_NONE);
-	}
-	raw_spin_unlock_irq(&g->lock);
+	if (test_and_set_bit(SACT_WF_UNLINKED, &w->flags))
+		return;
+	g->workers[w->index] = NULL;
+	g->nr_workers--;
+	WRITE_ONCE(ms->tid, 0);
+	WRITE_ONCE(ms->kstate, SACT_MK_UNREGISTERED);
+	WRITE_ONCE(ms->kproc, SACT_NONE);
+}
+
+/* As above.  CONTEXT: process context, g->lock not held. */
+static void sact_worker_unlink(struct sact_worker *w)
+{
+	raw_spin_lock_irq(&w->g->lock);
+	__sact_worker_unlink(w);
+	raw_spin_unlock_irq(&w->g->lock);
 }
 
 /* Unregister current's notifier; caller holds the registration ref. */
@@ -426,7 +405,7 @@ static void sact_strict_park(struct sact_worker *w,
 		 * sact_block() then the irq_work) stores sb->proc before
 		 * wake_up_process(), which orders it before its state check.
 		 */
-		set_current_state(TASK_INTERRUPTIBLE);
+		set_current_state(TASK_INTERRUPTIBLE | TASK_FREEZABLE);
 		if (READ_ONCE(sb->proc) != SACT_NONE || signal_pending(current))
 			break;
 		schedule();
@@ -444,6 +423,7 @@ static void sact_strict_park(struct sact_worker *w,
 	if (proc != SACT_NONE)
 		WRITE_ONCE(ms->kproc, proc);
 	raw_spin_unlock_irq(&g->lock);
+	trace_sact_park_end(g, w->index, proc);
 
 	/* Picked: wait until the picker is done with *sb (see struct). */
 	while (proc != SACT_NONE && !smp_load_acquire(&sb->done))
@@ -467,7 +447,7 @@ static u32 sact_reclaim_proc(struct sact_group *g, u32 p, u32 m)
 }
 
 /*
- * The worker runs again: record UNBLOCKED, and in strict mode make sure it
+ * The worker runs again: count the unblock, and in strict mode make sure it
  * returns to user space holding a P, or parks.
  * CONTEXT: task_work (process context, may sleep), current == w->task.
  */
@@ -478,7 +458,7 @@ static void sact_unblock(struct sact_worker *w)
 	struct sact_standby_wait sb = {
 		.task = current, .w = w, .parked = true, .proc = SACT_NONE,
 	};
-	u32 to = SACT_NONE, evflags = 0, taken;
+	u32 to = SACT_NONE, taken;
 	bool park = false;
 
 	raw_spin_lock_irq(&g->lock);
@@ -505,16 +485,19 @@ static void sact_unblock(struct sact_worker *w)
 			list_add_tail(&sb.node, &g->parked);
 			w->wait = &sb;
 			g->strict_parks++;
-			evflags |= SACT_EVF_PARKED;
 		}
 	}
 	clear_bit(SACT_WF_BLOCKED, &w->flags);
 	g->unblocks++;
 	WRITE_ONCE(ms->unblocks, ms->unblocks + 1);
 	WRITE_ONCE(ms->kstate, park ? SACT_MK_PARKED : SACT_MK_RUNNING);
-	if (to != SACT_NONE)
+	/* parked: no P until the park ends with one (a signal: none) */
+	if (to != SACT_NONE || park)
 		WRITE_ONCE(ms->kproc, to);
-	sact_ring_push(g, SACT_EV_UNBLOCKED, w->index, taken, to, evflags);
+	/* under the lock: a grant for the park comes after these events */
+	trace_sact_unblock(g, w->index, taken, to, park);
+	if (park)
+		trace_sact_park(g, w->index, taken);
 	raw_spin_unlock_irq(&g->lock);
 
 	if (park)
@@ -542,53 +525,91 @@ static void sact_task_work(struct callback_head *cb)
 }
 
 /*
- * Is @w current's registration?  A dead worker's task_struct may be freed
- * and reused by a new task before release_work unlinks it: DEAD is set on
- * the final switch, before the task can be freed, so it rules that out.
+ * Current's registration in @g, or NULL: found on current's own notifier
+ * list (only current changes it), so no scan of the group's workers.  Any
+ * group's when @g is NULL.
+ * CONTEXT: current is not a kthread; any locks.
  */
-static bool sact_worker_is_current(struct sact_worker *w)
-{
-	return w && w->task == current && !test_bit(SACT_WF_DEAD, &w->flags);
-}
-
-/* Is current a sact worker (of any group)? */
-static bool sact_current_is_worker(void)
+static struct sact_worker *sact_current_worker(struct sact_group *g)
 {
 	struct preempt_notifier *pn;
-	bool found = false;
+	struct sact_worker *w;
 
-	/* Only current changes its own list, with preemption off. */
-	preempt_disable();
-	hlist_for_each_entry(pn, &current->preempt_notifiers, link)
-		if (pn->ops == &sact_preempt_ops)
-			found = true;
-	preempt_enable();
-	return found;
+	hlist_for_each_entry(pn, &current->preempt_notifiers, link) {
+		if (pn->ops != &sact_preempt_ops)
+			continue;
+		w = container_of(pn, struct sact_worker, pn);
+		if (!g || w->g == g)
+			return w;
+	}
+	return NULL;
+}
+
+/*
+ * A registration current carried across execve (its mm is the old
+ * image's): the task_work that drops it runs only after a context switch
+ * in the new image, which may not have come yet.  Drop it now.
+ * CONTEXT: process context, may sleep.
+ */
+static void sact_detach_stale(void)
+{
+	struct preempt_notifier *pn;
+	struct sact_worker *w;
+
+again:
+	hlist_for_each_entry(pn, &current->preempt_notifiers, link) {
+		if (pn->ops != &sact_preempt_ops)
+			continue;
+		w = container_of(pn, struct sact_worker, pn);
+		if (w->g->mm == current->mm)
+			continue;
+		sact_worker_detach(w);	/* changes the list: start over */
+		goto again;
+	}
+}
+
+/*
+ * Has @w's thread begun to exit?  Its index is then free for REGISTER:
+ * PF_EXITING is set before the thread's CLONE_CHILD_CLEARTID wake (in
+ * exit_mm()), so pthread_join() returns only after it, while the final
+ * switch that unlinks the worker comes later.  w->task is pinned.
+ * CONTEXT: g->lock held (@w is linked).
+ */
+static bool sact_worker_exiting(struct sact_worker *w)
+{
+	return test_bit(SACT_WF_DEAD, &w->flags) ||
+	       (READ_ONCE(w->task->flags) & PF_EXITING);
 }
 
 /**
  * sact_worker_register() - make current worker @index of @g
  * @g:		the group (current->mm == g->mm, checked by the caller)
- * @index:	M index, < SACT_MAX_WORKERS (checked by the caller)
+ * @index:	M index
+ *
+ * The slot is reset: a worker at a reused index inherits nothing of the
+ * previous one but its counts.  An index whose thread is exiting is taken
+ * over at once (see sact_worker_exiting()).  The first REGISTER fixes the
+ * group's layout (its cap).
  *
  * CONTEXT: process context, may sleep.
- * Return: 0, -ENOMEM, -EALREADY (current is a worker already), -EBUSY
- * (index taken).
+ * Return: 0, -EINVAL (@index beyond the cap), -ENOMEM, -EALREADY (current
+ * is a worker of this process already), -EBUSY (index taken).
  */
 int sact_worker_register(struct sact_group *g, u32 index)
 {
-	struct sact_mslot *ms = &g->mslots[index];
-	struct sact_worker *w;
+	struct sact_worker *w, *old;
+	struct sact_mslot *ms;
 	int ret = 0;
 
-	if (sact_current_is_worker())
+	sact_detach_stale();
+	if (sact_current_worker(NULL))
 		return -EALREADY;
-	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	w = kzalloc(sizeof(*w), GFP_KERNEL_ACCOUNT);
 	if (!w)
 		return -ENOMEM;
 	preempt_notifier_init(&w->pn, &sact_preempt_ops);
 	w->g = g;
-	w->task = current;
+	w->task = get_task_struct(current);
 	w->index = index;
 	w->blocked_proc = SACT_NONE;
 	w->grant = SACT_NONE;
@@ -599,15 +620,27 @@ int sact_worker_register(struct sact_group *g, u32 index)
 	INIT_WORK(&w->release_work, sact_release_work);
 
 	raw_spin_lock_irq(&g->lock);
-	if (g->workers[index]) {
-		ret = -EBUSY;
-	} else {
-		g->workers[index] = w;
-		g->nr_workers++;
-		WRITE_ONCE(ms->tid, task_pid_vnr(current));
-		WRITE_ONCE(ms->kstate, SACT_MK_RUNNING);
-		WRITE_ONCE(ms->kproc, SACT_NONE);
+	if (index >= g->max_workers) {
+		ret = -EINVAL;
+		goto out_unlock;
 	}
+	g->layout_fixed = true;
+	old = g->workers[index];
+	if (old && !sact_worker_exiting(old)) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	if (old)		/* its release_work only drops the reference */
+		__sact_worker_unlink(old);
+	ms = &g->mslots[index];
+	g->workers[index] = w;
+	g->nr_workers++;
+	WRITE_ONCE(ms->state, SACT_M_IDLE);
+	WRITE_ONCE(ms->proc, SACT_NONE);
+	WRITE_ONCE(ms->tid, task_pid_vnr(current));
+	WRITE_ONCE(ms->kstate, SACT_MK_RUNNING);
+	WRITE_ONCE(ms->kproc, SACT_NONE);
+out_unlock:
 	raw_spin_unlock_irq(&g->lock);
 	if (ret)
 		goto out_free;
@@ -619,6 +652,7 @@ int sact_worker_register(struct sact_group *g, u32 index)
 	return 0;
 
 out_free:
+	put_task_struct(w->task);
 	kfree(w);
 	return ret;
 }
@@ -626,18 +660,23 @@ out_free:
 /**
  * sact_worker_unregister() - current stops being worker @index of @g
  * @g:		the group (current->mm == g->mm)
- * @index:	M index, < SACT_MAX_WORKERS
+ * @index:	M index
  *
  * CONTEXT: process context, may sleep.
- * Return: 0, or -ENOENT if current is not worker @index of @g.
+ * Return: 0, -EINVAL (@index beyond the cap), or -ENOENT if current is not
+ * worker @index of @g.
  */
 int sact_worker_unregister(struct sact_group *g, u32 index)
 {
 	struct sact_worker *w;
 
 	raw_spin_lock_irq(&g->lock);
+	if (index >= g->max_workers) {
+		raw_spin_unlock_irq(&g->lock);
+		return -EINVAL;
+	}
 	w = g->workers[index];
-	if (!sact_worker_is_current(w))
+	if (!w || w != sact_current_worker(g))
 		w = NULL;
 	raw_spin_unlock_irq(&g->lock);
 	if (!w)
@@ -647,25 +686,15 @@ int sact_worker_unregister(struct sact_group *g, u32 index)
 	return 0;
 }
 
-/* Current's worker in @g.  CONTEXT: g->lock held. */
-static struct sact_worker *sact_find_current(struct sact_group *g)
-{
-	u32 i;
-
-	for (i = 0; i < SACT_MAX_WORKERS; i++)
-		if (sact_worker_is_current(g->workers[i]))
-			return g->workers[i];
-	return NULL;
-}
-
 /**
  * sact_standby() - park current until a blocked worker's P is handed to it
  * @g:		the group (current->mm == g->mm)
  * @arg:	out: ->proc, ->worker
  *
- * CONTEXT: process context, sleeps interruptibly.
+ * CONTEXT: process context, sleeps interruptibly and freezably.
  * Return: the P index (>= 0), -ENOENT (not a worker of @g), -ENOSPC
- * (SACT_MAX_STANDBY parked already), -EINTR (a signal).
+ * (SACT_MAX_STANDBY parked already), -ERESTARTSYS (a signal: -EINTR to a
+ * handler without SA_RESTART, restarted otherwise).
  */
 int sact_standby(struct sact_group *g, struct sact_standby *arg)
 {
@@ -678,7 +707,7 @@ int sact_standby(struct sact_group *g, struct sact_standby *arg)
 	u32 proc;
 
 	raw_spin_lock_irq(&g->lock);
-	w = sact_find_current(g);
+	w = sact_current_worker(g);
 	if (!w) {
 		raw_spin_unlock_irq(&g->lock);
 		return -ENOENT;
@@ -720,7 +749,7 @@ int sact_standby(struct sact_group *g, struct sact_standby *arg)
 		 * set_current_state() orders our state store before this
 		 * load: either we see the P or we are woken.
 		 */
-		set_current_state(TASK_INTERRUPTIBLE);
+		set_current_state(TASK_INTERRUPTIBLE | TASK_FREEZABLE);
 		if (READ_ONCE(sb.proc) != SACT_NONE || signal_pending(current))
 			break;
 		schedule();
@@ -737,8 +766,9 @@ int sact_standby(struct sact_group *g, struct sact_standby *arg)
 	}
 	clear_bit(SACT_WF_STANDBY, &w->flags);
 	raw_spin_unlock_irq(&g->lock);
+	/* Nothing happened: restart after the handler (or the freezer) */
 	if (proc == SACT_NONE)
-		return -EINTR;
+		return -ERESTARTSYS;
 
 	/*
 	 * Picked: the irq_work reads &sb until it stores sb.done, before it
@@ -778,8 +808,8 @@ static struct task_struct *sact_grant_waiter(struct sact_standby_wait *sb,
 /**
  * sact_grant() - give a P to a worker that waits for one
  * @g:		the group (current->mm == g->mm)
- * @a:		checked by the caller: ->worker < SACT_MAX_WORKERS, ->proc <
- *		nr_procs, ->flags 0 or %SACT_GRANT_STANDBY (with ->seq)
+ * @a:		checked by the caller: ->proc < nr_procs, ->flags 0 or
+ *		%SACT_GRANT_STANDBY (with ->seq)
  *
  * Without flags the worker must be blocked, by a block that took its P
  * (it takes the granted one when it unblocks), or parked by strict mode
@@ -793,20 +823,27 @@ static struct task_struct *sact_grant_waiter(struct sact_standby_wait *sb,
  * is not given a second one.
  *
  * CONTEXT: process context.
- * Return: 0, -ENOENT (no such worker), -EAGAIN (it waits for no P: not
- * blocked, or its block took no P, or its standby episode ->seq is over),
- * -EBUSY (it has a P coming, or ->proc is neither FREE nor the caller's).
+ * Return: 0, -EINVAL (->worker beyond the cap), -ENOENT (no such worker),
+ * -EAGAIN (it waits for no P: not blocked, or its block took no P, or its
+ * standby episode ->seq is over), -EBUSY (it has a P coming - a grant not
+ * yet taken, also a %SACT_GRANT_STANDBY one -, or ->proc is neither FREE
+ * nor the caller's).
  */
 int sact_grant(struct sact_group *g, const struct sact_grant *a)
 {
 	bool standby = a->flags & SACT_GRANT_STANDBY;
-	struct sact_mslot *ms = &g->mslots[a->worker];
 	struct task_struct *wake = NULL;
+	struct sact_mslot *ms;
 	struct sact_worker *w, *me;
 	u32 old, owner, proc = a->proc;
 	int ret = 0;
 
 	raw_spin_lock_irq(&g->lock);
+	if (a->worker >= g->max_workers) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	ms = &g->mslots[a->worker];
 	w = g->workers[a->worker];
 	if (!w || test_bit(SACT_WF_DEAD, &w->flags)) {
 		ret = -ENOENT;
@@ -817,6 +854,11 @@ int sact_grant(struct sact_group *g, const struct sact_grant *a)
 		    test_bit(SACT_WF_PARKED, &w->flags) ||
 		    READ_ONCE(ms->standby_seq) != a->seq) {
 			ret = -EAGAIN;
+			goto out_unlock;
+		}
+		/* one pending grant: a second would strand the first's P */
+		if (w->sb_grant != SACT_NONE) {
+			ret = -EBUSY;
 			goto out_unlock;
 		}
 	} else {
@@ -836,7 +878,7 @@ int sact_grant(struct sact_group *g, const struct sact_grant *a)
 	}
 	old = READ_ONCE(g->procs[proc].word);
 	owner = SACT_PW_OWNER(old);
-	me = sact_find_current(g);
+	me = sact_current_worker(g);
 	if (old != SACT_P_FREE &&
 	    !(me && owner == me->index &&
 	      (SACT_PW_STATE(old) == SACT_P_OWNED ||
@@ -850,6 +892,8 @@ int sact_grant(struct sact_group *g, const struct sact_grant *a)
 		goto out_unlock;
 	}
 	g->grants++;
+	trace_sact_grant(g, me ? me->index : SACT_NONE, a->worker, proc,
+			 standby);
 	if (standby) {
 		WRITE_ONCE(ms->standby_seq, ms->standby_seq + 1);
 		WRITE_ONCE(ms->kproc, proc);
@@ -868,6 +912,7 @@ int sact_grant(struct sact_group *g, const struct sact_grant *a)
 out_unlock:
 	raw_spin_unlock_irq(&g->lock);
 	if (wake) {
+		trace_sact_standby_wake(g, a->worker, proc);
 		wake_up_process(wake);
 		put_task_struct(wake);
 	}

@@ -18,9 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define sact_config sact_kconfig
 #include <linux/sact.h>
-#undef sact_config
 
 #include <sact.h>
 

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * badinput.c - every ioctl and mmap rejects bad input with its documented
- * errno; the caps (standbys are in handoff.c) hold; a full ring counts
- * overflows and never overwrites; two groups of two processes see nothing
- * of each other.
+ * errno; the caps (standbys are in handoff.c) hold; two groups of two
+ * processes see nothing of each other.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -35,7 +35,7 @@ static const struct {
 	unsigned long cmd;
 	uint32_t size;
 } cmds[] = {
-	{ "CONFIG", SACT_IOC_CONFIG, sizeof(struct sact_config) },
+	{ "CONFIG", SACT_IOC_CONFIG, SACT_CONFIG_SIZE_VER0 },
 	{ "REGISTER", SACT_IOC_REGISTER, sizeof(struct sact_worker_args) },
 	{ "UNREGISTER", SACT_IOC_UNREGISTER, sizeof(struct sact_worker_args) },
 	{ "STANDBY", SACT_IOC_STANDBY, sizeof(struct sact_standby) },
@@ -90,17 +90,17 @@ TEST_F(bad, unknown_commands)
 	uint32_t buf[16] = { 16 * 4 };
 
 	EXPECT_EQ(-ENOTTY, kt_ioctl(self->g.fd, _IO(SACT_IOC_MAGIC, 0x07), buf));
-	/* a known number with the wrong size or direction is another cmd */
 	EXPECT_EQ(-ENOTTY, kt_ioctl(self->g.fd,
-		  _IOW(SACT_IOC_MAGIC, 0x02, uint64_t), buf));
+		  _IOWR(SACT_IOC_MAGIC, 0x07, struct sact_counters), buf));
+	/* a known number of another type (size and direction: see abi.c) */
 	EXPECT_EQ(-ENOTTY, kt_ioctl(self->g.fd,
-		  _IOR(SACT_IOC_MAGIC, 0x06, struct sact_counters), buf));
+		  _IOW(SACT_IOC_MAGIC + 1, 0x02, struct sact_worker_args), buf));
 	EXPECT_EQ(-ENOTTY, kt_ioctl(self->g.fd, _IO('T', 1), buf));
 }
 
 TEST_F(bad, flags_reserved_indexes)
 {
-	struct sact_config c = { .size = sizeof(c), .nr_procs = 1 };
+	struct sact_group_config c = { .size = sizeof(c), .nr_procs = 1 };
 	struct sact_worker_args a = { .size = sizeof(a) };
 	struct sact_standby s = { .size = sizeof(s) };
 	struct sact_grant gr = { .size = sizeof(gr) };
@@ -262,8 +262,10 @@ TEST_F(bad, mmap_rules)
 	/* the layout the header announces */
 	EXPECT_EQ(SACT_MAX_PROCS, self->g.hdr->max_procs);
 	EXPECT_EQ(SACT_MAX_WORKERS, self->g.hdr->max_workers);
-	EXPECT_EQ(SACT_RING_ENTRIES, self->g.hdr->ring_entries);
-	EXPECT_EQ(SACT_SHM_RING_OFFSET, self->g.hdr->ring_offset);
+	EXPECT_EQ(SACT_SHM_PROCS_OFFSET, self->g.hdr->procs_offset);
+	EXPECT_EQ(SACT_SHM_WORKERS_OFFSET, self->g.hdr->workers_offset);
+	EXPECT_EQ(0, self->g.hdr->__reserved0);	/* ABI 1's ring */
+	EXPECT_EQ(0, self->g.hdr->__reserved1);
 	EXPECT_EQ(SACT_P_FREE, self->g.procs[0].word);
 	EXPECT_EQ(SACT_NONE, self->g.ms[0].proc);
 }
@@ -317,48 +319,112 @@ TEST(groups_per_user_cap)
 	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
-/*
- * Ring overflow: with nobody consuming, the ring keeps the first
- * SACT_RING_ENTRIES events and counts every later one; a tail ahead of the
- * head (garbage) drops and counts too.
- */
-TEST_F(bad, ring_overflow_counted)
+static int write_file(const char *path, const char *s)
 {
-	struct kgroup *g = &self->g;
-	struct sact_counters c;
-	uint64_t events, i, before;
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
 
-	ASSERT_EQ(0, kg_register(g, 0));
-	while ((c = kg_counters(g)).blocks < SACT_RING_ENTRIES / 2 + 50) {
-		kg_running(g, 0, 0);
-		usleep(20);
-		kg_idle(g, 0);
-	}
-	events = c.blocks + c.unblocks;
-	EXPECT_EQ(c.blocks, c.unblocks);
-	EXPECT_EQ(events - SACT_RING_ENTRIES, c.ring_overflows);
-	EXPECT_EQ(c.ring_overflows, g->hdr->ring_overflows);
-	EXPECT_EQ(SACT_RING_ENTRIES, g->hdr->ring_head);
-	for (i = 0; i < SACT_RING_ENTRIES; i++) {
-		ASSERT_EQ(i % 2 ? SACT_EV_UNBLOCKED : SACT_EV_BLOCKED,
-			  g->ring[i].type);
-		ASSERT_EQ(0, g->ring[i].worker);
-	}
-	ASSERT_EQ(SACT_RING_ENTRIES, kg_drain(g, NULL, NULL));
+	if (fd < 0)
+		return -1;
+	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
+		ret = -1;
+	close(fd);
+	return ret;
+}
 
-	/* a garbage tail: everything after is dropped and counted */
-	g->hdr->ring_tail = g->hdr->ring_head + 12345;
-	before = c.ring_overflows;
-	/* a certain block, not a usleep() whose timer may expire first */
-	ASSERT_EQ(0, kt_block_once(g, 0, 0));
-	c = kg_counters(g);
-	EXPECT_EQ(before + (c.blocks + c.unblocks - events), c.ring_overflows);
-	EXPECT_EQ(SACT_RING_ENTRIES, g->hdr->ring_head);
-	/* a sane tail again: recording resumes */
-	g->hdr->ring_tail = g->hdr->ring_head;
-	ASSERT_EQ(0, kt_block_once(g, 0, 0));
-	EXPECT_LT(SACT_RING_ENTRIES, g->hdr->ring_head);
-	EXPECT_EQ(c.ring_overflows, KG_COUNTER(g, ring_overflows));
+#define NS_CAP	3
+
+/*
+ * In a user namespace (made by B, a child of the test: its owner is
+ * root), NS_CAP + 1 processes with as many different uids, each mapped
+ * to its own uid outside, open a group each: the cap counts them against
+ * the namespace's owner, so the last gets EMFILE.  B's exit status says
+ * how many opens succeeded (and 100 + errno class on setup failure).
+ */
+static int userns_opener(int up_fd, int go_fd)
+{
+	pid_t kids[NS_CAP + 1];
+	int res[2], i, n = 0, err = 0;
+	char c;
+
+	if (unshare(CLONE_NEWUSER))
+		return 100;
+	if (write(up_fd, "u", 1) != 1 || read(go_fd, &c, 1) != 1)
+		return 101;		/* the parent wrote our maps */
+	if (pipe(res))
+		return 102;
+	for (i = 1; i <= NS_CAP + 1; i++) {
+		pid_t p = fork();
+
+		if (p < 0)
+			return 103;
+		kids[i - 1] = p;
+		if (p == 0) {
+			int fd;
+
+			close(res[0]);
+			if (setresgid(i, i, i) || setresuid(i, i, i))
+				_exit(1);
+			fd = open(SACT_DEVICE, O_RDWR | O_CLOEXEC);
+			c = fd >= 0 ? 'o' : errno == EMFILE ? 'm' : 'e';
+			if (write(res[1], &c, 1) != 1)
+				_exit(2);
+			pause();	/* hold the group until killed */
+			_exit(0);
+		}
+		if (read(res[0], &c, 1) != 1)
+			return 104;
+		n += c == 'o';
+		err |= c == 'e';
+	}
+	for (i = 0; i <= NS_CAP; i++) {
+		kill(kids[i], SIGKILL);
+		waitpid(kids[i], NULL, 0);
+	}
+	return err ? 105 : n;
+}
+
+TEST(groups_cap_counts_a_user_namespace_against_its_owner)
+{
+	unsigned int saved = read_param("max_groups_per_user");
+	char path[64], cap[16];
+	int go[2], up[2], status, fd, opened = -1;
+	pid_t pid;
+
+	sact_open_dev_or_skip(_metadata, &fd);
+	close(fd);
+	if (geteuid())
+		SKIP(return, "needs root (the uid maps, the module parameter)");
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(up));
+	snprintf(cap, sizeof(cap), "%d", NS_CAP);
+	ASSERT_EQ(0, write_file("/sys/module/sact/parameters/max_groups_per_user",
+				cap));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(go[1]);
+		close(up[0]);
+		_exit(userns_opener(up[1], go[0]));
+	}
+	close(go[0]);
+	close(up[1]);
+	/* once it is in its namespace: uids 0..63 there are 600000.. here */
+	if (read(up[0], path, 1) == 1) {
+		snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
+		EXPECT_EQ(0, write_file(path, "0 600000 64"));
+		snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
+		EXPECT_EQ(0, write_file(path, "0 600000 64"));
+		EXPECT_EQ(1, write(go[1], "g", 1));
+	}
+	close(go[1]);
+	EXPECT_EQ(pid, waitpid(pid, &status, 0));
+	if (WIFEXITED(status))
+		opened = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		opened = -WTERMSIG(status);
+	snprintf(cap, sizeof(cap), "%u", saved);
+	write_file("/sys/module/sact/parameters/max_groups_per_user", cap);
+	EXPECT_EQ(NS_CAP, opened);
 }
 
 static int send_fd(int sock, int fd)
@@ -446,7 +512,7 @@ TEST_F(bad, two_processes_isolated)
 	EXPECT_EQ(4, c.blocks);
 	EXPECT_EQ(4, c.unblocks);
 	EXPECT_EQ(4, c.handoffs);
-	EXPECT_EQ(8, kg_drain(g, NULL, NULL));
+	EXPECT_EQ(4, g->ms[0].blocks);
 	ASSERT_EQ(1, write(sv[0], "g", 1));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));

@@ -2,14 +2,16 @@
 /*
  * handoff.c - upcalls and strict mode: a standby parked in the module is
  * woken holding the blocked worker's P (preferring one that parked on the
- * blocking CPU); a signal ends a park; in a strict group an unblocked
- * worker whose P was handed off parks until it is granted one, reclaims a
- * free one, or gets a signal.
+ * blocking CPU); a signal ends a park, but a STANDBY is restarted after a
+ * SA_RESTART handler or a stop; in a strict group an unblocked worker
+ * whose P was handed off parks until it is granted one, reclaims a free
+ * one, or gets a signal (and then holds none: kproc says so).
  *
  * M 0 is the test's main thread and holds P 0; standbys are M 1, 2...
  */
 #include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include "sact_test.h"
 #include "kmod_util.h"
@@ -90,7 +92,6 @@ TEST_F(ho, standby_gets_the_p)
 {
 	struct kgroup *g = &self->g;
 	struct sact_counters c;
-	struct sact_event e;
 	struct sb s;
 
 	sb_start(_metadata, &s, g, 1, -1, -1);
@@ -115,14 +116,9 @@ TEST_F(ho, standby_gets_the_p)
 	EXPECT_EQ(1, c.upcalls);
 	EXPECT_EQ(0, c.standbys);
 	EXPECT_EQ(1, c.workers);
-	ASSERT_EQ(2, kg_drain(g, NULL, NULL));
-	e = g->ring[0];
-	EXPECT_EQ(SACT_EV_BLOCKED, e.type);
-	EXPECT_EQ(0, e.worker);
-	EXPECT_EQ(0, e.proc);
-	EXPECT_EQ(1, e.to);
-	EXPECT_EQ(SACT_EVF_HANDOFF, e.flags);
-	EXPECT_EQ(SACT_EV_UNBLOCKED, g->ring[1].type);
+	EXPECT_EQ(1, g->procs[0].handoffs);
+	EXPECT_EQ(1, g->ms[0].blocks);
+	EXPECT_EQ(1, g->ms[0].unblocks);
 }
 
 /* Two standbys pinned to CPU 0 and 1: the one on the blocking CPU wins. */
@@ -219,11 +215,6 @@ TEST_F(ho, strict_park_until_grant)
 	EXPECT_EQ(1, c.strict_parks);
 	EXPECT_EQ(1, c.grants);
 	EXPECT_EQ(0, c.reclaims);
-	ASSERT_EQ(2, kg_drain(g, NULL, NULL));
-	EXPECT_EQ(SACT_EV_UNBLOCKED, g->ring[1].type);
-	EXPECT_EQ(0, g->ring[1].proc);
-	EXPECT_EQ(SACT_NONE, g->ring[1].to);
-	EXPECT_EQ(SACT_EVF_PARKED, g->ring[1].flags);
 }
 
 /* Strict, no standby: the P went FREE; the unblock takes it back. */
@@ -241,8 +232,7 @@ TEST_F(ho, strict_reclaims_free_p)
 	EXPECT_EQ(1, c.handoffs);
 	EXPECT_EQ(1, c.reclaims);
 	EXPECT_EQ(0, c.strict_parks);
-	ASSERT_EQ(2, kg_drain(g, NULL, NULL));
-	EXPECT_EQ(0, g->ring[1].to);
+	EXPECT_EQ(0, g->ms[0].kproc);
 }
 
 struct kicker {
@@ -285,6 +275,129 @@ TEST_F(ho, strict_park_ends_on_signal)
 	EXPECT_EQ(1, c.strict_parks);
 	EXPECT_EQ(0, c.grants);
 	EXPECT_EQ(1, c.unblocks);
+}
+
+/*
+ * Strict: a park that a signal ends gives no P, and the slot says so
+ * (kproc SACT_NONE), though an earlier reclaim had set kproc.
+ */
+TEST_F(ho, strict_park_ended_by_signal_leaves_no_kproc)
+{
+	struct kgroup *g = &self->g;
+	struct kicker k = { .g = g, .target = pthread_self() };
+	pthread_t kt;
+	struct sb s;
+
+	ASSERT_EQ(0, kg_config(g, SACT_CONFIG_STRICT, 1));
+	ASSERT_EQ(0, kt_block_once(g, 0, 0));	/* a reclaim: kproc 0 */
+	ASSERT_EQ(0, g->ms[0].kproc);
+	sb_start(_metadata, &s, g, 1, -1, -1);
+	wait_standbys(_metadata, g, 1);
+	ASSERT_EQ(0, pthread_create(&kt, NULL, kick_when_parked, &k));
+	ASSERT_EQ(0, kt_block_once(g, 0, 0));
+	ASSERT_EQ(0, pthread_join(kt, NULL));
+	ASSERT_EQ(0, pthread_join(s.t, NULL));
+	EXPECT_TRUE(k.ok);
+	EXPECT_EQ(0, s.ret);
+	EXPECT_EQ(SACT_PW(SACT_P_HANDOFF, 1), kg_pword(g, 0));
+	EXPECT_EQ(SACT_NONE, g->ms[0].kproc);
+	EXPECT_EQ(1, KG_COUNTER(g, strict_parks));
+}
+
+static atomic_int usr2_seen;
+
+static void on_sigusr2(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&usr2_seen, 1);
+}
+
+/*
+ * A signal whose handler has SA_RESTART: STANDBY is restarted (it
+ * returned -EINTR), and then returns the P a block hands it.
+ */
+TEST_F(ho, standby_restarts_after_a_handler)
+{
+	struct sigaction sa = { .sa_handler = on_sigusr2,
+				.sa_flags = SA_RESTART };
+	struct kgroup *g = &self->g;
+	struct sb s;
+
+	ASSERT_EQ(0, sigaction(SIGUSR2, &sa, NULL));
+	atomic_store(&usr2_seen, 0);
+	sb_start(_metadata, &s, g, 1, -1, -1);
+	wait_standbys(_metadata, g, 1);
+	ASSERT_EQ(0, pthread_kill(s.t, SIGUSR2));
+	ASSERT_TRUE(kt_wait_until(atomic_load(&usr2_seen) == 1));
+	/* it left the ioctl for the handler: back in it, or returned */
+	ASSERT_TRUE(kt_wait_until(KG_COUNTER(g, standbys) == 1 ||
+				  s.ret != -1000));
+	EXPECT_EQ(-1000, s.ret);
+	ASSERT_EQ(1, KG_COUNTER(g, standbys));
+	ASSERT_EQ(0, kt_block_once(g, 0, 0));
+	ASSERT_EQ(0, pthread_join(s.t, NULL));
+	EXPECT_EQ(0, s.ret);
+	EXPECT_EQ(SACT_PW(SACT_P_HANDOFF, 1), kg_pword(g, 0));
+}
+
+/*
+ * Job control: SIGSTOP then SIGCONT of a process whose standby is
+ * parked.  The stop interrupts the ioctl; with no handler to run, it is
+ * restarted, and the standby still gets the next handoff.  (The freezer
+ * of cgroup v2 and suspend's stop tasks the same way; TASK_FREEZABLE
+ * lets suspend freeze it without even waking it.)
+ */
+static int stop_child(int wfd, int rfd)
+{
+	struct kgroup g;
+	struct sb s;
+	char go;
+
+	if (kg_open(&g) || kg_register(&g, 0) || !kg_acquire(&g, 0, 0))
+		return 10;
+	s = (struct sb){ .g = &g, .m = 1, .cpu = -1, .ret = -1000,
+			 .grant_to = -1 };
+	if (pthread_create(&s.t, NULL, sb_main, &s))
+		return 11;
+	if (!kt_wait_until(KG_COUNTER(&g, standbys) == 1))
+		return 12;
+	if (write(wfd, "r", 1) != 1 || read(rfd, &go, 1) != 1)
+		return 13;
+	/* stopped and continued meanwhile */
+	if (!kt_wait_until(KG_COUNTER(&g, standbys) == 1 || s.ret != -1000))
+		return 14;
+	if (s.ret != -1000)
+		return 20 + (s.ret == -EINTR);	/* 21: -EINTR */
+	if (kt_block_once(&g, 0, 0) || pthread_join(s.t, NULL))
+		return 15;
+	return s.ret == 0 ? 0 : 16;
+}
+
+TEST(standby_survives_sigstop_sigcont)
+{
+	int up[2], down[2], st, fd;
+	pid_t pid;
+	char r;
+
+	sact_open_dev_or_skip(_metadata, &fd);
+	close(fd);
+	ASSERT_EQ(0, pipe(up));
+	ASSERT_EQ(0, pipe(down));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(stop_child(up[1], down[0]));
+	ASSERT_EQ(1, read(up[0], &r, 1));
+	ASSERT_EQ(0, kill(pid, SIGSTOP));
+	ASSERT_EQ(pid, waitpid(pid, &st, WUNTRACED));
+	ASSERT_TRUE(WIFSTOPPED(st));
+	ASSERT_EQ(0, kill(pid, SIGCONT));
+	ASSERT_EQ(pid, waitpid(pid, &st, WCONTINUED));
+	ASSERT_TRUE(WIFCONTINUED(st));
+	ASSERT_EQ(1, write(down[1], "g", 1));
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(0, WEXITSTATUS(st));
 }
 
 static uint32_t fword;
@@ -338,8 +451,7 @@ TEST_F(ho, strict_grant_before_unblock)
 	EXPECT_EQ(1, c.blocks);
 	EXPECT_EQ(1, c.grants);
 	EXPECT_EQ(0, c.strict_parks);
-	ASSERT_EQ(2, kg_drain(g, NULL, NULL));
-	EXPECT_EQ(0, g->ring[1].to);
+	EXPECT_EQ(0, g->ms[0].kproc);
 }
 
 static uint32_t tword;
@@ -399,8 +511,6 @@ TEST_F(ho, grant_rules)
 	EXPECT_EQ(1, KG_COUNTER(g, grants));
 	EXPECT_EQ(1, KG_COUNTER(g, blocks));
 	EXPECT_EQ(1, KG_COUNTER(g, unblocks));
-	ASSERT_EQ(2, kg_drain(g, NULL, NULL));
-	EXPECT_EQ(0, g->ring[1].to);
 }
 
 /*

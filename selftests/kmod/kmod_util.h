@@ -33,8 +33,6 @@ struct kgroup {
 	struct sact_shm_header *hdr;
 	struct sact_proc *procs;
 	struct sact_mslot *ms;
-	struct sact_event *ring;
-	uint64_t tail;		/* events consumed by kg_drain() */
 };
 
 static inline uint64_t kt_now_ns(void)
@@ -81,7 +79,6 @@ static inline int kg_open(struct kgroup *g)
 	g->hdr = g->shm;
 	g->procs = (void *)((char *)g->shm + SACT_SHM_PROCS_OFFSET);
 	g->ms = (void *)((char *)g->shm + SACT_SHM_WORKERS_OFFSET);
-	g->ring = (void *)((char *)g->shm + SACT_SHM_RING_OFFSET);
 	return 0;
 }
 
@@ -110,12 +107,21 @@ static inline void kg_close(struct kgroup *g)
 	ASSERT_TRUE(kg_acquire(g, 0, 0));				\
 } while (0)
 
+/*
+ * CONFIG in its first published form (16 bytes, the old number), as every
+ * module version takes it: the default cap.  (The cap: abi.c.)
+ */
+struct kt_config_ver0 {
+	uint32_t size, flags, nr_procs, max_workers;
+};
+#define KT_IOC_CONFIG_VER0	_IOW(SACT_IOC_MAGIC, 0x01, struct kt_config_ver0)
+
 static inline int kg_config(struct kgroup *g, uint32_t flags, uint32_t nr)
 {
-	struct sact_config c = { .size = sizeof(c), .flags = flags,
-				 .nr_procs = nr };
+	struct kt_config_ver0 c = { .size = sizeof(c), .flags = flags,
+				    .nr_procs = nr };
 
-	return kt_ioctl(g->fd, SACT_IOC_CONFIG, &c);
+	return kt_ioctl(g->fd, KT_IOC_CONFIG_VER0, &c);
 }
 
 static inline int kg_register(struct kgroup *g, uint32_t m)
@@ -195,26 +201,6 @@ static inline void kg_idle(struct kgroup *g, uint32_t m)
 static inline uint32_t kg_load(uint32_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
-
-/*
- * Consume the ring: call fn(ev, ctx) for each new event; return how many.
- */
-static inline unsigned int kg_drain(struct kgroup *g,
-				    void (*fn)(const struct sact_event *, void *),
-				    void *ctx)
-{
-	uint64_t head = __atomic_load_n(&g->hdr->ring_head, __ATOMIC_ACQUIRE);
-	unsigned int n = 0;
-
-	while (g->tail < head) {
-		if (fn)
-			fn(&g->ring[g->tail % SACT_RING_ENTRIES], ctx);
-		g->tail++;
-		n++;
-	}
-	__atomic_store_n(&g->hdr->ring_tail, g->tail, __ATOMIC_RELEASE);
-	return n;
 }
 
 static inline long kt_futex(uint32_t *uaddr, int op, uint32_t val)

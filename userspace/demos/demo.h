@@ -34,10 +34,7 @@
 
 #include <sact.h>
 
-/* The module's struct sact_config and the runtime's share a name. */
-#define sact_config sact_kconfig
 #include <linux/sact.h>
-#undef sact_config
 
 #define DEMO_SKIP	4	/* exit status: kselftest's KSFT_SKIP */
 

@@ -47,6 +47,7 @@ static long psize;
 static char *pages;
 static int uffd;
 static struct sact_mslot *kslots;	/* the module's M slots (read only) */
+static uint32_t kmax_workers;		/* their number: the group's cap */
 static int64_t t0;
 
 static struct {
@@ -67,7 +68,7 @@ static double ms(void)
 /* The M slot of thread tid, or -1. */
 static int slot_of(pid_t tid)
 {
-	for (int i = 0; i < SACT_MAX_WORKERS; i++)
+	for (uint32_t i = 0; i < kmax_workers; i++)
 		if (__atomic_load_n(&kslots[i].tid, __ATOMIC_RELAXED) ==
 		    (uint32_t)tid)
 			return i;
@@ -233,11 +234,20 @@ static void first_g(void *arg)
 static struct sact_mslot *find_slots(void)
 {
 	int fd = demo_group_fd();
+	struct sact_shm_header *hdr;
 	char *shm;
+	size_t size;
 
 	if (fd < 0)
 		return NULL;
-	shm = mmap(NULL, SACT_SHM_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	/* the area's length and the cap are in its first page */
+	hdr = mmap(NULL, SACT_SHM_PROCS_OFFSET, PROT_READ, MAP_SHARED, fd, 0);
+	if (hdr == MAP_FAILED)
+		return NULL;
+	size = hdr->size;
+	kmax_workers = hdr->max_workers;
+	munmap(hdr, SACT_SHM_PROCS_OFFSET);
+	shm = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 	return shm == MAP_FAILED ? NULL :
 	       (void *)(shm + SACT_SHM_WORKERS_OFFSET);
 }

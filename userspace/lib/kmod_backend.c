@@ -127,9 +127,9 @@
  * standby's last look at sched.exiting and its entry into the ioctl is
  * lost (the only timed retry; it runs only at the end of sact_run).
  *
- * Rejected: reading the module's event ring (one more consumer on the hot
- * path: the words already say everything the scheduler needs; the ring
- * tail is advanced only so the module does not count overflows); a
+ * Rejected: reading the module's events (ABI 1's ring, now its
+ * tracepoints: one more consumer on the hot path, and the words already
+ * say everything the scheduler needs); a
  * monitor thread granting FREE Ps to waiting Ms and kicking standbys
  * (the previous design: up to 1-2 ms late, and one more thread); waking
  * module standbys from startm() with a signal (a signal sent between the
@@ -145,12 +145,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
-/* The module's struct sact_config and the runtime's share a name. */
-#define sact_config sact_kconfig
 #include <linux/sact.h>
-#undef sact_config
-/* SACT_IOC_CONFIG names the struct: expand it with the module's */
-#define KIOC_CONFIG	_IOW(SACT_IOC_MAGIC, 0x01, struct sact_kconfig)
 
 #include "internal.h"
 
@@ -161,7 +156,7 @@
 
 static int kfd = -1;
 static void *kshm;
-static struct sact_shm_header *khdr;
+static size_t kshm_size;		/* the group's area, as CONFIG said */
 static struct sact_proc *kprocs;
 static struct sact_mslot *kslots;
 static int ksig;			/* wakes module standbys at exit */
@@ -267,11 +262,6 @@ static void takeover(struct m *m, int p)
 		atomic_fetch_add(&sched.handoffs, 1);
 	m->p = pp;
 	__atomic_store_n(&m->ks->proc, (uint32_t)p, __ATOMIC_RELAXED);
-	/* nobody reads the event ring: keep the module from counting
-	 * overflows (the words carry what we need) */
-	__atomic_store_n(&khdr->ring_tail,
-			 __atomic_load_n(&khdr->ring_head, __ATOMIC_ACQUIRE),
-			 __ATOMIC_RELEASE);
 }
 
 /*
@@ -563,15 +553,16 @@ static void ksig_handler(int sig)
 static int kmod_init(void)
 {
 	struct sact_version v = { .size = sizeof(v) };
-	struct sact_kconfig c = { .size = sizeof(c) };
+	struct sact_group_config c = { .size = sizeof(c) };
 	struct sigaction sa;
 	int err;
 
-	if (sched.nprocs > SACT_MAX_PROCS || sched.mkeep > SACT_MAX_WORKERS)
+	/* a slot in the module for every M the runtime may create */
+	if (sched.mmax > SACT_WORKERS_LIMIT)
+		sched.mmax = SACT_WORKERS_LIMIT;
+	c.max_workers = (uint32_t)sched.mmax;
+	if (sched.nprocs > SACT_MAX_PROCS || sched.mkeep > sched.mmax)
 		return -E2BIG;
-	/* an M is a worker of the module's: index < SACT_MAX_WORKERS */
-	if (sched.mmax > SACT_MAX_WORKERS)
-		sched.mmax = SACT_MAX_WORKERS;
 	kfd = open(SACT_DEVICE, O_RDWR | O_CLOEXEC);
 	if (kfd < 0)
 		return errno == ENOENT ? -ENODEV : -errno;
@@ -580,19 +571,18 @@ static int kmod_init(void)
 		goto out_close;
 	c.flags = SACT_CONFIG_POOL | (kstrict() ? SACT_CONFIG_STRICT : 0);
 	c.nr_procs = (uint32_t)sched.nprocs;
-	if (ioctl(kfd, KIOC_CONFIG, &c) < 0) {
+	if (ioctl(kfd, SACT_IOC_CONFIG, &c) < 0) {
 		/* EINVAL: a module without POOL (older than this library) */
 		err = errno == EINVAL ? -EPROTO : -errno;
 		goto out_close;
 	}
-	kshm = mmap(NULL, SACT_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		    kfd, 0);
+	kshm_size = c.shm_size;
+	kshm = mmap(NULL, kshm_size, PROT_READ | PROT_WRITE, MAP_SHARED, kfd, 0);
 	if (kshm == MAP_FAILED) {
 		err = -errno;
 		kshm = NULL;
 		goto out_close;
 	}
-	khdr = kshm;
 	kprocs = (void *)((char *)kshm + SACT_SHM_PROCS_OFFSET);
 	kslots = (void *)((char *)kshm + SACT_SHM_WORKERS_OFFSET);
 	/* the words say what sact_run set up: P0 with M0, the rest idle */
@@ -621,7 +611,7 @@ out_close:
 static void kmod_fini(void)
 {
 	sigaction(ksig, &ksig_old, NULL);
-	munmap(kshm, SACT_SHM_SIZE);
+	munmap(kshm, kshm_size);
 	kshm = NULL;
 	close(kfd);
 	kfd = -1;

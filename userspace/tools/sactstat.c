@@ -3,6 +3,7 @@
  * sactstat - the counters of running sact groups, like vmstat.
  *
  *   sactstat [-g GROUP] [-f FILE] [interval [count]]
+ *   sactstat -t [-g GROUP]
  *
  * Reads the module's debugfs view, /sys/kernel/debug/sact/groups (header
  * line of column names, then one line of decimal fields per group; see
@@ -21,6 +22,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -94,6 +96,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s [-g GROUP] [-f FILE] [interval [count]]\n"
+		"       %s -t [-g GROUP]\n"
 		"\n"
 		"Show the counters of the running sact groups (sact.ko), one line per\n"
 		"group.  The first report gives totals since each group was opened;\n"
@@ -104,14 +107,16 @@ static void usage(FILE *f)
 		"\n"
 		"  -g GROUP  only the group with this id (the first column)\n"
 		"  -f FILE   read FILE instead of " GROUPS_FILE "\n"
+		"  -t        print the module's tracepoints (events/sact) as they\n"
+		"            come, a handoff timeline, until interrupted\n"
 		"  -h        this help\n"
 		"\n"
 		"Columns: blocks, unblocks (block episodes of workers), upcalls\n"
 		"(standbys woken with a P), handoffs (Ps taken from blocked workers),\n"
-		"sparks (strict-mode parks), overflows (events lost, ring full),\n"
+		"sparks (strict-mode parks), overflows (always 0 since ABI 2),\n"
 		"reclaims (strict unblocks that took their P back), grants.\n"
 		"Needs root (debugfs).  See sactstat(8), sact(4).\n",
-		prog);
+		prog, prog);
 }
 
 /*
@@ -280,12 +285,89 @@ static void timespec_add(struct timespec *t, const struct timespec *d)
 	}
 }
 
+/* --- -t: the live timeline from the module's tracepoints --------------- */
+
+#define TRACING_DIR	"/sys/kernel/tracing"
+
+static volatile sig_atomic_t trace_stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	trace_stop = 1;		/* no SA_RESTART: the read returns */
+}
+
+static int tracing_write(const char *file, const char *val)
+{
+	char path[256];
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), TRACING_DIR "/%s", file);
+	f = fopen(path, "we");
+	if (!f)
+		return -1;
+	ret = fputs(val, f) == EOF;
+	return fclose(f) || ret ? -1 : 0;
+}
+
+/*
+ * Enable the events/sact tracepoints (only group @group's with -g), print
+ * each event as it comes from trace_pipe - time, CPU, event, fields -
+ * until interrupted, then disable them again.
+ */
+static int trace_timeline(bool have_group, uint64_t group)
+{
+	struct sigaction sa = { .sa_handler = on_stop };
+	char filter[64], line[1024];
+	FILE *f;
+
+	if (access(TRACING_DIR "/events/sact", F_OK))
+		die(1, "no %s/events/sact: load sact.ko, mount tracefs, run as "
+		    "root", TRACING_DIR);
+	if (have_group)
+		snprintf(filter, sizeof(filter), "group == %" PRIu64, group);
+	else
+		snprintf(filter, sizeof(filter), "0");	/* no filter */
+	if (tracing_write("events/sact/filter", filter) ||
+	    tracing_write("events/sact/enable", "1"))
+		die(1, "cannot enable the sact tracepoints: %s",
+		    strerror(errno));
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	f = fopen(TRACING_DIR "/trace_pipe", "re");
+	if (!f) {
+		tracing_write("events/sact/enable", "0");
+		die(1, "%s/trace_pipe: %s", TRACING_DIR, strerror(errno));
+	}
+	/* enabled: the header says so to a reader waiting for it */
+	printf("%16s %4s  %s\n", "time", "cpu", "event: fields");
+	fflush(stdout);
+	while (!trace_stop && fgets(line, sizeof(line), f)) {
+		char *ev = strstr(line, ": sact_"), *ts, *cpu;
+
+		if (!ev || !(cpu = strchr(line, '[')))
+			continue;
+		*ev = '\0';
+		ts = strrchr(line, ' ');
+		printf("%16s %4.*s  %s", ts ? ts + 1 : "?",
+		       (int)strcspn(cpu + 1, "]"), cpu + 1, ev + 2);
+		if (fflush(stdout) == EOF)
+			break;		/* the reader went away */
+	}
+	fclose(f);
+	tracing_write("events/sact/enable", "0");
+	tracing_write("events/sact/filter", "0");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = GROUPS_FILE;
 	struct sample cur = { 0 }, prev = { 0 }, tmp;
 	struct timespec interval = { 0 }, next;
 	bool custom = false, have_group = false, have_interval = false;
+	bool trace = false;
 	unsigned long long count = 0;	/* 0: forever */
 	uint64_t group = 0;
 	char *end;
@@ -295,7 +377,7 @@ int main(int argc, char **argv)
 		prog = strrchr(argv[0], '/') + 1;
 	else if (argv[0] && argv[0][0])
 		prog = argv[0];
-	while ((opt = getopt(argc, argv, "+g:f:h")) != -1) {
+	while ((opt = getopt(argc, argv, "+g:f:th")) != -1) {
 		switch (opt) {
 		case 'g':
 			if (!parse_u64(optarg, &group))
@@ -307,6 +389,9 @@ int main(int argc, char **argv)
 			path = optarg;
 			custom = true;
 			break;
+		case 't':
+			trace = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -315,10 +400,12 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (argc - optind > 2) {
+	if (argc - optind > 2 || (trace && (custom || optind < argc))) {
 		usage(stderr);
 		return 2;
 	}
+	if (trace)
+		return trace_timeline(have_group, group);
 	if (optind < argc) {
 		if (!parse_interval(argv[optind], &interval))
 			die(2, "the interval must be a positive number of "

@@ -5,17 +5,27 @@
  * A *group* is one open file of /dev/sact.  It belongs to the mm (process)
  * that opened it: every ioctl but %SACT_IOC_VERSION, and mmap, fail with
  * -EPERM from any other mm (a forked child, a process the fd was passed to,
- * the image that replaced the opener by execve).  mmap of the fd (offset 0,
- * at most %SACT_SHM_SIZE bytes, never executable, not inherited by fork)
- * maps the group's shared memory, laid out below.
+ * the image that replaced the opener by execve).  mmap of the fd maps the
+ * group's shared memory, laid out below: MAP_SHARED only (a private
+ * mapping is -EINVAL), offset 0, at most sact_shm_header.size bytes, never
+ * executable (-EPERM), never inherited by fork (madvise(MADV_DOFORK) on it
+ * is -EINVAL), not growable by mremap.
  *
  * Size rules.  Every ioctl argument begins with a __u32 size (the caller's
  * sizeof), so the ABI can grow: the module accepts sizes from the first
  * published size up to its own, treats missing tail fields as zero, and
  * rejects a larger struct whose unknown tail is not zero (-E2BIG); a size
- * below the first published one is -EINVAL, an unreadable struct -EFAULT.
- * Reserved fields and unknown flags must be zero (-EINVAL).  Indexes out of
- * range are -EINVAL.  An unknown command is -ENOTTY.
+ * below the first published one is -EINVAL, one above a page -E2BIG, an
+ * unreadable struct -EFAULT.  Replies are written back only as far as the
+ * caller's size reaches.  Reserved fields and unknown flags must be zero
+ * (-EINVAL).  Indexes out of range are -EINVAL.
+ *
+ * Numbers.  The module dispatches on the ioctl's type (%SACT_IOC_MAGIC)
+ * and number (_IOC_NR) only: the size and direction bits that _IOW() and
+ * friends encode are ignored, the struct's own size field is the
+ * authority.  So a binary built against an older header, whose numbers
+ * encode the older sizes, keeps working as the structs grow.  A number
+ * the module does not know is -ENOTTY.
  *
  * Vocabulary (Go's): an M is a worker thread, a P the right to run user-level
  * threads (Gs).  Ps and Ms are named by their index in the shared arrays.
@@ -29,14 +39,24 @@
 #define SACT_DEVICE		"/dev/sact"
 #define SACT_IOC_MAGIC		0xb7
 
-/* Bumped on every incompatible change; compatible growth keeps it. */
-#define SACT_ABI_VERSION	1
+/*
+ * Bumped on every incompatible change; compatible growth keeps it.
+ * 2: the event ring is gone (tracepoints, events/sact/ in tracefs, say
+ * what it said); every other offset of the shared area is ABI 1's.
+ */
+#define SACT_ABI_VERSION	2
 
-/* Fixed capacities of a group (the layout below depends on them). */
+/* Capacities of a group (the layout below depends on them). */
 #define SACT_MAX_PROCS		64	/* P indexes 0..63 */
-#define SACT_MAX_WORKERS	128	/* M indexes 0..127: cap on workers */
+/*
+ * Workers (Ms): each group has its own cap, sact_group_config.max_workers,
+ * fixed when the group's layout is (see %SACT_IOC_CONFIG); M indexes are
+ * 0..cap-1.  0 asks for the default, %SACT_MAX_WORKERS; the cap may be up
+ * to %SACT_WORKERS_LIMIT (below the P word's 16-bit owner field).
+ */
+#define SACT_MAX_WORKERS	128	/* the default cap on workers */
+#define SACT_WORKERS_LIMIT	16384	/* the largest cap a group may ask */
 #define SACT_MAX_STANDBY	32	/* cap on Ms parked in SACT_IOC_STANDBY */
-#define SACT_RING_ENTRIES	1024	/* events; a power of two */
 
 #define SACT_NONE		0xffffffffU	/* "no P" / "no M" */
 
@@ -77,25 +97,25 @@
  *     state == SACT_M_RUNNING and proc == p) and blocks in the kernel (it
  *     leaves the CPU and is not runnable: a sleeping syscall, a page fault
  *     that waits for I/O, a futex).  If word[p] is OWNED|m (or HANDOFF|m),
- *     the kernel moves it to FREE, counts a handoff and records a BLOCKED
- *     event with to == SACT_NONE.  Any M may then acquire p.
+ *     the kernel moves it to FREE and counts a handoff (tracepoints
+ *     sact_block, sact_handoff with to == SACT_NONE).  Any M may then
+ *     acquire p.
  *
  * (2) Block with a standby.  As (1), but an M is parked in
  *     %SACT_IOC_STANDBY: the kernel picks one (preferring one that last ran
- *     on the blocking CPU), moves word[p] to HANDOFF|s, records BLOCKED with
- *     to == s, and wakes s (from an irq_work, right after the switch).  The
- *     ioctl of s returns p.  No thread is created.
+ *     on the blocking CPU), moves word[p] to HANDOFF|s (sact_handoff with
+ *     to == s), and wakes s (from an irq_work, right after the switch:
+ *     sact_standby_wake).  The ioctl of s returns p.  No thread is created.
  *
  * (3) Acknowledge.  s runs G code on p.  It may leave the word HANDOFF|s
  *     (the kernel treats HANDOFF|s like OWNED|s) or cmpxchg it to OWNED|s.
  *
- * (4) Unblock, strict group.  When m runs again it records UNBLOCKED before
- *     it returns to user space.  In a %SACT_CONFIG_STRICT group, if its P was
+ * (4) Unblock, strict group.  When m runs again it counts an unblock
+ *     (sact_unblock) before it returns to user space.  In a %SACT_CONFIG_STRICT group, if its P was
  *     taken at (1)/(2), the kernel takes that P back if it is still FREE;
  *     failing that, m parks in the kernel until (5) or a signal,
  *     so no more Ms than Ps run G code even across blocking that no wrapper
- *     saw.  The P m ends up with (or SACT_NONE) is in sact_mslot.kproc and in
- *     the event's to field.  Without STRICT the kernel does not touch Ps on
+ *     saw.  The P m ends up with (or SACT_NONE) is in sact_mslot.kproc.  Without STRICT the kernel does not touch Ps on
  *     unblock: user space checks word[p] after every call that may block.
  *
  * (5) Grant.  %SACT_IOC_GRANT moves a P that is FREE, or held by the
@@ -142,55 +162,53 @@
  * view, never the kernel.
  */
 
-/* Offsets of the parts of the area (bytes from the start of the mapping). */
+/*
+ * Offsets of the parts of the area (bytes from the start of the mapping).
+ * The header and the Ps are at fixed offsets; the M slots follow, one per
+ * worker the group's cap allows, rounded up to a page, to the end of the
+ * area.  The header says how long the area is (also in the reply of
+ * %SACT_IOC_CONFIG): user space maps sact_shm_header.size bytes.
+ * SACT_SHM_SIZE is the length for the default cap.
+ */
 #define SACT_SHM_HEADER_OFFSET	0
 #define SACT_SHM_PROCS_OFFSET	4096
 #define SACT_SHM_WORKERS_OFFSET	8192
-#define SACT_SHM_RING_OFFSET	16384
-#define SACT_SHM_SIZE		(16384 + SACT_RING_ENTRIES * 32)
+#define SACT_SHM_WORKERS_BYTES(n) \
+	((((n) * 64U) + 4095U) & ~4095U)	/* n M slots, page rounded */
+#define SACT_SHM_SIZE_FOR(n) \
+	(SACT_SHM_WORKERS_OFFSET + SACT_SHM_WORKERS_BYTES(n))
+#define SACT_SHM_SIZE		SACT_SHM_SIZE_FOR(SACT_MAX_WORKERS)
 
 /**
  * struct sact_shm_header - page 0 of the shared area
- * @size:	K, once at open: SACT_SHM_SIZE.
- * @abi:	K, once at open: SACT_ABI_VERSION.
- * @max_procs:	K, once at open: SACT_MAX_PROCS.
- * @max_workers: K, once at open: SACT_MAX_WORKERS.
- * @ring_entries: K, once at open: SACT_RING_ENTRIES.
- * @procs_offset: K, once at open: SACT_SHM_PROCS_OFFSET.
- * @workers_offset: K, once at open: SACT_SHM_WORKERS_OFFSET.
- * @ring_offset: K, once at open: SACT_SHM_RING_OFFSET.
+ *
+ * The fields written "once" are written before the area can be mapped.
+ * @size:	K, once: the area's length, SACT_SHM_SIZE_FOR(@max_workers).
+ * @abi:	K, once: SACT_ABI_VERSION.
+ * @max_procs:	K, once: SACT_MAX_PROCS.
+ * @max_workers: K, once: the group's cap on workers (M slots).
+ * @__reserved0: zero (ABI 1: the ring's entries).
+ * @procs_offset: K, once: SACT_SHM_PROCS_OFFSET.
+ * @workers_offset: K, once: SACT_SHM_WORKERS_OFFSET.
+ * @__reserved1: zero (ABI 1: the ring's offset).
  * @nr_procs:	K, by %SACT_IOC_CONFIG (plain store; informational).
  * @flags:	K, by %SACT_IOC_CONFIG: SACT_CONFIG_* (plain store).
- * @ring_head:	K, under the group lock, store-release after the event is
- *		written; U reads it with load-acquire.  Sequence number of the
- *		next event (monotonic; the slot is ring_head % ring_entries).
- * @ring_overflows: K (plain 64-bit store): events dropped because the ring
- *		was full.  Same value as sact_counters.ring_overflows.
- * @ring_tail:	U, store-release after it has read the events before it; K
- *		reads it once per event.  A full ring (head - tail >=
- *		ring_entries, also a tail ahead of the head) drops the event
- *		and counts an overflow; it never overwrites an unread event.
  * @__reserved: zero.
- * @__pad1:	zero (keeps @ring_tail on its own cache line).
- * @__pad2:	zero.
+ * @__reserved2: zero (ABI 1: the ring's head, overflow count and tail).
  */
 struct sact_shm_header {
 	__u32 size;
 	__u32 abi;
 	__u32 max_procs;
 	__u32 max_workers;
-	__u32 ring_entries;
+	__u32 __reserved0;
 	__u32 procs_offset;
 	__u32 workers_offset;
-	__u32 ring_offset;
+	__u32 __reserved1;
 	__u32 nr_procs;
 	__u32 flags;
 	__u32 __reserved[6];
-	__u64 ring_head;		/* offset 64 */
-	__u64 ring_overflows;
-	__u64 __pad1[6];
-	__u64 ring_tail;		/* offset 128: its own cache line */
-	__u64 __pad2[7];
+	__u64 __reserved2[16];		/* offset 64 */
 };
 
 /* sact_proc.word */
@@ -226,7 +244,7 @@ struct sact_proc {
 #define SACT_MK_PARKED		4U
 
 /**
- * struct sact_mslot - one M (SACT_MAX_WORKERS of them, 64 bytes each)
+ * struct sact_mslot - one M (the group's cap of them, 64 bytes each)
  * @state:	U (the M itself; plain 32-bit store), K reads it once when the
  *		M blocks: SACT_M_*.  Set SACT_M_RUNNING only while running G code.
  * @proc:	U (the M itself; plain 32-bit store, before @state goes to
@@ -234,10 +252,14 @@ struct sact_proc {
  * @kstate:	K, under the group lock: SACT_MK_*; U reads.
  * @kproc:	K, under the group lock: the P the kernel last gave this M
  *		(standby handoff, strict reclaim, grant), else SACT_NONE.
- * @blocks:	K: BLOCKED events of this M (wraps).
- * @unblocks:	K: UNBLOCKED events of this M (wraps).
+ * @blocks:	K: block episodes of this M (wraps).
+ * @unblocks:	K: their ends, the M about to return to user space (wraps).
  * @tid:	K: the registered thread's id, as gettid() returned it in
  *		that thread (0 when the slot is free).
+ *
+ * REGISTER resets @state (SACT_M_IDLE), @proc and @kproc (SACT_NONE) and
+ * @kstate: a worker at a reused index inherits nothing of the previous one
+ * but the counts and @standby_seq, which only grow.
  * @standby_seq: K, under the group lock: times this M was given a P as a
  *		standby (by a block (2), by %SACT_GRANT_STANDBY, or a FREE P
  *		at the entry of %SACT_IOC_STANDBY in a POOL group) (wraps).
@@ -256,36 +278,6 @@ struct sact_mslot {
 	__u32 tid;
 	__u32 standby_seq;
 	__u32 __pad[8];
-};
-
-/* sact_event.type */
-#define SACT_EV_BLOCKED		1U
-#define SACT_EV_UNBLOCKED	2U
-
-/* sact_event.flags */
-#define SACT_EVF_HANDOFF	0x1U	/* BLOCKED: the P was taken from the M */
-#define SACT_EVF_PARKED		0x2U	/* UNBLOCKED: strict park followed */
-
-/**
- * struct sact_event - one ring entry (32 bytes), K writes, U reads
- * @type:	SACT_EV_*.
- * @worker:	the M.
- * @proc:	BLOCKED: the P the M said it held (SACT_NONE if out of range).
- *		UNBLOCKED: the P taken from it when it blocked, or SACT_NONE.
- * @to:		BLOCKED: the standby M given the P, or SACT_NONE.
- *		UNBLOCKED: the P the kernel gave back (strict), or SACT_NONE.
- * @cpu:	the CPU the event happened on.
- * @flags:	SACT_EVF_*.
- * @time_ns:	CLOCK_MONOTONIC of the event.
- */
-struct sact_event {
-	__u32 type;
-	__u32 worker;
-	__u32 proc;
-	__u32 to;
-	__u32 cpu;
-	__u32 flags;
-	__u64 time_ns;
 };
 
 /*
@@ -308,19 +300,35 @@ struct sact_version {
 #define SACT_CONFIG_POOL	0x2U	/* FREE Ps go to waiting Ms: (6) */
 
 /**
- * struct sact_config - argument of %SACT_IOC_CONFIG
- * @size:	sizeof(struct sact_config)
- * @flags:	SACT_CONFIG_*
- * @nr_procs:	Ps in use, 1..SACT_MAX_PROCS (block handling ignores P
+ * struct sact_group_config - argument and reply of %SACT_IOC_CONFIG
+ * @size:	in: sizeof(struct sact_group_config); %SACT_CONFIG_SIZE_VER0
+ *		(no @shm_size, no @__reserved) is accepted
+ * @flags:	in: SACT_CONFIG_*
+ * @nr_procs:	in: Ps in use, 1..SACT_MAX_PROCS (block handling ignores P
  *		indexes >= nr_procs); the default is SACT_MAX_PROCS
+ * @max_workers: in: the group's cap on workers, 1..%SACT_WORKERS_LIMIT, 0
+ *		for the default %SACT_MAX_WORKERS (the field was a reserved
+ *		zero in the first published struct, so old binaries get the
+ *		default); out: the cap in force
+ * @shm_size:	out: the length of the shared area to mmap (ignored in)
  * @__reserved:	must be 0
+ *
+ * The cap sizes the shared area's M slots, so it can change only until the
+ * group's layout is fixed, by the first mmap or REGISTER: a later CONFIG
+ * may change @flags and @nr_procs but must ask for the same cap (-EBUSY).
+ * The area is charged to the caller's memory cgroup (-ENOMEM past its
+ * limit).
  */
-struct sact_config {
+struct sact_group_config {
 	__u32 size;
 	__u32 flags;
 	__u32 nr_procs;
+	__u32 max_workers;
+	__u32 shm_size;
 	__u32 __reserved;
 };
+
+#define SACT_CONFIG_SIZE_VER0	16	/* the first published size */
 
 /**
  * struct sact_worker_args - argument of %SACT_IOC_REGISTER / _UNREGISTER
@@ -330,12 +338,16 @@ struct sact_config {
  * @__reserved:	must be 0
  *
  * REGISTER makes the calling thread worker M @worker: -EINVAL for an index
- * >= SACT_MAX_WORKERS, -EBUSY if the index is taken, -EALREADY if the
- * thread is a worker already (of any group).  UNREGISTER: -ENOENT unless
- * the calling thread is worker @worker of this group.  A worker that exits
- * is unregistered by the kernel; one that calls execve is unregistered
- * before the new image returns to user space, and delivers no event after
- * its mm changed.
+ * >= the group's cap, -EBUSY if the index is taken by a live thread,
+ * -EALREADY if the thread is a worker already (of any group of its
+ * process).  The index of a thread that has begun to exit is free: at the
+ * latest when pthread_join() (the thread's CLONE_CHILD_CLEARTID wake)
+ * returns, REGISTER takes it over.  REGISTER resets the slot (see struct
+ * sact_mslot).  UNREGISTER: -ENOENT unless the calling thread is worker
+ * @worker of this group.  A worker that exits is unregistered by the
+ * kernel; one that calls execve is unregistered before the new image
+ * returns to user space, is counted and traced no more after its mm
+ * changed, and may REGISTER in a group of the new image at once.
  */
 struct sact_worker_args {
 	__u32 size;
@@ -353,11 +365,13 @@ struct sact_worker_args {
  *
  * A registered worker parks in the module until another worker of the group
  * blocks and its P is handed to it, or a %SACT_GRANT_STANDBY grant gives it
- * one (returns the P index, >= 0), or a signal arrives (-EINTR).  It
- * returns at once, with no park, when a %SACT_GRANT_STANDBY grant came
- * before the call, or (POOL group) when a P is FREE: it takes it.
- * -ENOENT if the caller is not a worker of the group, -ENOSPC if
- * SACT_MAX_STANDBY workers are parked already.
+ * one (returns the P index, >= 0), or a signal arrives: -EINTR if a
+ * handler without SA_RESTART runs, else (SA_RESTART, a stop, ptrace, the
+ * freezer) the call restarts.  The wait is freezable.  It returns at
+ * once, with no park, when a %SACT_GRANT_STANDBY grant came before the
+ * call, or (POOL group) when a P is FREE: it takes it.  -ENOENT if the
+ * caller is not a worker of the group, -ENOSPC if SACT_MAX_STANDBY
+ * workers are parked already.
  */
 struct sact_standby {
 	__u32 size;
@@ -388,8 +402,9 @@ struct sact_standby {
  * -ENOENT: no such worker; -EAGAIN: it is not waiting for a P (also a
  * block that took no P: it may hold one it has not adopted yet; with
  * %SACT_GRANT_STANDBY: its standby episode @seq ended, e.g. a block handed
- * it a P); -EBUSY: it has a grant already, or the P is held by another M
- * (or changed under us: retry).
+ * it a P); -EBUSY: it has a grant already (also a %SACT_GRANT_STANDBY one
+ * it has not taken yet: a second would strand the first P), or the P is
+ * held by another M (or changed under us: retry).
  */
 struct sact_grant {
 	__u32 size;
@@ -407,12 +422,12 @@ struct sact_grant {
  * the last two)
  * @size:	in: sizeof(struct sact_counters)
  * @flags:	in: must be 0
- * @blocks:	BLOCKED events (a worker running G code blocked)
- * @unblocks:	UNBLOCKED events
+ * @blocks:	block episodes (a worker running G code blocked)
+ * @unblocks:	their ends
  * @upcalls:	standbys woken with a P
  * @handoffs:	Ps taken from blocked workers (to a standby or to FREE)
  * @strict_parks: unblocked workers parked by strict mode
- * @ring_overflows: events dropped, ring full
+ * @ring_overflows: 0 (ABI 1: events the ring dropped)
  * @reclaims:	strict unblocks that took a FREE P without parking
  * @grants:	successful %SACT_IOC_GRANT
  * @workers:	registered workers now
@@ -434,7 +449,7 @@ struct sact_counters {
 };
 
 #define SACT_IOC_VERSION	_IOWR(SACT_IOC_MAGIC, 0x00, struct sact_version)
-#define SACT_IOC_CONFIG		_IOW(SACT_IOC_MAGIC, 0x01, struct sact_config)
+#define SACT_IOC_CONFIG		_IOWR(SACT_IOC_MAGIC, 0x01, struct sact_group_config)
 #define SACT_IOC_REGISTER	_IOW(SACT_IOC_MAGIC, 0x02, struct sact_worker_args)
 #define SACT_IOC_UNREGISTER	_IOW(SACT_IOC_MAGIC, 0x03, struct sact_worker_args)
 #define SACT_IOC_STANDBY	_IOWR(SACT_IOC_MAGIC, 0x04, struct sact_standby)
