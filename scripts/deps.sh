@@ -19,6 +19,7 @@ PKGS=(
 	linux-headers-amd64 linux-image-amd64 linux-source-6.1 xz-utils kmod
 	qemu-system-x86 busybox-static cpio
 	golang-go gnuplot-nox groff-base
+	wrk strace
 )
 
 missing=()
