@@ -92,7 +92,7 @@ GO_BENCHES := $(patsubst userspace/bench/go/%.go,$(O)/bench/go/%,\
 		$(wildcard userspace/bench/go/*.go))
 # Go peers that use net are built twice: as go build makes them here (cgo:
 # glibc's resolver, threads made by pthread_create) and pure Go (netgo).
-GO_NETGO := $(O)/bench/go/ex1-netgo
+GO_NETGO := $(O)/bench/go/ex1-netgo $(O)/bench/go/resolve-netgo
 SUITES	 := $(notdir $(wildcard selftests/*))
 tests_of = $(patsubst selftests/$(1)/%.c,$(2)/selftests/$(1)/%,\
 		$(wildcard selftests/$(1)/*.c))

@@ -576,6 +576,7 @@ int main(int argc, char **argv)
 	struct sigaction sig = { .sa_handler = on_signal,
 				 .sa_flags = SA_RESTART };
 	struct rlimit files = { MAX_FDS, MAX_FDS };
+	static char stdout_buf[BUFSIZ];
 	socklen_t salen = sizeof(sa);
 	int opt, one = 1, port, err = 0;
 
@@ -617,6 +618,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	port = ntohs(sa.sin_port);
+	/*
+	 * Whatever libc allocates on its first use happens here, on the
+	 * main thread: glibc gives a thread that first calls malloc an arena
+	 * of its own, 64 MiB of address space (the VSZ that ps shows).  So:
+	 * stdout's buffer, and the time zone gmtime_r loads on its first call.
+	 */
+	setvbuf(stdout, stdout_buf, _IOLBF, sizeof(stdout_buf));
+	tzset();
 	sigaction(SIGINT, &sig, NULL);
 	sigaction(SIGTERM, &sig, NULL);
 	if (io == IO_THREAD)
