@@ -73,15 +73,16 @@ static _Atomic bool live[MAX_FDS];	/* connections to shut at the end */
 static _Atomic long nconns, nrequests, nlive;
 static struct sact_waitgroup conns;	/* the connection Gs */
 
-/* --- I/O: the only place the three modes differ ---------------------- */
+/*
+ * --- I/O: the only place the three modes differ ----------------------
+ * Each returns the result or -errno.  Outside a G (thread mode) the
+ * blocking wrappers sact_accept/recv/send are the plain system calls.
+ */
 
 static int net_accept(void)
 {
-	int fd = io == IO_RING ? sact_ring_accept(lfd, NULL, NULL) :
-				 sact_accept(lfd, NULL, NULL);
-
-	/* outside a G (thread mode) sact_accept is plain accept(2) */
-	return fd;
+	return io == IO_RING ? sact_ring_accept(lfd, NULL, NULL) :
+			       sact_accept(lfd, NULL, NULL);
 }
 
 static ssize_t net_recv(int fd, void *buf, size_t len)
