@@ -103,6 +103,9 @@ TOOLS	 := $(patsubst userspace/tools/%.c,$(O)/tools/%,\
 MANPAGES := $(wildcard man/*.[1-8])
 GO_BENCHES := $(patsubst userspace/bench/go/%.go,$(O)/bench/go/%,\
 		$(wildcard userspace/bench/go/*.go))
+# Go peers that use net are built twice: as go build makes them here (cgo:
+# glibc's resolver, threads made by pthread_create) and pure Go (netgo).
+GO_NETGO := $(O)/bench/go/ex1-netgo $(O)/bench/go/resolve-netgo
 SUITES	 := $(notdir $(wildcard selftests/*))
 tests_of = $(patsubst selftests/$(1)/%.c,$(2)/selftests/$(1)/%,\
 		$(wildcard selftests/$(1)/*.c))
@@ -245,7 +248,7 @@ $(O)/tools/%: userspace/tools/%.c $(O)/libsact.a
 	$(msg) CC $@
 	$(Q)$(link_prog)
 
-benches: $(BENCHES) $(GO_BENCHES)
+benches: $(BENCHES) $(GO_BENCHES) $(GO_NETGO)
 # scripts/bench: every case >= 5 runs, CSV, report.md, plots (QUICK=1:
 # fewer and shorter; see the script for --only, --runs).
 bench: benches
@@ -255,10 +258,14 @@ bench-vm: vm-module benches
 $(O)/bench/%: userspace/bench/%.c $(O)/libsact.a
 	$(msg) CC $@
 	$(Q)$(link_prog)
+$(O)/bench/go/%-netgo: userspace/bench/go/%.go
+	$(msg) GO $@
+	$(Q)mkdir -p $(@D) && GOCACHE=$(abspath $(O))/gocache GO111MODULE=off \
+		CGO_ENABLED=0 $(GO) build -tags netgo -o $@ $<
 $(O)/bench/go/%: userspace/bench/go/%.go
 	$(msg) GO $@
 	$(Q)mkdir -p $(@D) && GOCACHE=$(abspath $(O))/gocache GO111MODULE=off \
-		$(GO) build -o $@ $<
+		CGO_ENABLED=1 $(GO) build -o $@ $<
 
 # --- tests -------------------------------------------------------------------
 # The kselftest framework comes from Debian's linux-source-6.1; only its two

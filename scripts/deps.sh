@@ -48,6 +48,8 @@ run_needs=(
 	"cmd:man			man-db		man (man page check)"
 	"cmd:depmod			kmod		depmod"
 	"cmd:gnuplot			gnuplot-nox	gnuplot (benchmark plots)"
+	"cmd:wrk				wrk		wrk (the http benchmark)"
+	"cmd:strace			strace		strace (the http benchmark's clone counts)"
 )
 
 # present CHECK: is it here?
