@@ -6,6 +6,8 @@
 #   scripts/deps.sh            install missing packages (quiet when none are)
 #   scripts/deps.sh --mk FILE  the same, then write make variables to FILE
 #                              (KVER, KDIR, VMLINUZ, KSRC_TAR) if they changed
+#   scripts/deps.sh --debug-kernel  also what building a kernel needs
+#                              (scripts/debug-kernel: make test-debug)
 #
 # Idempotent: a dpkg-query decides whether anything is missing, so a second
 # run costs ~50 ms and prints nothing.  Works on a fresh Debian 12 machine
@@ -20,6 +22,8 @@ PKGS=(
 	qemu-system-x86 busybox-static cpio
 	golang-go gnuplot-nox groff-base
 )
+# Kconfig's parser, timeconst, and pahole for the debug kernel's BTF.
+[[ ${1:-} != --debug-kernel ]] || PKGS+=(flex bison bc dwarves)
 
 missing=()
 for p in "${PKGS[@]}"; do
