@@ -7,6 +7,9 @@
 #   make                 build the module, libsact, demos, benches, tests
 #   make test            build, run user-space tests natively, then the
 #                        module's tests in a QEMU VM; prints one summary line
+#   make test-debug      the module's VM suites on a debug build of 6.1
+#                        (lockdep, KASAN, UBSAN, kmemleak, ...; KCSAN=1:
+#                        KCSAN instead of KASAN); opt-in, not in make test
 #   make demo            boot the VM, load the module, run the demo
 #                        (DEMO=echo|hash|strict|isolation for another)
 #   make bench           run the benchmarks natively (QUICK=1: < 5 min),
@@ -127,7 +130,7 @@ UDEVDIR	?= $(PREFIX)/lib/udev/rules.d
 UDEV_RULES := $(wildcard udev/*.rules)
 
 .PHONY: all deps module vm-module lib demos benches bench bench-vm tools \
-	tests test demo clean help FORCE \
+	tests test test-debug demo clean help FORCE \
 	install install-lib install-module install-udev
 all: module lib demos benches tools tests
 
@@ -285,6 +288,11 @@ tests: $(TESTS) $(SAN_TESTS)
 
 test: all vm-module
 	$(Q)O=$(O) VMLINUZ=$(DEB_VMLINUZ) scripts/test
+
+# The kernel is built once per config hash (scripts/debug-kernel), the
+# module against it (scripts/test-debug).
+test-debug: all
+	$(Q)O=$(O) KCSAN=$(KCSAN) scripts/test-debug
 
 # Only what the guest runs: the module and the demos (DEMO=name, see
 # scripts/demo).

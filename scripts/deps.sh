@@ -8,6 +8,9 @@
 #                                     (which Debian 6.1 kernel the VM uses)
 #   scripts/deps.sh --install         install all of it from Debian (`make
 #                                     deps`; root or sudo, network)
+#   scripts/deps.sh --debug-kernel    also what building a kernel needs
+#                                     (scripts/debug-kernel: make test-debug);
+#                                     installs what is missing (root)
 #
 # Checking never installs: `make` runs --mk (with --run for the goals that
 # boot the VM or run the tests) and stops with the list when something is
@@ -51,6 +54,8 @@ run_needs=(
 	"cmd:wrk				wrk		wrk (the http benchmark)"
 	"cmd:strace			strace		strace (the http benchmark's clone counts)"
 )
+# Kconfig's parser, timeconst, and pahole for the debug kernel's BTF.
+[[ ${1:-} != --debug-kernel ]] || PKGS+=(flex bison bc dwarves)
 
 # present CHECK: is it here?
 present() {
@@ -79,9 +84,18 @@ check() {
 	done
 }
 
+# Only for scripts/debug-kernel (make test-debug): Kconfig's parser,
+# timeconst, pahole for the debug kernel's BTF.
+debug_needs=(
+	"cmd:flex			flex		flex (Kconfig)"
+	"cmd:bison			bison		bison (Kconfig)"
+	"cmd:bc				bc		bc (the kernel's timeconst)"
+	"cmd:pahole			dwarves		pahole (the debug kernel's BTF)"
+)
+
 install() {
 	local sudo=()
-	check build_needs run_needs >/dev/null
+	check build_needs run_needs "$@" >/dev/null
 	((${#missing[@]})) || return 0
 	# Both Debian 6.1 packages go together: the VM wants a matching pair.
 	if [[ " ${missing[*]} " == *" linux-"[hi]* ]]; then
@@ -110,6 +124,7 @@ mk= run=0
 while (($#)); do
 	case $1 in
 	--install) install; exit 0 ;;
+	--debug-kernel) install debug_needs; exit 0 ;;
 	--mk) mk=${2:?--mk needs a file}; shift 2 ;;
 	--run) run=1; shift ;;
 	*) echo "deps: unknown argument $1 (see the top of $0)" >&2; exit 2 ;;
