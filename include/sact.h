@@ -76,27 +76,31 @@ struct sact_config {
  * cfg may be NULL (defaults).  AUTO tries kmod, then bpf, then sysmon.  An
  * explicitly requested backend that cannot start fails the run: KMOD gives
  * -ENODEV without /dev/sact (another -errno if the module refuses us, or
- * -E2BIG beyond 64 Ps / 128 Ms); BPF gives -EPERM without privilege (root,
+ * -E2BIG beyond 64 Ps); BPF gives -EPERM without privilege (root,
  * or CAP_BPF + CAP_PERFMON), -EOPNOTSUPP on a kernel without BTF, -E2BIG
- * beyond 64 Ps / 256 Ms, or libbpf's -errno.  bpf has no strict mode: an M
- * whose P was handed off while it blocked outside a wrapper runs its G
- * until the G next enters the runtime (then it queues the G), so for that
- * while nprocs + 1 Ms may run G code; it uses nprocs + standby Ms and no
- * monitor thread.  With
+ * beyond 64 Ps, or libbpf's -errno.  bpf has no strict mode (see
+ * sact_run(3) for how it stops an M that came back without its P).
+ * Threads: nprocs + standby Ms and a template thread (+ sysmon's monitor);
+ * the template makes more Ms, off the handoff path, while Gs block in the
+ * kernel, up to max_threads; the surplus exits after thread_idle_ms idle.
+ * A G stack overflow aborts with "sact: G stack overflow ...".  With
  * SACT_DEBUG=1 in the environment a one-line reason goes to stderr (and
  * for each backend AUTO skips); otherwise the runtime prints nothing.
  * kmod runs in strict mode (an M back from a block waits in the kernel
- * until the runtime grants it a P) unless flags has SACT_CONFIG_NO_STRICT,
- * with nprocs + standby Ms and no other thread; it installs a handler for
+ * until the runtime grants it a P) unless flags has SACT_CONFIG_NO_STRICT;
+ * it installs a handler for
  * SIGRTMAX-3 for the run (it wakes the Ms parked in the module at exit):
  * do not use that signal.  -EINVAL for unknown flags.
  * -EBUSY if a run is already in progress,
  * -EINVAL for a bad config, -ENOMEM, -EAGAIN (no threads).  May be called
  * again after it returned.  Defaults: standby = nprocs, stack_size = 64 KiB
- * (including ~200 bytes of bookkeeping and one guard page).  The
+ * (including ~200 bytes of bookkeeping; a 64 KiB guard region below it),
+ * max_threads = 10000, thread_idle_ms = 1000.  The
  * environment variable SACT_SHUFFLE=1 randomizes scheduling order (debug).
  * When every G is parked and nothing can wake one (no timer, no syscall in
- * progress), the runtime aborts: "sact: all Gs are asleep - deadlock".
+ * progress, no thread made since sact_run began that is not the runtime's:
+ * such a plain thread may still call sact_sem_release & co.), the runtime
+ * aborts: "sact: all Gs are asleep - deadlock".
  */
 int sact_run(const struct sact_config *cfg, void (*fn)(void *), void *arg);
 
