@@ -96,7 +96,7 @@ static void ring_main(void *arg)
 	sact_wg_wait(&r->wg);
 }
 
-TEST_F_TIMEOUT(live, pipe_ring_of_200, 300)
+TEST_F(live, pipe_ring_of_200)
 {
 	struct ring r = { .laps = st_in_vm() ? 5 : 50 };
 	struct sact_config c = { .standby = -1 };
@@ -167,7 +167,7 @@ static void *releaser(void *arg)
 	return NULL;
 }
 
-TEST_F_TIMEOUT(live, hundred_plain_reads_at_once, 300)
+TEST_F(live, hundred_plain_reads_at_once)
 {
 	struct readers rd = { .n = READERS };
 	struct sact_config c = { .standby = -1 };
@@ -213,7 +213,7 @@ static void burst_main(void *arg)
 	b->nms_after = st.nms;
 }
 
-TEST_F_TIMEOUT(live, surplus_ms_retire, 300)
+TEST_F(live, surplus_ms_retire)
 {
 	struct burst b = { .rd = { .n = 20 } };
 	struct sact_config c = { .standby = 1, .thread_idle_ms = 20 };
@@ -265,7 +265,7 @@ static void *cap_releaser(void *arg)
 	return NULL;
 }
 
-TEST_F_TIMEOUT(live, at_the_cap_gs_wait, 300)
+TEST_F(live, at_the_cap_gs_wait)
 {
 	struct capped cp = { .rd = { .n = 40 } };
 	struct sact_config c = { .standby = 1 };

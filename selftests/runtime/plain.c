@@ -154,7 +154,7 @@ static void plain_main(void *arg)
 
 ST_FIXTURE(plain);
 
-TEST_F_TIMEOUT(plain, every_primitive_woken_by_a_plain_thread, 300)
+TEST_F(plain, every_primitive_woken_by_a_plain_thread)
 {
 	for (int prim = 0; prim < NPRIM; prim++) {
 		struct plain p = { .prim = prim };
@@ -211,7 +211,7 @@ static void pwait_main(void *arg)
 		sact_sleep_ns(1000000);
 }
 
-TEST_F_TIMEOUT(plain, a_plain_thread_waits_for_a_g, 300)
+TEST_F(plain, a_plain_thread_waits_for_a_g)
 {
 	struct pwait w = { 0 };
 
