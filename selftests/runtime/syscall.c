@@ -127,59 +127,58 @@ TEST_F(syscall, blocked_g_and_its_p)
 }
 
 /*
- * Standby Ms all used up (standby = 0): the handed-off P waits for an M,
- * and the template thread makes one, off the handoff path: the ticker runs
- * while the reader is blocked.
+ * A reader blocks in a wrapped read with standby = 0 and max_threads
+ * (0: the default) while a ticker yields; sysmon retakes its P and finds
+ * no idle M for it (handoff_waits).  *b and *st: what came of it.
  */
+static void run_without_standby(struct __test_metadata *_metadata,
+				int max_threads, struct blocked *b,
+				struct sact_stats *st)
+{
+	struct sact_config c = st_config(1, 0, SACT_BACKEND_SYSMON, 0);
+	pthread_t t;
+
+	c.max_threads = max_threads;
+	b->backend = SACT_BACKEND_SYSMON;
+	b->want_wait = true;
+	b->at_cap = max_threads == 1;
+	ASSERT_EQ(0, pipe(b->fds));
+	ASSERT_EQ(0, pthread_create(&t, NULL, writer, b));
+	ASSERT_EQ(0, sact_run(&c, reader, b));
+	pthread_join(t, NULL);
+	ASSERT_EQ(0, sact_stats(st));
+	EXPECT_EQ(1, b->ret);
+	EXPECT_LE(1, st->handoff_waits);
+	close(b->fds[0]);
+	close(b->fds[1]);
+}
+
+/* The template thread makes an M for the P, off the handoff path: the
+ * ticker runs while the reader is blocked. */
 TEST(no_standby_left_makes_an_m)
 {
 	st_native_only();
-	struct sact_config c = st_config(1, -1, SACT_BACKEND_SYSMON, 0);
-	struct blocked b = { .backend = SACT_BACKEND_SYSMON,
-			     .want_wait = true };
+	struct blocked b = { 0 };
 	struct sact_stats st = { .size = sizeof(st) };
-	pthread_t t;
 
-	c.standby = 0;
-	ASSERT_EQ(0, pipe(b.fds));
-	ASSERT_EQ(0, pthread_create(&t, NULL, writer, &b));
-	ASSERT_EQ(0, sact_run(&c, reader, &b));
-	pthread_join(t, NULL);
-	ASSERT_EQ(0, sact_stats(&st));
-	EXPECT_EQ(1, b.ret);
+	run_without_standby(_metadata, 0, &b, &st);
 	EXPECT_LE(1, st.handoffs);
-	EXPECT_LE(1, st.handoff_waits);
 	EXPECT_LE(b.c0 + 1000, b.c1);	/* a new M ran the ticker */
 	EXPECT_LE(2, st.ms_created);
 	EXPECT_LE(2, st.ms_peak);
-	close(b.fds[0]);
-	close(b.fds[1]);
 }
 
 /* At the cap (max_threads = nprocs + standby = 1) the P waits instead. */
 TEST(at_the_cap_the_p_waits)
 {
 	st_native_only();
-	struct sact_config c = st_config(1, -1, SACT_BACKEND_SYSMON, 0);
-	struct blocked b = { .backend = SACT_BACKEND_SYSMON,
-			     .want_wait = true, .at_cap = true };
+	struct blocked b = { 0 };
 	struct sact_stats st = { .size = sizeof(st) };
-	pthread_t t;
 
-	c.standby = 0;
-	c.max_threads = 1;
-	ASSERT_EQ(0, pipe(b.fds));
-	ASSERT_EQ(0, pthread_create(&t, NULL, writer, &b));
-	ASSERT_EQ(0, sact_run(&c, reader, &b));
-	pthread_join(t, NULL);
-	ASSERT_EQ(0, sact_stats(&st));
-	EXPECT_EQ(1, b.ret);
-	EXPECT_LE(1, st.handoff_waits);
+	run_without_standby(_metadata, 1, &b, &st);
 	EXPECT_EQ(b.c0, b.c1);		/* no M was there to run the ticker */
 	EXPECT_EQ(1, st.ms_created);
 	EXPECT_EQ(1, st.nms);
-	close(b.fds[0]);
-	close(b.fds[1]);
 }
 
 /* A cap below nprocs + standby is a bad config. */
