@@ -35,13 +35,6 @@
 #define NFUZZ		300
 #define HANG_GUARD_S	60	/* a socket read that waits longer: a hang */
 
-static bool in_vm(void)
-{
-	const char *e = getenv("SACT_REQUIRE_KMOD");
-
-	return e && !strcmp(e, "1");
-}
-
 /* Paths and the greeting Go's ex1 (with -all) answers them with. */
 static const struct {
 	const char *path, *body;
@@ -291,7 +284,7 @@ FIXTURE_SETUP(httpd)
 	int pfd[2];
 
 	self->pid = -1;
-	if (in_vm() && variant->native_only)
+	if (st_in_vm() && variant->native_only)
 		return;		/* the test skips */
 	httpd_path(path, sizeof(path));
 	ASSERT_EQ(0, pipe2(pfd, O_CLOEXEC));
@@ -405,10 +398,10 @@ TEST_F_TIMEOUT(httpd, serves, 600)
 	long said;
 	int conns;
 
-	if (in_vm() && variant->native_only)
+	if (st_in_vm() && variant->native_only)
 		SKIP(return, "runs natively");
 	/* 1000 requests: NCONN connections, conns at a time */
-	conns = in_vm() ? variant->vm_conns : variant->conns;
+	conns = st_in_vm() ? variant->vm_conns : variant->conns;
 	for (int c = 0; c < NCONN; c += conns)
 		keepalive(_metadata, self, conns);
 	ASSERT_EQ(NCONN * PER_CONN, self->answered);
