@@ -62,6 +62,19 @@ struct tev {
 	unsigned int worker, proc, to, from, parked, standby;
 };
 
+/* tracing_on: 0 or 1, or -1 if it cannot be read */
+static int tfs_on(void)
+{
+	FILE *f = fopen(TRACEFS "/tracing_on", "re");
+	int c;
+
+	if (!f)
+		return -1;
+	c = fgetc(f);
+	fclose(f);
+	return c == '0' ? 0 : c == '1' ? 1 : -1;
+}
+
 #define MAX_TEV	64
 
 /* Parse the sact events of the trace file into @ev; how many. */
@@ -150,6 +163,7 @@ static void *m1_main(void *p)
 FIXTURE(tr) {
 	struct kgroup g;
 	bool enabled;
+	bool was_off;		/* tracing_on was 0 (scripts/vm-setup's probes) */
 };
 
 FIXTURE_SETUP(tr)
@@ -170,6 +184,10 @@ FIXTURE_SETUP(tr)
 	ASSERT_EQ(0, tfs_write("trace", ""));
 	ASSERT_EQ(0, tfs_write("events/sact/enable", "1"));
 	self->enabled = true;
+	/* record (the guest's standing probes keep recording off) */
+	self->was_off = tfs_on() == 0;
+	if (self->was_off)
+		ASSERT_EQ(0, tfs_write("tracing_on", "1"));
 }
 
 FIXTURE_TEARDOWN(tr)
@@ -179,6 +197,8 @@ FIXTURE_TEARDOWN(tr)
 		tfs_write("events/sact/filter", "0");
 		tfs_write("trace_clock", "local");
 	}
+	if (self->was_off)
+		tfs_write("tracing_on", "0");
 	kg_close(&self->g);
 }
 

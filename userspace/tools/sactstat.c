@@ -311,15 +311,32 @@ static int tracing_write(const char *file, const char *val)
 	return fclose(f) || ret ? -1 : 0;
 }
 
+/* The first character of tracing file @file ('0' or '1'), or '?' */
+static char tracing_read1(const char *file)
+{
+	char path[256];
+	FILE *f;
+	int c;
+
+	snprintf(path, sizeof(path), TRACING_DIR "/%s", file);
+	f = fopen(path, "re");
+	if (!f)
+		return '?';
+	c = fgetc(f);
+	fclose(f);
+	return c == EOF ? '?' : (char)c;
+}
+
 /*
- * Enable the events/sact tracepoints (only group @group's with -g), print
+ * Enable the events/sact tracepoints (only group @group's with -g), and
+ * recording if it was off (tracing_on: set back at the end), print
  * each event as it comes from trace_pipe - time, CPU, event, fields -
  * until interrupted, then disable them again.
  */
 static int trace_timeline(bool have_group, uint64_t group)
 {
 	struct sigaction sa = { .sa_handler = on_stop };
-	char filter[64], line[1024];
+	char filter[64], line[1024], on;
 	FILE *f;
 
 	if (access(TRACING_DIR "/events/sact", F_OK))
@@ -329,8 +346,10 @@ static int trace_timeline(bool have_group, uint64_t group)
 		snprintf(filter, sizeof(filter), "group == %" PRIu64, group);
 	else
 		snprintf(filter, sizeof(filter), "0");	/* no filter */
+	on = tracing_read1("tracing_on");
 	if (tracing_write("events/sact/filter", filter) ||
-	    tracing_write("events/sact/enable", "1"))
+	    tracing_write("events/sact/enable", "1") ||
+	    (on == '0' && tracing_write("tracing_on", "1")))
 		die(1, "cannot enable the sact tracepoints: %s",
 		    strerror(errno));
 	sigaction(SIGINT, &sa, NULL);
@@ -358,6 +377,8 @@ static int trace_timeline(bool have_group, uint64_t group)
 	fclose(f);
 	tracing_write("events/sact/enable", "0");
 	tracing_write("events/sact/filter", "0");
+	if (on == '0')
+		tracing_write("tracing_on", "0");
 	return 0;
 }
 
