@@ -28,13 +28,16 @@
 #include "kmod_util.h"
 
 #define TRACEFS	"/sys/kernel/tracing"
+/* our own buffer: recording on, only the events enabled here (the guest
+ * keeps the global one off, scripts/vm-setup probes) */
+#define TRACEI	TRACEFS "/instances/sact-kselftest"
 
 static int tfs_write(const char *file, const char *val)
 {
 	char path[256];
 	int fd, ret = 0;
 
-	snprintf(path, sizeof(path), TRACEFS "/%s", file);
+	snprintf(path, sizeof(path), TRACEI "/%s", file);
 	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -49,12 +52,12 @@ static int tfs_ready(void)
 {
 	struct stat st;
 
-	if (stat(TRACEFS "/events/sact", &st) == 0)
-		return 0;
 	if (stat(TRACEFS "/trace", &st) &&
 	    mount("nodev", TRACEFS, "tracefs", 0, NULL))
 		return -errno;
-	return stat(TRACEFS "/events/sact", &st) ? -errno : 0;
+	if (mkdir(TRACEI, 0755) && errno != EEXIST)
+		return -errno;
+	return stat(TRACEI "/events/sact", &st) ? -errno : 0;
 }
 
 struct tev {
@@ -62,25 +65,12 @@ struct tev {
 	unsigned int worker, proc, to, from, parked, standby;
 };
 
-/* tracing_on: 0 or 1, or -1 if it cannot be read */
-static int tfs_on(void)
-{
-	FILE *f = fopen(TRACEFS "/tracing_on", "re");
-	int c;
-
-	if (!f)
-		return -1;
-	c = fgetc(f);
-	fclose(f);
-	return c == '0' ? 0 : c == '1' ? 1 : -1;
-}
-
 #define MAX_TEV	64
 
 /* Parse the sact events of the trace file into @ev; how many. */
 static int tfs_read(struct tev *ev, int max)
 {
-	FILE *f = fopen(TRACEFS "/trace", "re");
+	FILE *f = fopen(TRACEI "/trace", "re");
 	char line[512];
 	int n = 0;
 
@@ -163,7 +153,6 @@ static void *m1_main(void *p)
 FIXTURE(tr) {
 	struct kgroup g;
 	bool enabled;
-	bool was_off;		/* tracing_on was 0 (scripts/vm-setup's probes) */
 };
 
 FIXTURE_SETUP(tr)
@@ -184,10 +173,6 @@ FIXTURE_SETUP(tr)
 	ASSERT_EQ(0, tfs_write("trace", ""));
 	ASSERT_EQ(0, tfs_write("events/sact/enable", "1"));
 	self->enabled = true;
-	/* record (the guest's standing probes keep recording off) */
-	self->was_off = tfs_on() == 0;
-	if (self->was_off)
-		ASSERT_EQ(0, tfs_write("tracing_on", "1"));
 }
 
 FIXTURE_TEARDOWN(tr)
@@ -197,8 +182,7 @@ FIXTURE_TEARDOWN(tr)
 		tfs_write("events/sact/filter", "0");
 		tfs_write("trace_clock", "local");
 	}
-	if (self->was_off)
-		tfs_write("tracing_on", "0");
+	rmdir(TRACEI);
 	kg_close(&self->g);
 }
 

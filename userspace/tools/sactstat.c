@@ -311,32 +311,18 @@ static int tracing_write(const char *file, const char *val)
 	return fclose(f) || ret ? -1 : 0;
 }
 
-/* The first character of tracing file @file ('0' or '1'), or '?' */
-static char tracing_read1(const char *file)
-{
-	char path[256];
-	FILE *f;
-	int c;
-
-	snprintf(path, sizeof(path), TRACING_DIR "/%s", file);
-	f = fopen(path, "re");
-	if (!f)
-		return '?';
-	c = fgetc(f);
-	fclose(f);
-	return c == EOF ? '?' : (char)c;
-}
-
 /*
- * Enable the events/sact tracepoints (only group @group's with -g), and
- * recording if it was off (tracing_on: set back at the end), print
+ * In a trace instance of our own (its own buffer, recording on whatever
+ * the global tracing_on says, nothing else enabled), enable the events/sact
+ * tracepoints (only group @group's with -g), print
  * each event as it comes from trace_pipe - time, CPU, event, fields -
  * until interrupted, then disable them again.
  */
 static int trace_timeline(bool have_group, uint64_t group)
 {
 	struct sigaction sa = { .sa_handler = on_stop };
-	char filter[64], line[1024], on;
+	char filter[64], line[1024], inst[64], path[256], pipe_path[300];
+	char ev_filter[128], ev_enable[128];
 	FILE *f;
 
 	if (access(TRACING_DIR "/events/sact", F_OK))
@@ -346,18 +332,29 @@ static int trace_timeline(bool have_group, uint64_t group)
 		snprintf(filter, sizeof(filter), "group == %" PRIu64, group);
 	else
 		snprintf(filter, sizeof(filter), "0");	/* no filter */
-	on = tracing_read1("tracing_on");
-	if (tracing_write("events/sact/filter", filter) ||
-	    tracing_write("events/sact/enable", "1") ||
-	    (on == '0' && tracing_write("tracing_on", "1")))
+	snprintf(inst, sizeof(inst), "instances/sactstat-%d", (int)getpid());
+	snprintf(path, sizeof(path), TRACING_DIR "/%s", inst);
+	if (mkdir(path, 0755))
+		die(1, "%s: %s", path, strerror(errno));
+	snprintf(ev_filter, sizeof(ev_filter), "%s/events/sact/filter", inst);
+	snprintf(ev_enable, sizeof(ev_enable), "%s/events/sact/enable", inst);
+	if (tracing_write(ev_filter, filter) || tracing_write(ev_enable, "1")) {
+		int err = errno;
+
+		rmdir(path);
 		die(1, "cannot enable the sact tracepoints: %s",
-		    strerror(errno));
+		    strerror(err));
+	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	f = fopen(TRACING_DIR "/trace_pipe", "re");
+	snprintf(pipe_path, sizeof(pipe_path), "%s/trace_pipe", path);
+	f = fopen(pipe_path, "re");
 	if (!f) {
-		tracing_write("events/sact/enable", "0");
-		die(1, "%s/trace_pipe: %s", TRACING_DIR, strerror(errno));
+		int err = errno;
+
+		tracing_write(ev_enable, "0");
+		rmdir(path);
+		die(1, "%s: %s", pipe_path, strerror(err));
 	}
 	/* enabled: the header says so to a reader waiting for it */
 	printf("%16s %4s  %s\n", "time", "cpu", "event: fields");
@@ -375,10 +372,8 @@ static int trace_timeline(bool have_group, uint64_t group)
 			break;		/* the reader went away */
 	}
 	fclose(f);
-	tracing_write("events/sact/enable", "0");
-	tracing_write("events/sact/filter", "0");
-	if (on == '0')
-		tracing_write("tracing_on", "0");
+	tracing_write(ev_enable, "0");
+	rmdir(path);
 	return 0;
 }
 
