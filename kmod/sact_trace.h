@@ -134,8 +134,9 @@ TRACE_EVENT(sact_unblock,
 );
 
 /*
- * Strict: M @worker parks for a P (@proc: the one its block took); and the
- * park ends, with P @proc or, a signal ended it, SACT_NONE.
+ * Strict: M @worker parks for a P (@proc: the one its block took), and its
+ * park ends: @proc is the P it was granted, or SACT_NONE when a signal ended
+ * the park.
  */
 DECLARE_EVENT_CLASS(sact_park_class,
 	TP_PROTO(const struct sact_group *g, u32 worker, u32 proc),

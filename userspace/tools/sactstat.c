@@ -347,6 +347,7 @@ static int trace_timeline(bool have_group, uint64_t group)
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);	/* a reader gone (| head): EPIPE, clean up */
 	snprintf(pipe_path, sizeof(pipe_path), "%s/trace_pipe", path);
 	f = fopen(pipe_path, "re");
 	if (!f) {
