@@ -125,22 +125,29 @@ static struct sact_standby_wait *sact_pick_standby(struct sact_group *g,
 }
 
 /*
- * sact_take_free() - POOL: give worker @m a FREE P, if there is one.
+ * sact_take_word() - POOL: give worker @m a P whose word is @word (FREE, or
+ * for a strict unblock also IDLE), if there is one.
  * CONTEXT: g->lock held.
  * Return: the P (now OWNED|m), or SACT_NONE.
  */
-static u32 sact_take_free(struct sact_group *g, u32 m)
+static u32 sact_take_word(struct sact_group *g, u32 m, u32 word)
 {
 	u32 p, nr = READ_ONCE(g->nr_procs);
 
 	if (!(READ_ONCE(g->flags) & SACT_CONFIG_POOL))
 		return SACT_NONE;
 	for (p = 0; p < nr; p++)
-		if (READ_ONCE(g->procs[p].word) == SACT_P_FREE &&
-		    cmpxchg(&g->procs[p].word, SACT_P_FREE,
-			    SACT_PW(SACT_P_OWNED, m)) == SACT_P_FREE)
+		if (READ_ONCE(g->procs[p].word) == word &&
+		    cmpxchg(&g->procs[p].word, word,
+			    SACT_PW(SACT_P_OWNED, m)) == word)
 			return p;
 	return SACT_NONE;
+}
+
+/* POOL: a FREE P for worker @m.  CONTEXT: g->lock held. */
+static u32 sact_take_free(struct sact_group *g, u32 m)
+{
+	return sact_take_word(g, m, SACT_P_FREE);
 }
 
 /*
@@ -476,6 +483,9 @@ static void sact_unblock(struct sact_worker *w)
 		to = sact_reclaim_proc(g, taken, w->index);
 		if (to == SACT_NONE)
 			to = sact_take_free(g, w->index);	/* POOL */
+		if (to == SACT_NONE)	/* POOL: a P user space idled (7) */
+			to = sact_take_word(g, w->index,
+					    SACT_PW(SACT_P_IDLE, 0));
 		if (to != SACT_NONE) {
 			g->reclaims++;
 		} else {

@@ -4,14 +4,13 @@
  * grow with the Gs blocked in plain (unwrapped) calls, up to the cap, and
  * the surplus retires when the blocks end.
  *
- * The backends that hand off a P on a raw block and stay live: bpf, and
- * sysmon (which retakes a P whose M sleeps in the kernel with its tick
- * stalled).  none hands off nothing - a raw block keeps its P, the naive
- * baseline - so it has no variant here.  Nor has kmod yet: in strict
- * mode an M back from a block parks in the module for a grant while the
- * Ps sit on the runtime's idle list (a word the module does not touch)
- * and no M runs to grant one, so the ring hangs there (the open liveness
- * issue says so; the variants come back with the fix).
+ * Every backend that hands off a P on a raw block: kmod (strict or not,
+ * in the VM; strict, an M back from a block takes an idle P at its
+ * unblock - the module's rule (7) - rather than park for a grant no
+ * running M is left to make), bpf, and sysmon (which retakes a P whose M
+ * sleeps in the kernel with its tick stalled).  none hands off nothing -
+ * a raw block keeps its P, the naive baseline - so it has no variant
+ * here.
  *
  * All assertions are counts: how many Ms existed at once, how many laps
  * the token made; a guard of a minute turns a hang into a failed count.
@@ -39,6 +38,10 @@ FIXTURE_VARIANT(live) {
 };
 FIXTURE_SETUP(live) { st_skip_elsewhere(variant->backend); }
 FIXTURE_TEARDOWN(live) { }
+FIXTURE_VARIANT_ADD(live, p1_kmod) { 1, SACT_BACKEND_KMOD };
+FIXTURE_VARIANT_ADD(live, p2_kmod) { 2, SACT_BACKEND_KMOD };
+FIXTURE_VARIANT_ADD(live, p2_kmod_nostrict)
+	{ 2, SACT_BACKEND_KMOD, SACT_CONFIG_NO_STRICT };
 FIXTURE_VARIANT_ADD(live, p1_bpf) { 1, SACT_BACKEND_BPF };
 FIXTURE_VARIANT_ADD(live, p2_bpf) { 2, SACT_BACKEND_BPF };
 FIXTURE_VARIANT_ADD(live, p1_sysmon) { 1, SACT_BACKEND_SYSMON };

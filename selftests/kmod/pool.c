@@ -6,6 +6,8 @@
  * rather than park; a block with no standby hands its P to a worker parked
  * by strict mode; a grant reaches a parked standby, or one on its way into
  * the ioctl, and never a standby whose episode a block already ended.
+ * An idle P (SACT_P_IDLE, rule (7)) goes to a strict unblock, after any
+ * FREE P, and never to a standby.
  *
  * M 0 is the test's main thread and holds P 0; other Ms are threads.
  */
@@ -58,6 +60,7 @@ struct m1 {
 	uint32_t go;		/* main -> M 1 */
 	uint32_t ready;		/* M 1 -> main */
 	uint32_t parked_seen;
+	uint32_t word;		/* m1_free_p1 stores it in P 1: FREE if 0 */
 	pthread_t t;
 };
 
@@ -154,7 +157,8 @@ TEST_F(pool, block_hands_p_to_parked_worker)
 	EXPECT_EQ(1, KG_COUNTER(g, grants));
 }
 
-/* M 1: standby (gets P 0 when M 0 blocks), frees P 1, wakes M 0. */
+/* M 1: standby (gets P 0 when M 0 blocks), frees (or idles) P 1, wakes
+ * M 0. */
 static void *m1_free_p1(void *p)
 {
 	struct m1 *s = p;
@@ -162,7 +166,7 @@ static void *m1_free_p1(void *p)
 	if (kg_register(s->g, 1))
 		abort();
 	s->ret = kg_standby(s->g);
-	__atomic_store_n(&s->g->procs[1].word, SACT_P_FREE, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->g->procs[1].word, s->word, __ATOMIC_RELEASE);
 	flag_raise(&s->ready);
 	return NULL;
 }
@@ -189,6 +193,70 @@ TEST_F(pool, strict_unblock_takes_other_free_p)
 	c = kg_counters(g);
 	EXPECT_EQ(1, c.reclaims);
 	EXPECT_EQ(0, c.strict_parks);
+}
+
+/* POOL (7): a strict unblock whose P is gone takes an idle P. */
+TEST_F(pool, strict_unblock_takes_idle_p)
+{
+	struct kgroup *g = &self->g;
+	struct m1 s = { .g = g, .word = SACT_PW(SACT_P_IDLE, 0) };
+	struct sact_counters c;
+
+	ASSERT_EQ(0, kg_config(g, SACT_CONFIG_STRICT | SACT_CONFIG_POOL, 3));
+	kg_force(g, 1, 5);		/* not FREE: the standby parks */
+	kg_force(g, 2, 5);		/* P 2 is held: not taken */
+	ASSERT_EQ(0, pthread_create(&s.t, NULL, m1_free_p1, &s));
+	ASSERT_TRUE(kt_wait_until(KG_COUNTER(g, standbys) == 1));
+	kg_running(g, 0, 0);
+	flag_wait(&s.ready);		/* blocks: P 0 goes to M 1 */
+	kg_idle(g, 0);
+	ASSERT_EQ(0, pthread_join(s.t, NULL));
+	EXPECT_EQ(0, s.ret);
+	EXPECT_EQ(SACT_PW(SACT_P_HANDOFF, 1), kg_pword(g, 0));
+	EXPECT_EQ(SACT_PW(SACT_P_OWNED, 0), kg_pword(g, 1));
+	EXPECT_EQ(SACT_PW(SACT_P_OWNED, 5), kg_pword(g, 2));
+	EXPECT_EQ(1, g->ms[0].kproc);
+	c = kg_counters(g);
+	EXPECT_EQ(1, c.reclaims);
+	EXPECT_EQ(0, c.strict_parks);
+}
+
+/* M 1: standby once, having idled P 1 first. */
+static void *m1_idle_p1_standby(void *p)
+{
+	struct m1 *s = p;
+
+	if (kg_register(s->g, 1))
+		abort();
+	__atomic_store_n(&s->g->procs[1].word, SACT_PW(SACT_P_IDLE, 0),
+			 __ATOMIC_RELEASE);
+	return m1_standby_only(s);
+}
+
+/*
+ * POOL (7): STANDBY leaves an idle P alone (it parks; P 1 stays idle), and
+ * a FREE P comes before an idle one at a strict unblock.
+ */
+TEST_F(pool, standby_leaves_idle_p)
+{
+	struct kgroup *g = &self->g;
+	struct m1 s = { .g = g };
+
+	ASSERT_EQ(0, kg_config(g, SACT_CONFIG_STRICT | SACT_CONFIG_POOL, 3));
+	kg_force(g, 2, 5);
+	ASSERT_EQ(0, pthread_create(&s.t, NULL, m1_idle_p1_standby, &s));
+	ASSERT_TRUE(kt_wait_until(KG_COUNTER(g, standbys) == 1));
+	EXPECT_EQ(SACT_PW(SACT_P_IDLE, 0), kg_pword(g, 1));
+	/* P 0 to M 1; P 2 FREE now: our unblock takes it, not idle P 1 */
+	__atomic_store_n(&g->procs[2].word, SACT_P_FREE, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, kt_block_once(g, 0, 0));
+	ASSERT_EQ(0, pthread_join(s.t, NULL));
+	EXPECT_EQ(0, s.ret);
+	EXPECT_EQ(0, s.kproc);
+	EXPECT_EQ(SACT_PW(SACT_P_IDLE, 0), kg_pword(g, 1));
+	EXPECT_EQ(SACT_PW(SACT_P_OWNED, 0), kg_pword(g, 2));
+	EXPECT_EQ(2, g->ms[0].kproc);
+	EXPECT_EQ(0, KG_COUNTER(g, strict_parks));
 }
 
 /* M 1: tell main its seq, then standby. */

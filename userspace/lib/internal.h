@@ -308,6 +308,7 @@ struct m {
 	bool in_kstandby;			/* L */
 	bool kwaitg;				/* L */
 	uint32_t kseq;				/* L */
+	uint32_t kidle_scan;			/* L: kmod_p_idle's look */
 	/*
 	 * bpf backend (bpf_sched.c): this M's slot in the program's shared
 	 * map and two of its words there, NULL with other backends: in_g
@@ -381,6 +382,13 @@ struct backend_ops {
 	 */
 	void (*p_acquire)(struct m *m, struct p *pp);
 	bool (*p_idle)(struct p *pp);
+	/*
+	 * @p_unidle:	pp comes off the idle list (sched.lock held): claim it
+	 *		back from the kernel side.  false: the kernel gave it to
+	 *		an M back from a block (kmod's strict unblock), whose
+	 *		resync adopts it (and calls pidle_taken).
+	 */
+	bool (*p_unidle)(struct p *pp);
 	int (*park_standby)(struct m *m);
 	/*
 	 * @standby_grant: startm found no M on the idle list (sched.lock
@@ -604,6 +612,7 @@ void handoffp(struct p *pp);
 void wakep(void);
 struct g *getg_or_threadg(void);
 struct p *pidleget(void);		/* sched.lock held */
+void pidle_taken(struct p *pp);		/* sched.lock held */
 bool checkdead(void);			/* sched.lock held */
 #define CHECKDEAD_AGAIN_NS	100000000	/* 100 ms */
 struct p *ring_wants_poller(void);	/* sched.lock held */

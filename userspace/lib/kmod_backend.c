@@ -14,9 +14,11 @@
  * So the runtime maps its states onto words as follows:
  *
  *	runtime                         P word
- *	on the idle list (P_IDLE)       IDLE_W = OWNED|0xffff (no such M:
- *	                                the module never touches it, and a
- *	                                blocked M's reclaim cannot take it)
+ *	on the idle list (P_IDLE)       KIDLE = SACT_PW(SACT_P_IDLE, 0):
+ *	                                only a strict unblock takes it (the
+ *	                                module's rule (7)), never a standby
+ *	off the list, on its way to     HELD_W = OWNED|0xffff (no such M:
+ *	an M (pidleget)                 the module never touches it)
  *	held by M m (RUNNING/SYSCALL)   OWNED|m (or HANDOFF|m: same thing)
  *	taken from a blocked M          HANDOFF|s (given to standby s) or
  *	                                FREE (no standby was parked)
@@ -52,15 +54,21 @@
  *     M that blocked last got p from the module (3, or a handoff to it
  *     parked) and lost it again before its runtime ever saw it.
  *  3. Unblock.  Strict: the module gives m its own P back if the word is
- *     still FREE, else any FREE P, else parks m in the kernel (on the list
- *     a block with no standby serves, 1) until a grant.  Not strict: m
- *     returns to user space without a P; see 6.
+ *     still FREE, else any FREE P, else an idle one (KIDLE: m's resync
+ *     takes it off the idle list, pidle_taken), else parks m in the
+ *     kernel (on the list a block with no standby serves, 1) until a
+ *     grant.  Taking an idle P at the unblock is what keeps a program
+ *     live whose every other M is blocked: with the P idle and no M
+ *     running, no grant (4) would ever come.  pidleget takes a P off the
+ *     idle list by CAS KIDLE -> HELD_W (p_unidle); if that fails, the
+ *     module gave it to an M that adopts it, and pidleget takes the next.
+ *     Not strict: m returns to user space without a P; see 6.
  *  4. Grant.  Every P the runtime is about to idle (pidleput, sched.lock
  *     held) first goes to an M that waits for one, as the module's slots
  *     say (kmod_waits): parked by strict mode, blocked (it will park
  *     unless it gets its P back), or (not strict) waiting in
  *     SACT_IOC_STANDBY with a G (kwaitg, 6).  The caller owns the
- *     word (an idle P's IDLE_W is CASed to OWNED|caller first), sets p->m
+ *     word (HELD_W, or KIDLE, is CASed to OWNED|caller first), sets p->m
  *     and the status, and SACT_IOC_GRANT moves the word to OWNED|m and
  *     wakes m (SACT_GRANT_STANDBY for kwaitg).  The module is the judge:
  *     it refuses an M that waits for no P - one whose block took none,
@@ -118,10 +126,7 @@
  * switch keeps the P (above).  A signal (or io_uring's task_work,
  * which sets TIF_NOTIFY_SIGNAL) that interrupts a strict park returns an M
  * without a P to G code: until its next runtime entry, where it waits for a
- * P as in non-strict mode, nprocs + 1 Ms run G code.  An M that parks
- * while other Ps sit idle waits for the next P that is idled or handed
- * off: the module cannot take an idle P (IDLE_W) for it, so a G that
- * computes without end on the P taken from it delays it that long.
+ * P as in non-strict mode, nprocs + 1 Ms run G code.
  * Teardown wakes the module standbys with a signal and repeats it every
  * millisecond until all have left: a signal that lands between a
  * standby's last look at sched.exiting and its entry into the ioctl is
@@ -149,8 +154,9 @@
 
 #include "internal.h"
 
-#define IDLE_OWNER	0xffffU
-#define IDLE_W		SACT_PW(SACT_P_OWNED, IDLE_OWNER)
+#define KIDLE		SACT_PW(SACT_P_IDLE, 0)
+#define HELD_OWNER	0xffffU
+#define HELD_W		SACT_PW(SACT_P_OWNED, HELD_OWNER)
 #define KOWN(m)		SACT_PW(SACT_P_OWNED, (uint32_t)(m)->id)
 #define KHAND(m)	SACT_PW(SACT_P_HANDOFF, (uint32_t)(m)->id)
 
@@ -214,8 +220,8 @@ static bool word_is_mine(uint32_t w, struct m *m)
 }
 
 /*
- * The caller (sched.lock held) is about to give pp away with a GRANT: it
- * must hold pp's word; an idle P's IDLE_W is taken first.
+ * The caller (sched.lock held) is about to give pp, off the idle list,
+ * away with a GRANT: it must hold pp's word; HELD_W is taken first.
  */
 static void own_word(struct m *me, struct p *pp)
 {
@@ -223,7 +229,7 @@ static void own_word(struct m *me, struct p *pp)
 	uint32_t old = ld(w);
 
 	if (!word_is_mine(old, me) &&
-	    !(old == IDLE_W && atomic_compare_exchange_strong(w, &old,
+	    !(old == HELD_W && atomic_compare_exchange_strong(w, &old,
 							      KOWN(me))))
 		throw("sact: kmod: granting a P the caller does not hold");
 }
@@ -252,6 +258,7 @@ static void takeover(struct m *m, int p)
 	uint32_t w = KHAND(m);
 
 	lock_acquire(&sched.lock);
+	pidle_taken(pp);		/* an idle P, at a strict unblock (7) */
 	old = pp->m;
 	pp->m = m;
 	lock_release(&sched.lock);
@@ -352,6 +359,8 @@ mine:
 	 */
 	if (pp->m != m) {
 		lock_acquire(&sched.lock);
+		pidle_taken(pp);	/* idled, then given back (7) */
+		st(&pp->status, P_RUNNING);
 		pp->m = m;
 		lock_release(&sched.lock);
 	}
@@ -463,7 +472,7 @@ static bool kmod_standby_grant(struct p *pp, bool spinning)
 	}
 	pp->m = NULL;
 	st(&pp->status, P_IDLE);
-	st(pword(pp->id), IDLE_W);
+	st(pword(pp->id), HELD_W);	/* the caller idles it */
 	return false;
 }
 
@@ -487,20 +496,35 @@ static bool kmod_waits(struct m *n)
 /*
  * Step 4 (sched.lock held): give pp to an M that waits for a P, instead
  * of idling it.  The caller is pp's owner (or took it off the idle list).
+ * The word goes KIDLE first, then the slots are read: an M whose block
+ * comes later takes pp itself at its unblock (step 3, the module's (7)),
+ * one blocked or parked before shows in its slot (both sides order a
+ * store before a load: our seq_cst store, the module's lock).  true: pp
+ * is not the caller's to idle any more (granted, or taken at an unblock:
+ * its M adopts it, takeover).
  */
 static bool kmod_p_idle(struct p *pp)
 {
+	static uint32_t scans;		/* L */
+	_Atomic uint32_t *w = pword(pp->id);
 	struct m *me = getm_raw();
+	uint32_t scan = ++scans;
 
 	if (!kshm)
 		return false;		/* sact_run's setup, before init */
+	atomic_store(w, KIDLE);
+again:
 	for (int i = 0; i < sched.nm && me && me->ks; i++) {
 		struct m *n = sched.allm[i];
+		uint32_t old = KIDLE;
 		int err;
 
-		if (!n || n == me || !n->ks || ld(&sched.exiting) || !kmod_waits(n))
+		if (!n || n == me || !n->ks || ld(&sched.exiting) ||
+		    n->kidle_scan == scan || !kmod_waits(n))
 			continue;
-		own_word(me, pp);
+		if (!atomic_compare_exchange_strong(w, &old, KOWN(me)))
+			return true;	/* a strict unblock took it */
+		n->kidle_scan = scan;	/* one try per M */
 		pp->m = n;
 		st(&pp->status, P_RUNNING);
 		err = kgrant(n, pp, n->kwaitg);
@@ -511,9 +535,23 @@ static bool kmod_p_idle(struct p *pp)
 		/* it has a P, or got one another way meanwhile */
 		if (err != -EAGAIN && err != -EBUSY)
 			throw("sact: kmod: SACT_IOC_GRANT failed");
+		/*
+		 * While the word was ours an M that came back could not take
+		 * pp and parked: look at every M again.
+		 */
+		atomic_store(w, KIDLE);
+		goto again;
 	}
-	st(pword(pp->id), IDLE_W);
 	return false;
+}
+
+/* Off the idle list: KIDLE -> HELD_W, unless an unblock took it (7). */
+static bool kmod_p_unidle(struct p *pp)
+{
+	uint32_t old = KIDLE;
+
+	return !kshm ||
+	       atomic_compare_exchange_strong(pword(pp->id), &old, HELD_W);
 }
 
 /*
@@ -589,8 +627,8 @@ static int kmod_init(void)
 	for (int i = 0; i < sched.nprocs; i++) {
 		struct p *pp = &sched.allp[i];
 
-		st(pword(i), ld(&pp->status) == P_IDLE || !pp->m ? IDLE_W :
-			     KOWN(pp->m));
+		st(pword(i), pp->onidle ? KIDLE :
+			     pp->m ? KOWN(pp->m) : HELD_W);
 	}
 	sched.kstandby_target = sched.nm - sched.nprocs;
 	if (sched.kstandby_target > SACT_MAX_STANDBY)
@@ -676,6 +714,7 @@ const struct backend_ops backend_kmod = {
 	.exit_syscall	= kmod_exit_syscall,
 	.p_acquire	= kmod_p_acquire,
 	.p_idle		= kmod_p_idle,
+	.p_unidle	= kmod_p_unidle,
 	.park_standby	= kmod_park_standby,
 	.standby_grant	= kmod_standby_grant,
 };

@@ -604,30 +604,62 @@ static void pidleput(struct p *pp)
 }
 
 /*
- * Take an idle P (sched.lock held).  If an M waits in its ring (uring.c),
- * detach it: *poller gets it when poller is not NULL (startm hands it the
- * P), else it is woken to go back to the idle list.
+ * Take pp off the idle list (sched.lock held, pp on it).  If an M waits in
+ * its ring (uring.c), detach it: *poller gets it when poller is not NULL
+ * (the caller hands it the P), else it is woken to go back to the idle
+ * list.  Returns whether the runtime holds pp now: false when the
+ * backend's kernel side gave it, idle, to an M back from a block, whose
+ * resync adopts it (p_unidle).
+ */
+static bool pidle_unlink(struct p *pp, struct m **poller)
+{
+	struct p **pl = &sched.pidle;
+
+	while (*pl != pp)
+		pl = &(*pl)->link;
+	*pl = pp->link;
+	pp->onidle = false;
+	atomic_fetch_sub(&sched.npidle, 1);
+	if (poller)
+		*poller = NULL;
+	if (pp->poller) {
+		pp->poller->pollp = NULL;
+		if (poller)
+			*poller = pp->poller;
+		else
+			uring_wake(pp->poller);
+		pp->poller = NULL;
+	}
+	if (!sched.ops->p_unidle || sched.ops->p_unidle(pp))
+		return true;
+	if (poller && *poller) {
+		uring_wake(*poller);
+		*poller = NULL;
+	}
+	return false;
+}
+
+/*
+ * Take an idle P (sched.lock held); see pidle_unlink for *poller.
  */
 static struct p *pidleget_poller(struct m **poller)
 {
-	struct p *pp = sched.pidle;
+	struct p *pp;
 
-	if (poller)
-		*poller = NULL;
-	if (pp) {
-		sched.pidle = pp->link;
-		pp->onidle = false;
-		atomic_fetch_sub(&sched.npidle, 1);
-		if (pp->poller) {
-			pp->poller->pollp = NULL;
-			if (poller)
-				*poller = pp->poller;
-			else
-				uring_wake(pp->poller);
-			pp->poller = NULL;
-		}
-	}
-	return pp;
+	while ((pp = sched.pidle))
+		if (pidle_unlink(pp, poller))
+			return pp;
+	return NULL;
+}
+
+/*
+ * pp, idle, was given to m by the backend's kernel side (kmod's strict
+ * unblock): off the idle list if it is still there (sched.lock held).
+ */
+void pidle_taken(struct p *pp)
+{
+	if (pp->onidle)
+		pidle_unlink(pp, NULL);
 }
 
 struct p *pidleget(void)
@@ -658,18 +690,6 @@ static struct p *pidleget_work(void)
 		return pidleget();
 	}
 	return NULL;
-}
-
-/* Take pp, known to be idle, off the list (sched.lock held). */
-static void pidle_remove(struct p *pp)
-{
-	struct p **pl = &sched.pidle;
-
-	while (*pl != pp)
-		pl = &(*pl)->link;
-	*pl = pp->link;
-	pp->onidle = false;
-	atomic_fetch_sub(&sched.npidle, 1);
 }
 
 void acquirep(struct m *m, struct p *pp)
@@ -888,9 +908,13 @@ static bool stopm(struct m *m, int64_t timeout_ns);
  */
 static bool stopm_poll(struct m *m, struct p *pp, int64_t deadline)
 {
+	int64_t left;
+
 	for (;;) {
-		int64_t left = -1, wake = deadline;
+		int64_t wake = deadline;
 		bool cqe;
+
+		left = -1;
 
 		lock_acquire(&sched.lock);
 		if (ld_acq(&m->park)) {		/* startm gave us a P */
@@ -901,18 +925,14 @@ static bool stopm_poll(struct m *m, struct p *pp, int64_t deadline)
 			m->nextp = NULL;
 			return true;
 		}
-		if (m->pollp != pp) {		/* pp taken, or exiting */
-			lock_release(&sched.lock);
-			if (ld(&sched.exiting))
-				return false;
-			left = deadline >= 0 ? deadline - nanotime() : -1;
-			return stopm(m, left < 0 && deadline >= 0 ? 0 : left);
-		}
+		if (m->pollp != pp)		/* pp taken, or exiting */
+			goto taken;
 		cqe = uring_idle_ready(pp, &wake);	/* may lower wake */
 		if (cqe || (deadline >= 0 && nanotime() >= deadline)) {
-			pidle_remove(pp);
 			pp->poller = NULL;
 			m->pollp = NULL;
+			if (!pidle_unlink(pp, NULL))	/* the kernel gave it away */
+				goto taken;
 			lock_release(&sched.lock);
 			acquirep(m, pp);
 			if (!cqe) {
@@ -929,6 +949,12 @@ static bool stopm_poll(struct m *m, struct p *pp, int64_t deadline)
 		}
 		uring_idle_wait(m, pp, left);
 	}
+taken:
+	lock_release(&sched.lock);
+	if (ld(&sched.exiting))
+		return false;
+	left = deadline >= 0 ? deadline - nanotime() : -1;
+	return stopm(m, left < 0 && deadline >= 0 ? 0 : left);
 }
 
 /*

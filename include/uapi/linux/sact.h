@@ -74,6 +74,8 @@
  *	SACT_P_FREE   0      ignored; the canonical free word is 0
  *	SACT_P_OWNED  1      the M that holds the P
  *	SACT_P_HANDOFF 2     the standby M the kernel gave the P to
+ *	SACT_P_IDLE   3      ignored; the canonical idle word is
+ *	                     SACT_PW(SACT_P_IDLE, 0): a P user space idled
  *
  *                 user: acquire (cmpxchg)
  *       +------+ ---------------------------> +-----------+
@@ -140,6 +142,17 @@
  *       makes it FREE.
  *     Without POOL, a FREE P stays FREE until user space acquires it
  *     (the idle state of a P user space released).
+ *
+ * (7) Idle (POOL).  User space may park a P it holds and has no work for
+ *     as SACT_PW(%SACT_P_IDLE, 0) (cmpxchg), and takes it back the same
+ *     way.  The kernel never hands such a P to %SACT_IOC_STANDBY (the M
+ *     that idled it is about to park there) and never makes it FREE; only
+ *     a strict unblock (4) takes it, after its own P and any FREE P, and
+ *     before it would park.  So a worker that comes back from a block
+ *     while user space has Ps idle runs on one of them: without (7) it
+ *     would park until a grant, and if every other M were blocked or
+ *     parked no M would be left to grant.  User space learns it from
+ *     sact_mslot.kproc, as for any P the kernel gives at unblock.
  *
  * Each M has a slot, sact_mslot: two words user space writes (state, proc:
  * "I run G code on P proc"), and words the kernel writes (kstate, kproc,
@@ -215,6 +228,7 @@ struct sact_shm_header {
 #define SACT_P_FREE		0U
 #define SACT_P_OWNED		1U
 #define SACT_P_HANDOFF		2U
+#define SACT_P_IDLE		3U	/* (7): only a strict unblock takes it */
 #define SACT_PW(state, m)	(((state) << 16) | ((m) & 0xffffU))
 #define SACT_PW_STATE(word)	(((word) >> 16) & 0x3U)
 #define SACT_PW_OWNER(word)	((word) & 0xffffU)
