@@ -150,8 +150,23 @@ static u32 sact_take_free(struct sact_group *g, u32 m)
 	return sact_take_word(g, m, SACT_P_FREE);
 }
 
+/* Does @word say worker @m holds the P?  HANDOFF|m counts as OWNED|m. */
+static bool sact_word_names(u32 word, u32 m)
+{
+	return word == SACT_PW(SACT_P_OWNED, m) ||
+	       word == SACT_PW(SACT_P_HANDOFF, m);
+}
+
 /*
  * sact_block() - a worker leaves the CPU blocked; hand its P off.
+ *
+ * Its P is the one its slot says (->proc), or, when that P's word names
+ * another worker, the one the kernel gave it last (->kproc: at an unblock,
+ * a grant, or a handoff to it parked) if that word names it: G code that
+ * blocks again right after such a return, with no runtime entry between
+ * (a plain read(), then write(), then read()), has not told us yet.  Left
+ * with it, that P would wait out the whole block.
+ *
  * CONTEXT: sched_out: rq lock held, irqs off, current == w->task.
  */
 static void sact_block(struct sact_worker *w)
@@ -171,12 +186,15 @@ static void sact_block(struct sact_worker *w)
 		goto out_unlock;
 	set_bit(SACT_WF_BLOCKED, &w->flags);
 	w->blocked_proc = SACT_NONE;
+	if (proc < READ_ONCE(g->nr_procs) &&
+	    !sact_word_names(READ_ONCE(g->procs[proc].word), w->index) &&
+	    READ_ONCE(ms->kproc) < READ_ONCE(g->nr_procs))
+		proc = READ_ONCE(ms->kproc);
 	if (proc < READ_ONCE(g->nr_procs)) {
 		u32 *word = &g->procs[proc].word;
 		u32 old = READ_ONCE(*word);
 
-		if (old == SACT_PW(SACT_P_OWNED, w->index) ||
-		    old == SACT_PW(SACT_P_HANDOFF, w->index)) {
+		if (sact_word_names(old, w->index)) {
 			u32 new = SACT_P_FREE;
 
 			sb = sact_pick_standby(g, raw_smp_processor_id());
@@ -483,9 +501,18 @@ static void sact_unblock(struct sact_worker *w)
 		to = sact_reclaim_proc(g, taken, w->index);
 		if (to == SACT_NONE)
 			to = sact_take_free(g, w->index);	/* POOL */
-		if (to == SACT_NONE)	/* POOL: a P user space idled (7) */
+		if (to == SACT_NONE) {
+			/*
+			 * POOL: a P user space idled (7).  User space stores
+			 * the idle word, then reads our kstate; we store
+			 * PARKED, then read the words: one side sees the
+			 * other, so we take the P or it grants us one.
+			 */
+			WRITE_ONCE(ms->kstate, SACT_MK_PARKED);
+			smp_mb();
 			to = sact_take_word(g, w->index,
 					    SACT_PW(SACT_P_IDLE, 0));
+		}
 		if (to != SACT_NONE) {
 			g->reclaims++;
 		} else {
@@ -739,10 +766,6 @@ int sact_standby(struct sact_group *g, struct sact_standby *arg)
 		arg->worker = w->index;
 		return proc;
 	}
-	if (g->nr_standby >= SACT_MAX_STANDBY) {
-		raw_spin_unlock_irq(&g->lock);
-		return -ENOSPC;
-	}
 	sb.w = w;
 	sb.cpu = raw_smp_processor_id();
 	set_bit(SACT_WF_STANDBY, &w->flags);
@@ -845,7 +868,7 @@ int sact_grant(struct sact_group *g, const struct sact_grant *a)
 	struct task_struct *wake = NULL;
 	struct sact_mslot *ms;
 	struct sact_worker *w, *me;
-	u32 old, owner, proc = a->proc;
+	u32 old, proc = a->proc;
 	int ret = 0;
 
 	raw_spin_lock_irq(&g->lock);
@@ -887,12 +910,8 @@ int sact_grant(struct sact_group *g, const struct sact_grant *a)
 		}
 	}
 	old = READ_ONCE(g->procs[proc].word);
-	owner = SACT_PW_OWNER(old);
 	me = sact_current_worker(g);
-	if (old != SACT_P_FREE &&
-	    !(me && owner == me->index &&
-	      (SACT_PW_STATE(old) == SACT_P_OWNED ||
-	       SACT_PW_STATE(old) == SACT_P_HANDOFF))) {
+	if (old != SACT_P_FREE && !(me && sact_word_names(old, me->index))) {
 		ret = -EBUSY;
 		goto out_unlock;
 	}

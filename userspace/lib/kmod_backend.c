@@ -65,9 +65,9 @@
  *     Not strict: m returns to user space without a P; see 6.
  *  4. Grant.  Every P the runtime is about to idle (pidleput, sched.lock
  *     held) first goes to an M that waits for one, as the module's slots
- *     say (kmod_waits): parked by strict mode, blocked (it will park
- *     unless it gets its P back), or (not strict) waiting in
- *     SACT_IOC_STANDBY with a G (kwaitg, 6).  The caller owns the
+ *     say (kmod_waits): parked by strict mode, or (not strict) waiting in
+ *     SACT_IOC_STANDBY with a G (kwaitg, 6).  Never to a blocked M: the
+ *     P would wait out its block (3 gives it an idle P when it is back).  The caller owns the
  *     word (HELD_W, or KIDLE, is CASed to OWNED|caller first), sets p->m
  *     and the status, and SACT_IOC_GRANT moves the word to OWNED|m and
  *     wakes m (SACT_GRANT_STANDBY for kwaitg).  The module is the judge:
@@ -115,12 +115,13 @@
  *  - a block vs an M about to park in the module: the P goes FREE and the
  *    M takes it at its entry (POOL), under the same lock as the block.
  *  - a second block before the resync: the slot still names the old P.
- *    If its word is someone else's, the module hands nothing off and m
- *    keeps the P it was given while blocked (less parallelism; never two
- *    owners, and never two Ps for m: no grant for a block that took no
- *    P).  If the word names m again (the module gave m its own P back),
- *    the block hands it off like any other, and whoever takes it over
- *    cannot tell that m lost it: hence step 4 reads the module's slots.
+ *    If its word is someone else's, the module hands off the P it gave m
+ *    last (the slot's kproc) when that word names m: G code that reads,
+ *    writes and reads again with no runtime entry never tells us, and
+ *    that P must not wait out the block.  If the old word names m again
+ *    (the module gave m its own P back), the block hands it off like any
+ *    other, and whoever takes it over cannot tell that m lost it: hence
+ *    step 4 reads the module's slots.
  *
  * Accepted weaknesses: a raw block after a runtime call that did not
  * switch keeps the P (above).  A signal (or io_uring's task_work,
@@ -477,20 +478,19 @@ static bool kmod_standby_grant(struct p *pp, bool spinning)
 }
 
 /*
- * Does n wait for a P?  Parked by strict mode; blocked (it will park
- * unless it gets its P back; the module refuses the grant if its block
- * took no P); or, not strict, in SACT_IOC_STANDBY with a G (kwaitg).
- * Read from the module's slot: a P the module moved on its own (a
- * reclaim, a FREE P, a handoff to a parked M) may have been lost again
- * by a block before its new holder's runtime ever saw it, so the runtime
- * cannot keep this list itself.  One look per M: BLOCKED becomes PARKED
- * under our feet, and two passes (parked first) could miss it in both.
+ * Does n wait for a P?  Parked by strict mode, or, not strict, in
+ * SACT_IOC_STANDBY with a G (kwaitg).  Read from the module's slot: a P
+ * the module moved on its own (a reclaim, a FREE P, a handoff to a parked
+ * M) may have been lost again by a block before its new holder's runtime
+ * ever saw it, so the runtime cannot keep this list itself.  Not a
+ * blocked M: it may stay blocked for as long as it likes (a pipe read
+ * whose writer needs this very P), and when it comes back it takes an
+ * idle P itself (step 3); the module publishes PARKED before its last look
+ * at the idle Ps, so an M that parks is seen here or sees our KIDLE.
  */
 static bool kmod_waits(struct m *n)
 {
-	uint32_t k = kload(&n->ks->kstate);
-
-	return k == SACT_MK_PARKED || k == SACT_MK_BLOCKED || n->kwaitg;
+	return kload(&n->ks->kstate) == SACT_MK_PARKED || n->kwaitg;
 }
 
 /*

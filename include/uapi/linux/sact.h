@@ -56,7 +56,12 @@
  */
 #define SACT_MAX_WORKERS	128	/* the default cap on workers */
 #define SACT_WORKERS_LIMIT	16384	/* the largest cap a group may ask */
-#define SACT_MAX_STANDBY	32	/* cap on Ms parked in SACT_IOC_STANDBY */
+/*
+ * Modules before this rule refused %SACT_IOC_STANDBY past this many parked
+ * workers (-ENOSPC); now every worker of a group may stand by at once (a
+ * worker parks once at a time, so the group's cap bounds them).
+ */
+#define SACT_MAX_STANDBY	32
 
 #define SACT_NONE		0xffffffffU	/* "no P" / "no M" */
 
@@ -384,8 +389,8 @@ struct sact_worker_args {
  * freezer) the call restarts.  The wait is freezable.  It returns at
  * once, with no park, when a %SACT_GRANT_STANDBY grant came before the
  * call, or (POOL group) when a P is FREE: it takes it.  -ENOENT if the
- * caller is not a worker of the group, -ENOSPC if SACT_MAX_STANDBY
- * workers are parked already.
+ * caller is not a worker of the group.  Every worker of the group may
+ * stand by at once (%SACT_MAX_STANDBY is no cap any more).
  */
 struct sact_standby {
 	__u32 size;
