@@ -224,16 +224,10 @@ FIXTURE(httpd) {
 
 /*
  * conns: keep-alive connections open at once (vm_conns: in the VM).  In
- * block mode each idle one holds an M in recv, and today's pool is
- * nprocs + standby = 4 Ms, one of them in accept: with more open
- * connections than free Ms, the Ms wait on connections whose next
- * request the client sends only after another connection's answer,
- * which no M is left to send.  (Go, whose netpoller parks the goroutine,
- * and a pool that grows with blocked Ms, have no such bound.)  So block
- * mode keeps 2 open natively, and 1 under kmod: there, with 2, the
- * second connection's first request is never answered although an M and
- * both Ps should be free (a runtime bug, reported with issue 18; raise
- * vm_conns to 2 to reproduce it).
+ * block mode each idle one holds an M in recv: the Ms grow with them
+ * (one per connection, as with Go's netpoller one goroutine), and the
+ * client sends a connection's next request only after another one's
+ * answer, so with a fixed pool of Ms this would stall.
  */
 FIXTURE_VARIANT(httpd) {
 	const char *io;
@@ -243,9 +237,9 @@ FIXTURE_VARIANT(httpd) {
 	int vm_conns;
 };
 FIXTURE_VARIANT_ADD(httpd, ring) { "ring", "auto", false, NCONN, NCONN };
-FIXTURE_VARIANT_ADD(httpd, block) { "block", "auto", false, 2, 1 };
+FIXTURE_VARIANT_ADD(httpd, block) { "block", "auto", false, NCONN, NCONN };
 FIXTURE_VARIANT_ADD(httpd, ring_sysmon) { "ring", "sysmon", true, NCONN, 0 };
-FIXTURE_VARIANT_ADD(httpd, block_sysmon) { "block", "sysmon", true, 2, 0 };
+FIXTURE_VARIANT_ADD(httpd, block_sysmon) { "block", "sysmon", true, NCONN, 0 };
 FIXTURE_VARIANT_ADD(httpd, thread) { "thread", "auto", true, NCONN, 0 };
 
 /* Read httpd's stdout until a line starting with prefix; it in line. */
