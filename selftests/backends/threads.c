@@ -7,7 +7,12 @@
  * reserve covers, the count never grows, whatever the Gs do.  bpf keeps
  * nprocs of the reserve in the Ps' rings and refills a ring from the
  * idle list (or asks the template when that is empty), so the reserve
- * covers standby - nprocs - 1 blocks there, standby - 1 elsewhere.  Here
+ * covers standby - nprocs - 1 blocks there, standby - 1 elsewhere.  And
+ * under bpf an M back from a raw block whose P was taken runs its G on
+ * until the G's next runtime entry (m_lost_p) before it rejoins the
+ * reserve: while a loaded machine keeps it there, a ring refill may drain
+ * the idle list and the template replace it - off the handoff path, one
+ * M per G that blocked at most.  Here
  * nprocs Gs block in raw usleep() and wrapped nanosleep(), compute and
  * yield, with standby = 2 * nprocs + 1, while a G
  * counts /proc/self/status's Threads: (minus the main thread, which only
@@ -110,7 +115,8 @@ TEST_F(threads, bounded)
 	struct run r = { .nwork = variant->nprocs };
 	struct sact_stats st = { .size = sizeof(st) };
 	int standby = 2 * variant->nprocs + 1;
-	int bound = variant->nprocs + standby + 1 +
+	int late = variant->backend == SACT_BACKEND_BPF ? r.nwork : 0;
+	int bound = variant->nprocs + standby + 1 + late +
 		    (variant->backend == SACT_BACKEND_SYSMON);
 
 	ASSERT_EQ(0, st_run_standby(standby, first, &r));
@@ -121,7 +127,8 @@ TEST_F(threads, bounded)
 		       variant->nprocs, standby);
 	ASSERT_EQ(0, sact_stats(&st));
 	EXPECT_LE(st.threads_created, bound);
-	EXPECT_EQ(variant->nprocs + standby, st.ms_created);
+	EXPECT_LE(variant->nprocs + standby, st.ms_created);
+	EXPECT_GE(variant->nprocs + standby + late, st.ms_created);
 }
 
 TEST_HARNESS_MAIN

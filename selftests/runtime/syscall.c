@@ -319,12 +319,16 @@ TEST_F(syscall, many_blocking_gs)
 	EXPECT_EQ(m.n, atomic_load(&m.done));
 	/* sact_run makes nprocs + standby (default nprocs) Ms; the template
 	 * makes more while Gs block, one per blocked G at most (+ one: a
-	 * kick may race a new M's start), never more than the Gs need; the
-	 * helpers are the template and sysmon's monitor */
+	 * kick may race a new M's start), and, under bpf, one per G whose M
+	 * is on its way back to the reserve (it runs the G on until its next
+	 * runtime entry; a loaded machine keeps it there while the template
+	 * refills): never more than the Gs need; the helpers are the
+	 * template and sysmon's monitor */
 	ASSERT_EQ(0, sact_stats(&st));
 	EXPECT_EQ(variant->nprocs, st.nprocs);
 	EXPECT_LE(2 * variant->nprocs, st.ms_peak);
-	EXPECT_GE(2 * variant->nprocs + m.n + 1, st.ms_peak);
+	EXPECT_GE(2 * variant->nprocs + 1 + m.n *
+		  (variant->backend == SACT_BACKEND_BPF ? 2 : 1), st.ms_peak);
 	EXPECT_EQ(st.ms_created + 1 +
 		  (variant->backend == SACT_BACKEND_SYSMON),
 		  st.threads_created);
