@@ -6,8 +6,10 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sact.h>
 
@@ -132,6 +134,52 @@ TEST_F(timer, idle_ms_sleep)
 	ASSERT_EQ(0, st_run(lone_sleeper, &cpu));
 	TH_LOG("CPU used during a 200 ms sleep: %.1f ms", cpu * 1000);
 	EXPECT_LT(cpu, 0.1);
+}
+
+/*
+ * A timer on a P handed off with no M to take it: one M, no standby; the
+ * only M is blocked in a wrapped read, so sysmon's retake idles the P with
+ * its timer armed, and the M the template makes for it must take it
+ * (p->wantm), or the sleeper never wakes to write the byte the reader
+ * waits for.  (Locked Gs meet the same case under every backend: see
+ * locked.c.)
+ */
+struct handed {
+	int fd[2];
+};
+
+static void sleep_then_write(void *arg)
+{
+	struct handed *h = arg;
+
+	sact_sleep_ns(1000000);
+	if (write(h->fd[1], "x", 1) != 1)
+		abort();
+}
+
+static void read_after_arming(void *arg)
+{
+	struct handed *h = arg;
+	char c;
+
+	sact_go(sleep_then_write, h);
+	sact_yield();		/* on one P: the sleeper arms its timer */
+	if (sact_read(h->fd[0], &c, 1) != 1)
+		abort();
+}
+
+TEST_F(timer, fires_on_a_p_handed_off_without_an_m)
+{
+	struct handed h;
+
+	/* kmod and bpf hand a blocked M's P to a standby M only (there is
+	 * none here: the P stays with the reader), none never hands it off */
+	if (variant->backend != SACT_BACKEND_SYSMON)
+		SKIP(return, "only sysmon hands a P off without a standby M");
+	ASSERT_EQ(0, pipe(h.fd));
+	ASSERT_EQ(0, st_run_standby(0, read_after_arming, &h));
+	close(h.fd[0]);
+	close(h.fd[1]);
 }
 
 TEST(sleep_outside_a_g)

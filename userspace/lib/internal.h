@@ -225,6 +225,9 @@ struct p {
 	struct uring *ring;
 	bool onidle;
 	struct m *poller;
+	/* L: startm idled it with work for lack of an M (timers, ring ops
+	 * in flight): the next M in stopm takes it (pidleget_work) */
+	bool wantm;
 
 	/*
 	 * The local run queue (see runqput in proc.c).  head: A, CASed by

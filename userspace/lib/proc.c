@@ -619,6 +619,7 @@ static bool pidle_unlink(struct p *pp, struct m **poller)
 		pl = &(*pl)->link;
 	*pl = pp->link;
 	pp->onidle = false;
+	pp->wantm = false;
 	atomic_fetch_sub(&sched.npidle, 1);
 	if (poller)
 		*poller = NULL;
@@ -668,8 +669,9 @@ struct p *pidleget(void)
 }
 
 /*
- * Take an idle P that has work - Gs on its run queue, or any idle P when
- * the global queue has Gs - or return NULL (sched.lock held).
+ * Take an idle P that has work - Gs on its run queue, or one startm left
+ * waiting for an M (wantm), or any idle P when the global queue has Gs -
+ * or return NULL (sched.lock held).
  */
 static struct p *pidleget_work(void)
 {
@@ -682,7 +684,7 @@ static struct p *pidleget_work(void)
 	for (; *pl; pl = &(*pl)->link) {
 		struct p *pp = *pl;
 
-		if (runqempty(pp))
+		if (runqempty(pp) && !pp->wantm)
 			continue;
 		*pl = pp->link;		/* to the head, for pidleget */
 		pp->link = sched.pidle;
@@ -1085,8 +1087,10 @@ void startm(struct p *pp, bool spinning, bool handoff)
 		 * the template thread makes one (the P's next M takes it in
 		 * stopm) */
 		pidleput(pp);
-		if (!ld(&sched.exiting))
+		if (!ld(&sched.exiting)) {
+			pp->wantm = true;
 			sched.mwant++;
+		}
 		lock_release(&sched.lock);
 		mtemplate_kick();
 		if (handoff)
