@@ -114,6 +114,19 @@ int sact_go(void (*fn)(void *), void *arg);
 /* Put the calling G at the back of the run queue and run another. */
 void sact_yield(void);
 
+/*
+ * Wire the calling G to its thread (Go's LockOSThread): until as many
+ * sact_unlock_thread calls, it runs only on this thread, and the thread
+ * runs only it (while it waits, the thread sleeps and its P runs other
+ * Gs).  For thread-local state: an unwired G may resume on another thread
+ * after any runtime call.  A G that exits wired is unwired.
+ * 0; -EPERM outside a G; -EOVERFLOW past INT_MAX nested calls.
+ */
+int sact_lock_thread(void);
+
+/* Undo one sact_lock_thread of the calling G (none: nothing). */
+void sact_unlock_thread(void);
+
 /* Park the calling G (not its M) for at least ns nanoseconds. */
 void sact_sleep_ns(uint64_t ns);
 

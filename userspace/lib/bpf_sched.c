@@ -232,6 +232,14 @@ static void bpf_p_acquire(struct m *m, struct p *pp)
 		throw("sact: bpf: acquiring a P that is not idle");
 }
 
+/* m gives pp away other than through pidleput (a locked G's M takes it,
+ * or handoffp's): IDLE, for the next acquirep. */
+static void bpf_p_release(struct m *m, struct p *pp)
+{
+	if (bb && sact_bpf_p_release(bb, pp->id, m->bslot) < 0)
+		throw("sact: bpf: handing over a P the caller does not hold");
+}
+
 /*
  * Give the P pp (word IDLE, not on the idle list) to the first M waiting
  * with its G (sched.lock held).  false: none waits.
@@ -495,5 +503,6 @@ const struct backend_ops backend_bpf = {
 	.exit_syscall	= bpf_exit_syscall,
 	.p_acquire	= bpf_p_acquire,
 	.p_idle		= bpf_p_idle,
+	.p_release	= bpf_p_release,
 	.park_standby	= bpf_park_standby,
 };

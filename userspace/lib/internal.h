@@ -165,6 +165,9 @@ struct g {
 	bool ext;			/* I */
 	_Atomic uint32_t extwake;
 	uint64_t ring_timeout;		/* O: next ring op's limit (uring.c) */
+	/* sact_lock_thread: the M this G is wired to, and the nesting */
+	struct m *lockedm;		/* O */
+	int lockcount;			/* O */
 #if defined(__SANITIZE_ADDRESS__)
 	void *asan_fake;		/* ASan's fake stack while switched out */
 #endif
@@ -287,6 +290,14 @@ struct m {
 	bool spinning;				/* O */
 	bool on_midle;				/* L */
 	struct p *pollp;			/* L: idle P whose ring it waits in */
+	/*
+	 * sact_lock_thread: the G wired to this M (O), and the handover of
+	 * it: a picker stores lockedp (the P it gives up), then lockwake = 1
+	 * (A: futex) and wakes the M asleep in stoplockedm.
+	 */
+	struct g *lockedg;
+	struct p *lockedp;
+	_Atomic uint32_t lockwake;
 	/* the post-switch step (O: set before, done right after a switch) */
 	enum after after;
 	struct g *after_g;
@@ -392,6 +403,12 @@ struct backend_ops {
 	 *		resync adopts it (and calls pidle_taken).
 	 */
 	bool (*p_unidle)(struct p *pp);
+	/*
+	 * @p_release:	m gives pp away other than through pidleput (to a
+	 *		locked G's M, or to handoffp from a locked M): undo
+	 *		p_acquire; the next holder's acquirep takes it.
+	 */
+	void (*p_release)(struct m *m, struct p *pp);
 	int (*park_standby)(struct m *m);
 	/*
 	 * @standby_grant: startm found no M on the idle list (sched.lock
@@ -546,6 +563,8 @@ struct sched {
 	struct m **allm;			/* I: the array; L: its slots */
 	int nm;					/* L (racy reads: a bound) */
 	int nmalive;				/* L: Ms created, not retired */
+	int nmlocked;				/* L: Ms asleep in stoplockedm
+						 * (idle to checkdead) */
 	int nmcoming;				/* L: Ms on their way to stopm
 						 * (new, or sent to stand by):
 						 * idle for the reserve */

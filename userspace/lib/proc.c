@@ -847,7 +847,7 @@ static int plain_threads(void)
  */
 bool checkdead(void)
 {
-	if (sched.nmidle + sched.nkstandby != sched.nmalive ||
+	if (sched.nmidle + sched.nkstandby + sched.nmlocked != sched.nmalive ||
 	    ld(&sched.npidle) != sched.nprocs ||
 	    ld(&sched.ngs) == 0 || ld(&sched.runqsize) != 0)
 		return false;
@@ -1335,6 +1335,74 @@ found:
 	return gp;
 }
 
+/* ---- locked Gs (sact_lock_thread) -------------------------------------------
+ *
+ * Go's LockOSThread: a locked G runs only on its M, and that M runs only
+ * it.  While the G is not running, its M sleeps in stoplockedm and its P
+ * serves other Gs; the G itself sits on run queues like any other.  An M
+ * whose scheduler picks a G locked to another M hands it its P instead
+ * (startlockedm) and looks for a P of its own again.  A G never switches
+ * to another G straight from a locked M or into a locked G (next_after,
+ * sact_yield go through g0 then).
+ */
+
+/*
+ * m's locked G is not running (it parked, yielded, or m lost its P): give
+ * m's P away and sleep until a picker hands the G back with a P.  On g0.
+ * Returns the G, to run, or NULL when the runtime exits.
+ */
+static struct g *stoplockedm(struct m *m)
+{
+	struct p *pp = m->p;
+	bool dead;
+
+	if (pp) {
+		m->p = NULL;
+		if (sched.ops->p_release)
+			sched.ops->p_release(m, pp);
+		handoffp(pp);
+	}
+	lock_acquire(&sched.lock);
+	sched.nmlocked++;
+	dead = checkdead();	/* idle, to it: only a plain thread may help */
+	lock_release(&sched.lock);
+	while (!ld_acq(&m->lockwake) && !ld(&sched.exiting)) {
+		futex_wait(&m->lockwake, 0, dead ? CHECKDEAD_AGAIN_NS : -1);
+		if (dead) {
+			lock_acquire(&sched.lock);
+			dead = !ld_acq(&m->lockwake) && checkdead();
+			lock_release(&sched.lock);
+		}
+	}
+	lock_acquire(&sched.lock);
+	sched.nmlocked--;
+	lock_release(&sched.lock);
+	if (!ld_acq(&m->lockwake))
+		return NULL;			/* exiting */
+	st(&m->lockwake, 0);
+	acquirep(m, m->lockedp);
+	m->lockedp = NULL;
+	return m->lockedg;
+}
+
+/*
+ * m (on g0, holding a P) picked gp, locked to another M: that M gets m's P
+ * and runs gp; m has none now.
+ */
+static void startlockedm(struct m *m, struct g *gp)
+{
+	struct m *lm = gp->lockedm;
+	struct p *pp = m->p;
+
+	m->p = NULL;
+	if (sched.ops->p_release)
+		sched.ops->p_release(m, pp);
+	pp->m = lm;
+	lm->lockedp = pp;
+	st_rel(&lm->lockwake, 1);
+	futex_wake(&lm->lockwake, 1);
+}
+
 /* The scheduler loop of an M, on g0. */
 static void schedule_loop(struct m *m)
 {
@@ -1342,7 +1410,15 @@ static void schedule_loop(struct m *m)
 		struct g *gp;
 
 		run_after(m);
-		gp = findrunnable(m);
+		if (unlikely(m->lockedg != NULL)) {
+			gp = stoplockedm(m);
+		} else {
+			gp = findrunnable(m);
+			if (gp && unlikely(gp->lockedm != NULL)) {
+				startlockedm(m, gp);
+				continue;
+			}
+		}
 		if (!gp)
 			return;
 		st(&gp->status, G_RUNNING);
@@ -1352,11 +1428,22 @@ static void schedule_loop(struct m *m)
 
 /* ---- parking and readying Gs ------------------------------------------------ */
 
-/* Pick what m runs after gp stops: the local queue, else g0. */
+/*
+ * Pick what m runs after gp stops: the local queue, else g0 - always g0
+ * from a locked M, or for a G locked to another M (it goes back first in
+ * line, for g0 to hand over: startlockedm).
+ */
 static struct g *next_after(struct m *m)
 {
-	struct g *next = pick_local(m->p);
+	struct g *next;
 
+	if (unlikely(m->lockedg != NULL))
+		return &m->g0;
+	next = pick_local(m->p);
+	if (next && unlikely(next->lockedm != NULL)) {
+		runqput(m->p, next, true);
+		return &m->g0;
+	}
 	if (next) {
 		st(&next->status, G_RUNNING);
 		return next;
@@ -1527,6 +1614,11 @@ static void goexit(struct g *gp)
 	 * the G itself to another M) */
 	struct m *m = m_resync(gp->m);
 
+	if (unlikely(gp->lockedm != NULL)) {	/* exits locked: unwire */
+		gp->lockedm = NULL;
+		gp->lockcount = 0;
+		m->lockedg = NULL;
+	}
 	st(&gp->status, G_DEAD);
 	m->after = AFTER_EXIT;
 	m->after_g = gp;
@@ -1594,6 +1686,11 @@ SACT_API void sact_yield(void)
 		switch_to(m, gp, &m->g0);
 		return;
 	}
+	if (unlikely(m->lockedg != NULL)) {
+		/* g0 gives the P away and waits for gp's turn (stoplockedm) */
+		next = &m->g0;
+		goto switch_next;
+	}
 	next = pick_local(m->p);
 	if (!next) {
 		if (ld(&sched.runqsize) == 0)
@@ -1604,12 +1701,53 @@ SACT_API void sact_yield(void)
 		if (!next)
 			goto out;
 	}
+	if (unlikely(next->lockedm != NULL)) {
+		runqput(m->p, next, true);	/* g0 hands it over */
+		next = &m->g0;
+		goto switch_next;
+	}
 	st(&next->status, G_RUNNING);
+switch_next:
 	m->after = AFTER_RUNQPUT;
 	m->after_g = gp;
 	switch_to(m, gp, next);
 	return;
 out:
+	m_back_to_g(m);
+}
+
+SACT_API int sact_lock_thread(void)
+{
+	struct m *m = getm();
+	struct g *gp;
+
+	if (!m || m->curg == &m->g0)
+		return -EPERM;
+	gp = m->curg;
+	if (gp->lockcount == INT_MAX) {
+		m_back_to_g(m);
+		return -EOVERFLOW;
+	}
+	if (gp->lockcount++ == 0) {
+		gp->lockedm = m;
+		m->lockedg = gp;
+	}
+	m_back_to_g(m);
+	return 0;
+}
+
+SACT_API void sact_unlock_thread(void)
+{
+	struct m *m = getm();
+	struct g *gp;
+
+	if (!m || m->curg == &m->g0)
+		return;
+	gp = m->curg;
+	if (gp->lockcount > 0 && --gp->lockcount == 0) {
+		gp->lockedm = NULL;
+		m->lockedg = NULL;
+	}
 	m_back_to_g(m);
 }
 
