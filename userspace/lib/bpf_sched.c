@@ -292,13 +292,12 @@ static int unattended_ring(void)
 }
 
 /*
- * Step 2: m claimed P index p's word; make p m's in the runtime's view,
- * and send an idle M to stand by in p's ring in its place.
+ * Step 2: m claimed P index p's word; make p m's in the runtime's view
+ * (stopm then refills the pool of standbys: standby_refill).
  */
 static void takeover(struct m *m, int p)
 {
 	struct p *pp = &sched.allp[p];
-	struct m *n = NULL;
 	int s = P_SYSCALL;
 
 	p_handoff_acquire(pp);
@@ -306,27 +305,6 @@ static void takeover(struct m *m, int p)
 	m->p = pp;
 	pp->m = m;
 	atomic_fetch_add(&sched.handoffs, 1);
-	lock_acquire(&sched.lock);
-	if (!ld(&sched.exiting) && sched.nkstandby < sched.kstandby_target) {
-		n = sched.midle;
-		if (n) {
-			/* woken without a P: findrunnable sends it to
-			 * stopm(-1), which parks it in the ring
-			 * (bpf_park_standby) */
-			sched.midle = n->link;
-			sched.nmidle--;
-			n->on_midle = false;
-			n->nextp = NULL;
-			n->coming = true;	/* idle, for the reserve */
-			sched.nmcoming++;
-			st_rel(&n->park, 1);
-		} else {
-			sched.mwant++;	/* a new M will */
-		}
-	}
-	lock_release(&sched.lock);
-	if (n)
-		futex_wake(&n->park, 1);
 }
 
 /* stopm without timeout: stand by in an unattended ring, if any. */

@@ -706,7 +706,7 @@ void acquirep(struct m *m, struct p *pp)
 static void mtemplate_kick(void);
 static bool mreserve_low(void);
 static bool mtemplate_wanted(void);
-static void mreserve_check(void);
+static void standby_refill(void);
 static void m_retire_locked(struct m *m);
 
 /* ---- Ms: park and unpark ---------------------------------------------------- */
@@ -1014,7 +1014,7 @@ static bool stopm(struct m *m, int64_t timeout_ns)
 		int r = sched.ops->park_standby(m);
 
 		if (r > 0)
-			mreserve_check();
+			standby_refill();
 		if (r)
 			return r > 0;
 	}
@@ -1767,8 +1767,10 @@ SACT_API enum sact_backend sact_backend(void)
  *    handoff path.  A handoff takes an M that is already parked (the
  *    standby reserve); when the reserve of idle Ms falls below its
  *    low-water mark (mlow: 1, or 0 with standby = 0), or a P waits with
- *    work and no M (startm found none: mwant), mreserve_check kicks the
- *    template, which creates Ms until neither holds (or the cap, mmax, is
+ *    work and no M (startm found none: mwant), or a used-up standby of a
+ *    backend's pool (kmod, bpf) has no idle M to take its place
+ *    (standby_refill: mwant), it kicks the template, which creates Ms
+ *    until none of these holds (or the cap, mmax, is
  *    reached: then Ps wait for an M to come back from the kernel, as
  *    before, and SACT_DEBUG=1 says so once).  A new M starts in stopm: it
  *    takes an idle P with work, or parks as a standby.
@@ -1824,16 +1826,40 @@ static bool mtemplate_wanted(void)
 }
 
 /*
- * A standby was just used up (a block woke it): if the reserve is low,
- * kick the template.  Any M, sched.lock not held.
+ * A standby of the backend's pool (parked in the module, or in a P's ring)
+ * was just used up, by a block or a grant: only that pool serves blocks,
+ * so keep it at kstandby_target - an M off the idle list goes to stand by
+ * (woken without a P, findrunnable sends it to stopm(-1), which parks it
+ * with the backend), else the template makes one (mwant) - and kick the
+ * template if the reserve is low.  Without this, Ms idle on the list while
+ * every standby is used up leave a block's P with nobody to take it (kmod:
+ * FREE; bpf: its ring unattended) and the Gs of that P wait for a block to
+ * end.  Any M, sched.lock not held.
  */
-static void mreserve_check(void)
+static void standby_refill(void)
 {
+	struct m *n = NULL;
 	bool kick;
 
 	lock_acquire(&sched.lock);
+	if (!ld(&sched.exiting) && sched.nkstandby < sched.kstandby_target) {
+		n = sched.midle;
+		if (n) {
+			sched.midle = n->link;
+			sched.nmidle--;
+			n->on_midle = false;
+			n->nextp = NULL;
+			n->coming = true;	/* idle, for the reserve */
+			sched.nmcoming++;
+			st_rel(&n->park, 1);
+		} else {
+			sched.mwant++;		/* a new M will */
+		}
+	}
 	kick = mtemplate_wanted();
 	lock_release(&sched.lock);
+	if (n)
+		standby_wake(n);
 	if (kick)
 		mtemplate_kick();
 }
