@@ -167,6 +167,7 @@ static int bpf_init(void)
 	sched.kstandby_target = sched.nm - sched.nprocs;
 	if (sched.kstandby_target > sched.nprocs)
 		sched.kstandby_target = sched.nprocs;
+	sched.kstandby_low = sched.kstandby_target;
 	return 0;
 }
 

@@ -614,6 +614,10 @@ struct sched {
 	int nkstandby;				/* L: Ms parked in the module
 						 * (kmod) or a P's ring (bpf) */
 	int kstandby_target;			/* I: those that start there */
+	int kstandby_low;			/* I: standby_refill keeps at
+						 * least this many there (kmod
+						 * 1: any serves any P; bpf
+						 * the target: one per ring) */
 	unsigned int flags;			/* I: sact_config.flags */
 };
 

@@ -633,6 +633,7 @@ static int kmod_init(void)
 	sched.kstandby_target = sched.nm - sched.nprocs;
 	if (sched.kstandby_target > SACT_MAX_STANDBY)
 		sched.kstandby_target = SACT_MAX_STANDBY;
+	sched.kstandby_low = sched.kstandby_target > 0;
 	ksig = SIGRTMAX - 3;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = ksig_handler;	/* no SA_RESTART: the ioctl returns */

@@ -1828,13 +1828,13 @@ static bool mtemplate_wanted(void)
 /*
  * A standby of the backend's pool (parked in the module, or in a P's ring)
  * was just used up, by a block or a grant: only that pool serves blocks,
- * so keep it at kstandby_target - an M off the idle list goes to stand by
- * (woken without a P, findrunnable sends it to stopm(-1), which parks it
- * with the backend), else the template makes one (mwant) - and kick the
- * template if the reserve is low.  Without this, Ms idle on the list while
- * every standby is used up leave a block's P with nobody to take it (kmod:
- * FREE; bpf: its ring unattended) and the Gs of that P wait for a block to
- * end.  Any M, sched.lock not held.
+ * so keep at least kstandby_low there - an M off the idle list goes to
+ * stand by (woken without a P, findrunnable sends it to stopm(-1), which
+ * parks it with the backend), else the template makes one (mwant) - and
+ * kick the template if the reserve is low.  Without this, Ms idle on the
+ * list while every standby is used up leave a block's P with nobody to
+ * take it (kmod: FREE; bpf: its ring unattended) and the Gs of that P
+ * wait for a block to end.  Any M, sched.lock not held.
  */
 static void standby_refill(void)
 {
@@ -1842,7 +1842,7 @@ static void standby_refill(void)
 	bool kick;
 
 	lock_acquire(&sched.lock);
-	if (!ld(&sched.exiting) && sched.nkstandby < sched.kstandby_target) {
+	if (!ld(&sched.exiting) && sched.nkstandby < sched.kstandby_low) {
 		n = sched.midle;
 		if (n) {
 			sched.midle = n->link;
