@@ -51,6 +51,9 @@ struct sact_config {
 	int thread_idle_ms;	/* an M beyond nprocs + standby idle this
 				 * long exits; 0: SACT_THREAD_IDLE_MS or
 				 * 1000; < 0: never */
+	int thread_stack_kb;	/* the runtime's threads' own stacks, KiB
+				 * (G code runs on G stacks); 0:
+				 * SACT_THREAD_STACK_KB or 256 */
 };
 
 /*
@@ -69,6 +72,16 @@ struct sact_config {
  * way no G is lost or run twice.
  */
 #define SACT_CONFIG_NO_STRICT	0x1U
+/*
+ * SACT_CONFIG_MALLOC_ARENAS: leave glibc's number of malloc arenas alone.
+ * By default sact_run limits it to nprocs (mallopt M_ARENA_MAX; not when
+ * MALLOC_ARENA_MAX or the glibc.malloc.arena_max tunable is set): each
+ * thread that mallocs would otherwise map a 64 MiB arena, up to 8 per
+ * core, and Ms blocked in the kernel are threads.  The limit is
+ * process-wide and stays after the run; plain threads of the program then
+ * share those arenas too.
+ */
+#define SACT_CONFIG_MALLOC_ARENAS 0x2U
 
 /*
  * Run fn(arg) as the first G; return when it and every G it spawned exit.

@@ -17,10 +17,20 @@
  * yield, with standby = 2 * nprocs + 1, while a G
  * counts /proc/self/status's Threads: (minus the main thread, which only
  * waits in sact_run).  The growth itself is tested in liveness.c.
+ * Then what a thread costs: the runtime's threads' own stack size
+ * (thread_stack_kb) and the malloc arenas of many Ms (one per P).
  */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +45,7 @@ struct run {
 	_Atomic int done;
 	int max_threads;
 	int samples;
+	int arenas;
 	struct sact_waitgroup wg;
 };
 
@@ -129,6 +140,149 @@ TEST_F(threads, bounded)
 	EXPECT_LE(st.threads_created, bound);
 	EXPECT_LE(variant->nprocs + standby, st.ms_created);
 	EXPECT_GE(variant->nprocs + standby + late, st.ms_created);
+}
+
+/*
+ * The runtime's own threads get sact_config.thread_stack_kb of stack
+ * (sanitized builds at least 2 MiB), and the deepest paths on an M's own
+ * stack fit in the smallest allowed, 64 KiB: handoffs (raw and wrapped
+ * blocks, yields, timers) under each backend while a signal handler runs
+ * on the Ms now and then.  Overrunning it would fault in the pthread guard
+ * page and kill the run.
+ */
+static _Atomic int sigs;
+
+static void on_sig(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&sigs, 1);
+}
+
+struct stk {
+	struct run r;
+	size_t seen;
+	_Atomic int stop;
+};
+
+static void stack_probe(void *arg)
+{
+	struct stk *k = arg;
+	pthread_attr_t a;
+	void *addr;
+	size_t size = 0;
+
+	if (pthread_getattr_np(pthread_self(), &a) == 0) {
+		pthread_attr_getstack(&a, &addr, &size);
+		pthread_attr_destroy(&a);
+	}
+	k->seen = size;
+}
+
+/* signals every thread of the process but the main one, until told */
+static void *signaller(void *arg)
+{
+	struct stk *k = arg;
+
+	while (!atomic_load(&k->stop)) {
+		DIR *d = opendir("/proc/self/task");
+		struct dirent *e;
+
+		while (d && (e = readdir(d))) {
+			pid_t t = atoi(e->d_name);
+
+			if (t > 0 && t != getpid() && t != gettid())
+				syscall(SYS_tgkill, getpid(), t, SIGUSR1);
+		}
+		if (d)
+			closedir(d);
+		usleep(500);
+	}
+	return NULL;
+}
+
+static void stack_first(void *arg)
+{
+	struct stk *k = arg;
+
+	stack_probe(k);
+	first(&k->r);
+}
+
+TEST_F(threads, own_stacks_are_the_configured_size)
+{
+	struct sact_config c = { .standby = -1, .thread_stack_kb = 64 };
+	struct sigaction sa = { .sa_handler = on_sig, .sa_flags = SA_RESTART };
+	struct stk k = { .r = { .nwork = 2 * variant->nprocs } };
+	pthread_t t;
+
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, pthread_create(&t, NULL, signaller, &k));
+	ASSERT_EQ(0, st_run_cfg(&c, stack_first, &k));
+	atomic_store(&k.stop, 1);
+	pthread_join(t, NULL);
+	signal(SIGUSR1, SIG_DFL);
+	EXPECT_EQ(ST_SANITIZED ? (size_t)2 << 20 : (size_t)64 << 10, k.seen);
+	EXPECT_LT(0, atomic_load(&sigs));
+	c.thread_stack_kb = 63;
+	EXPECT_EQ(-EINVAL, st_run_cfg(&c, stack_first, &k));
+}
+
+/*
+ * Many Ms calling malloc: glibc would give each its own arena (64 MiB of
+ * address space), up to 8 per core; the run limits them to one per P
+ * (the main arena counts) unless told otherwise.  Counted with
+ * malloc_info: its <heap nr=...> entries, one per arena.
+ */
+static int count_arenas(void)
+{
+	char *buf = NULL, *p;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int n = 0;
+
+	if (!f)
+		return -1;
+	malloc_info(0, f);
+	fclose(f);
+	for (p = buf; (p = strstr(p, "<heap nr=")); p++)
+		n++;
+	free(buf);
+	return n;
+}
+
+static void block_then_malloc(void *arg)
+{
+	struct run *r = arg;
+
+	usleep(20000);			/* raw: each on an M of its own */
+	free(malloc(100));
+	sact_wg_done(&r->wg);
+}
+
+static void malloc_first(void *arg)
+{
+	struct run *r = arg;
+
+	sact_wg_add(&r->wg, r->nwork);
+	for (int i = 0; i < r->nwork; i++)
+		sact_go(block_then_malloc, r);
+	sact_wg_wait(&r->wg);
+	r->arenas = count_arenas();
+}
+
+TEST_F(threads, one_malloc_arena_per_p)
+{
+	struct run r = { .nwork = 32 };
+
+	if (variant->backend == SACT_BACKEND_NONE)
+		SKIP(return, "none: the blocked Gs keep their Ms, few Ms malloc");
+	if (getenv("MALLOC_ARENA_MAX") || getenv("GLIBC_TUNABLES"))
+		SKIP(return, "the environment sets the arenas");
+	ASSERT_EQ(0, st_run(malloc_first, &r));
+	TH_LOG("%d malloc arenas", r.arenas);
+	EXPECT_LE(1, r.arenas);
+	EXPECT_GE(variant->nprocs, r.arenas);
 }
 
 TEST_HARNESS_MAIN

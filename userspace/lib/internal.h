@@ -595,6 +595,7 @@ struct sched {
 
 	const struct backend_ops *ops;		/* I */
 	size_t stack_size;			/* I: per G, incl. its struct g */
+	size_t m_stack;				/* I: an M's own (pthread) */
 
 	/* free Gs beyond the per-P caches, and the stack slabs */
 	struct lock gflock;
@@ -625,6 +626,7 @@ extern struct sched sched;
 
 /* The M running this code (fs-relative load; see getm() in proc.c). */
 struct m *getm(void);
+int runtime_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 struct m *getm_raw(void);	/* the same, without m_resync */
 
 /* Scheduler entry points used by the other files (proc.c). */

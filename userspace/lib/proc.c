@@ -97,6 +97,8 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+#include <malloc.h>
+
 #include "internal.h"
 
 struct sched sched;
@@ -1787,15 +1789,16 @@ SACT_API enum sact_backend sact_backend(void)
  *    then may make one M too many, which retires after midle_ns.
  *
  * Stacks: an M's own stack (g0) runs only the scheduler and the backends'
- * calls - G code runs on G stacks - so it is small (M_STACK): Ms cost
- * little address space however many the blocks need.
+ * calls - G code runs on G stacks - so it is small (sched.m_stack,
+ * sact_config.thread_stack_kb, 256 KiB by default): Ms cost
+ * little address space however many the blocks need.  The template and
+ * sysmon's monitor run no G code either and get the same size
+ * (runtime_thread_start).
  */
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define M_STACK		(2u << 20)	/* the sanitizers' frames are fat */
-#else
-#define M_STACK		(256u << 10)
-#endif
+#define M_STACK_KB_DEFAULT 256
+#define M_STACK_SANITIZED ((size_t)2 << 20)	/* the sanitizers' frames
+						 * are fat */
 #define M_MAX_DEFAULT	10000		/* Go's default max threads */
 #define M_IDLE_MS_DEFAULT 1000
 
@@ -1921,18 +1924,43 @@ static void m_free(struct m *m)
 	free(m);
 }
 
-/* Start m's thread with a small stack.  0 or -errno. */
-static int m_thread_start(struct m *m)
+/*
+ * glibc gives each thread that mallocs its own arena, 64 MiB of address
+ * space, up to 8 per core; at most nprocs Ms run G code at once, so more
+ * arenas than Ps only cost VSZ (one per blocked M).  Limit them to nprocs
+ * unless the program chose (MALLOC_ARENA_MAX, or the glibc.malloc.arena_max
+ * tunable; a mallopt call of its own cannot be seen, and this one
+ * overrides it).  Process-wide, and it stays after sact_run returns.
+ */
+static void malloc_arenas_limit(long nprocs)
+{
+	const char *t = getenv("GLIBC_TUNABLES");
+
+	if (getenv("MALLOC_ARENA_MAX") || (t && strstr(t, "arena_max")))
+		return;
+	mallopt(M_ARENA_MAX, (int)nprocs);
+}
+
+/*
+ * Start a thread of the runtime's own (an M, the template, sysmon's
+ * monitor) on a small stack: none runs G code.  0 or -errno.
+ */
+int runtime_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t a;
 	int err;
 
 	if (pthread_attr_init(&a))
 		return -ENOMEM;
-	pthread_attr_setstacksize(&a, M_STACK);
-	err = -pthread_create(&m->thread, &a, m_main, m);
+	pthread_attr_setstacksize(&a, sched.m_stack);
+	err = -pthread_create(t, &a, fn, arg);
 	pthread_attr_destroy(&a);
 	return err;
+}
+
+static int m_thread_start(struct m *m)
+{
+	return runtime_thread_start(&m->thread, m_main, m);
 }
 
 /* Join the Ms that retired since the last look (template only). */
@@ -2254,7 +2282,8 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 			return -EINVAL;
 		memcpy(&c, cfg, cfg->size < sizeof(c) ? cfg->size : sizeof(c));
 		c.size = sizeof(c);
-		if (c.flags & ~SACT_CONFIG_NO_STRICT)
+		if (c.flags & ~(SACT_CONFIG_NO_STRICT |
+				SACT_CONFIG_MALLOC_ARENAS))
 			return -EINVAL;
 	}
 	nprocs = c.nprocs ? c.nprocs : sysconf(_SC_NPROCESSORS_ONLN);
@@ -2275,12 +2304,19 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 	if (c.thread_idle_ms == 0)
 		c.thread_idle_ms = env_int("SACT_THREAD_IDLE_MS",
 					   M_IDLE_MS_DEFAULT);
+	if (c.thread_stack_kb == 0)
+		c.thread_stack_kb = env_int("SACT_THREAD_STACK_KB",
+					    M_STACK_KB_DEFAULT);
+	if (c.thread_stack_kb < 64 || c.thread_stack_kb > (1 << 20))
+		return -EINVAL;
 	ops = backend_select(c.backend, &err);
 	if (!ops)
 		return err;
 	if (!atomic_compare_exchange_strong(&sched_active, &expected, 1))
 		return -EBUSY;
 
+	if (!(c.flags & SACT_CONFIG_MALLOC_ARENAS))
+		malloc_arenas_limit(nprocs);
 	memset(&sched, 0, sizeof(sched));
 	sched_watch_gcode = false;
 	sched.ops = ops;
@@ -2293,6 +2329,11 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 			 (int64_t)c.thread_idle_ms * 1000000;
 	sched.flags = c.flags;
 	sched.stack_size = (c.stack_size + 4095) & ~(size_t)4095;
+	sched.m_stack = (size_t)c.thread_stack_kb << 10;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	if (sched.m_stack < M_STACK_SANITIZED)
+		sched.m_stack = M_STACK_SANITIZED;
+#endif
 	env = getenv("SACT_SHUFFLE");
 	sched.shuffle = env && *env && strcmp(env, "0") != 0;
 	sched.guards_left = -1;		/* stack.c computes the budget */
@@ -2372,7 +2413,7 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 		sched.ms_created++;
 	}
 	sched.threads++;	/* the template's, before it can count too */
-	err = -pthread_create(&sched.mtemplate, NULL, mtemplate_main, NULL);
+	err = runtime_thread_start(&sched.mtemplate, mtemplate_main, NULL);
 	if (err) {
 		sched.threads--;
 		start_failed(false);

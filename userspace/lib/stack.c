@@ -28,7 +28,10 @@
  *    pointers into its stack, so a stack cannot move.
  *
  * Chosen: slabs of up to 64 slots (8 MiB at the default size), one VMA
- * each, mapped MAP_NORESERVE so untouched stack costs no memory.  The first
+ * each, mapped MAP_NORESERVE so untouched stack costs no memory.  The
+ * first slab has 4 slots and each next one twice as many up to that, so
+ * that a program of a few Gs reserves little address space (VSZ, which
+ * users read in ps) and one of 100,000 maps 4 slabs more.  The first
  * stacks get a real guard page (mprotect PROT_NONE) while a budget of VMAs
  * lasts: a quarter of vm.max_map_count, i.e. ~8,000 guarded stacks by
  * default, leaving the rest of the limit to the application.  Stacks beyond
@@ -60,6 +63,7 @@
 #define PAGE		4096UL
 #define SLAB_BYTES	(8UL << 20)
 #define SLAB_MAX_SLOTS	64
+#define SLAB_FIRST_SLOTS 4	/* a program of few Gs maps little */
 #define ALTSTACK_BYTES	(64UL << 10)	/* an M's signal stack */
 
 /* A slot: the guard region, then the stack and the struct g. */
@@ -127,13 +131,17 @@ static struct g *slab_alloc(void)
 	struct slab *s = sched.slabs;
 
 	if (!s || s->used == s->nslots) {
-		size_t n = SLAB_BYTES / slot_size();
+		/* SLAB_FIRST_SLOTS, then twice the last, up to the largest */
+		size_t n = s ? 2 * (size_t)s->nslots : SLAB_FIRST_SLOTS;
+		size_t most = SLAB_BYTES / slot_size();
 		void *base;
 
+		if (most > SLAB_MAX_SLOTS)
+			most = SLAB_MAX_SLOTS;
+		if (n > most)
+			n = most;
 		if (n < 1)
 			n = 1;
-		if (n > SLAB_MAX_SLOTS)
-			n = SLAB_MAX_SLOTS;
 		s = malloc(sizeof(*s));
 		if (!s)
 			return NULL;

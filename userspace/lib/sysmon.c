@@ -198,12 +198,12 @@ static int sysmon_start(void)
 	lock_acquire(&sched.lock);	/* the template counts too */
 	sched.threads++;
 	lock_release(&sched.lock);
-	err = pthread_create(&sysmon_thread, NULL, sysmon_main, NULL);
+	err = runtime_thread_start(&sysmon_thread, sysmon_main, NULL);
 	if (err) {
 		lock_acquire(&sched.lock);
 		sched.threads--;
 		lock_release(&sched.lock);
-		return -err;
+		return err;
 	}
 	sysmon_running = true;
 	return 0;
