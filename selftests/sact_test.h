@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 
@@ -163,6 +164,36 @@ static inline struct sact_config st_config(int nprocs, int standby,
 	_cp->flags = variant->flags;					\
 	sact_run(_cp, (fn), (arg));					\
 })
+/*
+ * sact_run(cfg, fn, arg) in a child (cfg may be NULL), for a run that is
+ * to die: its stderr into msg (len bytes, NUL-terminated), how it ended
+ * into *status (waitpid).  The child exits 3 when sact_run gives -ENODEV,
+ * else 0.  A failed pipe, fork or wait fails the test (the harness's
+ * ASSERTs leave the test from here).
+ */
+static inline void st_run_child(struct __test_metadata *_metadata,
+				const struct sact_config *cfg,
+				void (*fn)(void *), void *arg, int *status,
+				char *msg, size_t len)
+{
+	int fds[2];
+	ssize_t n = 0, r;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(fds));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		_exit(sact_run(cfg, fn, arg) == -ENODEV ? 3 : 0);
+	}
+	close(fds[1]);
+	while ((r = read(fds[0], msg + n, len - 1 - n)) > 0)
+		n += r;
+	msg[n] = 0;
+	close(fds[0]);
+	ASSERT_EQ(pid, waitpid(pid, status, 0));
+}
 #endif /* SACT_H */
 
 /*

@@ -45,31 +45,12 @@ ST_FIXTURE_NOSTRICT(deadlock);
 
 TEST_F(deadlock, all_asleep_throws)
 {
-	char msg[4096] = "";
-	int fds[2], status;
-	ssize_t n = 0, r;
-	pid_t pid;
+	struct sact_config c = st_config(variant->nprocs, variant->nprocs,
+					 variant->backend, variant->flags);
+	char msg[4096];
+	int status;
 
-	ASSERT_EQ(0, pipe(fds));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		struct sact_config c = {
-			.size = sizeof(c), .nprocs = variant->nprocs,
-			.standby = variant->nprocs, .backend = variant->backend,
-			.flags = variant->flags,
-		};
-		int err;
-
-		dup2(fds[1], 2);
-		err = sact_run(&c, first, NULL);
-		_exit(err == -ENODEV ? 3 : 0);
-	}
-	close(fds[1]);
-	while ((r = read(fds[0], msg + n, sizeof(msg) - 1 - n)) > 0)
-		n += r;
-	close(fds[0]);
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	st_run_child(_metadata, &c, first, NULL, &status, msg, sizeof(msg));
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 3 && !st_in_vm() &&
 	    variant->backend == SACT_BACKEND_KMOD)
 		SKIP(return, "/dev/sact absent: sact.ko not loaded");

@@ -141,30 +141,6 @@ static void one_big_frame(void *arg)
 	big_frame(&c);
 }
 
-/* Run fn as the first G in a child; its stderr and how it died. */
-static void run_child(struct __test_metadata *_metadata, void (*fn)(void *),
-		      int *status, char *msg, size_t len)
-{
-	int fds[2];
-	ssize_t n = 0, r;
-	pid_t pid;
-
-	ASSERT_EQ(0, pipe(fds));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		dup2(fds[1], 2);
-		sact_run(NULL, fn, NULL);
-		_exit(0);
-	}
-	close(fds[1]);
-	while ((r = read(fds[0], msg + n, len - 1 - n)) > 0)
-		n += r;
-	msg[n] = 0;
-	close(fds[0]);
-	ASSERT_EQ(pid, waitpid(pid, status, 0));
-}
-
 #define OVERFLOW_MSG "sact: G stack overflow: a frame ran past the bottom " \
 		     "of a 64 KiB G stack (raise sact_config.stack_size)\n"
 
@@ -176,7 +152,8 @@ TEST(stack_overflow_hits_guard)
 
 	if (ST_SANITIZED)
 		SKIP(return, "sanitizers handle SIGSEGV themselves");
-	run_child(_metadata, overflow, &status, msg, sizeof(msg));
+	st_run_child(_metadata, NULL, overflow, NULL, &status, msg,
+		     sizeof(msg));
 	ASSERT_TRUE(WIFSIGNALED(status));
 	EXPECT_EQ(SIGABRT, WTERMSIG(status));
 	EXPECT_NE(NULL, strstr(msg, OVERFLOW_MSG)) TH_LOG("stderr: %s", msg);
@@ -190,7 +167,8 @@ TEST(a_66k_frame_is_caught)
 
 	if (ST_SANITIZED)
 		SKIP(return, "sanitizers handle SIGSEGV themselves");
-	run_child(_metadata, one_big_frame, &status, msg, sizeof(msg));
+	st_run_child(_metadata, NULL, one_big_frame, NULL, &status, msg,
+		     sizeof(msg));
 	ASSERT_TRUE(WIFSIGNALED(status));
 	EXPECT_EQ(SIGABRT, WTERMSIG(status));
 	EXPECT_NE(NULL, strstr(msg, OVERFLOW_MSG)) TH_LOG("stderr: %s", msg);
@@ -208,7 +186,8 @@ TEST(other_faults_stay_sigsegv)
 	char msg[4096];
 	int status;
 
-	run_child(_metadata, null_store, &status, msg, sizeof(msg));
+	st_run_child(_metadata, NULL, null_store, NULL, &status, msg,
+		     sizeof(msg));
 	if (ST_SANITIZED) {	/* they report, then exit their own way */
 		EXPECT_TRUE(WIFSIGNALED(status) || WEXITSTATUS(status) != 0);
 	} else {

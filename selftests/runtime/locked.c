@@ -278,28 +278,14 @@ static void waits_forever(void *arg)
 
 TEST_F(locked, waiting_for_nothing_is_a_deadlock)
 {
-	char msg[4096] = "";
-	int fds[2], status;
-	ssize_t n = 0, r;
-	pid_t pid;
+	struct sact_config c = st_config(variant->nprocs, -1,
+					 variant->backend, variant->flags);
+	struct sact_sem sem = { 0 };
+	char msg[4096];
+	int status;
 
-	ASSERT_EQ(0, pipe(fds));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		struct sact_config c = st_config(variant->nprocs, -1,
-						 variant->backend,
-						 variant->flags);
-		struct sact_sem s = { 0 };
-
-		dup2(fds[1], 2);
-		_exit(sact_run(&c, waits_forever, &s) == -ENODEV ? 3 : 0);
-	}
-	close(fds[1]);
-	while ((r = read(fds[0], msg + n, sizeof(msg) - 1 - n)) > 0)
-		n += r;
-	close(fds[0]);
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	st_run_child(_metadata, &c, waits_forever, &sem, &status, msg,
+		     sizeof(msg));
 	ASSERT_TRUE(WIFSIGNALED(status)) TH_LOG("status %#x: %s", status, msg);
 	EXPECT_EQ(SIGABRT, WTERMSIG(status));
 	EXPECT_NE(NULL, strstr(msg, "all Gs are asleep - deadlock"));

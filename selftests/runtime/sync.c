@@ -321,27 +321,13 @@ static void negative_wg(void *arg)
 static void expect_throw(struct __test_metadata *_metadata,
 			 void (*fn)(void *), const char *want)
 {
-	char msg[4096] = "";
-	int fds[2], status;
-	ssize_t n = 0, r;
-	pid_t pid;
+	char msg[4096];
+	int status;
 
-	ASSERT_EQ(0, pipe(fds));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		dup2(fds[1], 2);
-		sact_run(NULL, fn, NULL);
-		_exit(0);
-	}
-	close(fds[1]);
-	while ((r = read(fds[0], msg + n, sizeof(msg) - 1 - n)) > 0)
-		n += r;
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	st_run_child(_metadata, NULL, fn, NULL, &status, msg, sizeof(msg));
 	ASSERT_TRUE(WIFSIGNALED(status));
 	EXPECT_EQ(SIGABRT, WTERMSIG(status));
 	EXPECT_NE(NULL, strstr(msg, want)) TH_LOG("stderr: %s", msg);
-	close(fds[0]);
 }
 
 TEST(negative_waitgroup_throws)
