@@ -1090,7 +1090,10 @@ void startm(struct p *pp, bool spinning, bool handoff)
 		 * stopm) */
 		pidleput(pp);
 		if (!ld(&sched.exiting)) {
-			pp->wantm = true;
+			/* work of pp's own that only an M on pp runs (a
+			 * wakep's P has none: the work is elsewhere) */
+			pp->wantm = ld(&pp->timer0) ||
+				    (pp->ring && uring_busy(pp));
 			sched.mwant++;
 		}
 		lock_release(&sched.lock);
