@@ -12,11 +12,24 @@
  * until the G's next runtime entry (m_lost_p) before it rejoins the
  * reserve: while a loaded machine keeps it there, a ring refill may drain
  * the idle list and the template replace it - off the handoff path, one
- * M per G that blocked at most.  Here
+ * M per G that blocked at most.  And on every backend an M on its way
+ * between two states is counted nowhere: a standby woken to take a P
+ * (one per P at most) or an M back from a block without its P (one per
+ * G that blocks).  A look at the reserve in that window finds it short
+ * and the template makes an M too many, which stays as reserve until it
+ * retires (proc.c, "Racy, and contained"): seen in the 4-CPU guest, two
+ * extra Ms with nprocs 1 and one G blocking.  So the bound allows
+ * nprocs + nwork more; an M made per block would still cross it.
+ * The thread rule itself holds exactly: no handoff waits for an M
+ * (handoff_waits), as long as the blocks fit in the reserve.  Here
  * nprocs Gs block in raw usleep() and wrapped nanosleep(), compute and
- * yield, with standby = 2 * nprocs + 1, while a G
- * counts /proc/self/status's Threads: (minus the main thread, which only
- * waits in sact_run).  The growth itself is tested in liveness.c.
+ * yield, with standby = 2 * nprocs + 1, while a plain thread counts
+ * /proc/self/status's Threads: (minus itself and the main thread, which
+ * only waits in sact_run).  Not a G: any G may block where it did not
+ * mean to (a page fault waiting for mmap_lock while another M maps a
+ * stack), so a sampling G would be one more G that blocks now and then,
+ * and the bound would have to allow for its blocks too.  The growth
+ * itself is tested in liveness.c.
  * Then what a thread costs: the runtime's threads' own stack size
  * (thread_stack_kb) and the malloc arenas of many Ms (one per P).
  */
@@ -93,18 +106,21 @@ static void worker(void *arg)
 	sact_wg_done(&r->wg);
 }
 
-static void sampler(void *arg)
+/* a plain thread: counts the run's threads until told to stop */
+static void *sampler(void *arg)
 {
 	struct run *r = arg;
 
 	while (!atomic_load(&r->done)) {
-		int n = count_threads() - 1;	/* not the main thread */
+		int n = count_threads() - 2;	/* not main, not this one */
 
 		if (n > r->max_threads)
 			r->max_threads = n;
-		r->samples++;
-		sact_sleep_ns(100000);
+		if (n > 0)		/* the run's threads are up */
+			r->samples++;
+		usleep(100);
 	}
+	return NULL;
 }
 
 static void first(void *arg)
@@ -114,9 +130,7 @@ static void first(void *arg)
 	sact_wg_add(&r->wg, r->nwork);
 	for (int i = 0; i < r->nwork; i++)
 		sact_go(worker, r);
-	sact_go(sampler, r);
 	sact_wg_wait(&r->wg);
-	atomic_store(&r->done, 1);
 }
 
 ST_FIXTURE_NOSTRICT(threads);
@@ -127,19 +141,29 @@ TEST_F(threads, bounded)
 	struct sact_stats st = { .size = sizeof(st) };
 	int standby = 2 * variant->nprocs + 1;
 	int late = variant->backend == SACT_BACKEND_BPF ? r.nwork : 0;
-	int bound = variant->nprocs + standby + 1 + late +
-		    (variant->backend == SACT_BACKEND_SYSMON);
+	int ms = variant->nprocs + standby + late +
+		 variant->nprocs + r.nwork;	/* in transit: see the top */
+	int bound = ms + 1 + (variant->backend == SACT_BACKEND_SYSMON);
+	pthread_t t;
 
+	ASSERT_EQ(0, pthread_create(&t, NULL, sampler, &r));
 	ASSERT_EQ(0, st_run_standby(standby, first, &r));
+	atomic_store(&r.done, 1);
+	pthread_join(t, NULL);
 	EXPECT_EQ(variant->backend, sact_backend());
 	EXPECT_LT(0, r.samples);
 	EXPECT_LE(r.max_threads, bound)
 		TH_LOG("%d threads with nprocs %d standby %d", r.max_threads,
 		       variant->nprocs, standby);
 	ASSERT_EQ(0, sact_stats(&st));
+	TH_LOG("%llu Ms made, %llu handoffs, %llu waited for an M",
+	       (unsigned long long)st.ms_created,
+	       (unsigned long long)st.handoffs,
+	       (unsigned long long)st.handoff_waits);
+	EXPECT_EQ(0, st.handoff_waits);
 	EXPECT_LE(st.threads_created, bound);
 	EXPECT_LE(variant->nprocs + standby, st.ms_created);
-	EXPECT_GE(variant->nprocs + standby + late, st.ms_created);
+	EXPECT_GE(ms, st.ms_created);
 }
 
 /*

@@ -1788,8 +1788,10 @@ SACT_API enum sact_backend sact_backend(void)
  *    to mkeep Ms (+ the template, + sysmon's monitor).
  *  - Racy, and contained: an M on its way to stopm (a new one, or one bpf
  *    sends to stand by in a ring) counts as idle (nmcoming) until stopm
- *    sees it; from there to its park it is counted nowhere, and a kick
- *    then may make one M too many, which retires after midle_ns.
+ *    sees it; from there to its park it is counted nowhere (so is a
+ *    standby woken to take a P, and an M back from a block without its
+ *    P), and a kick then may make an M too many for each such M, which
+ *    retires after midle_ns.
  *
  * Stacks: an M's own stack (g0) runs only the scheduler and the backends'
  * calls - G code runs on G stacks - so it is small (sched.m_stack,
