@@ -121,7 +121,8 @@ struct sact_bpf {
 	struct ring_buffer *relay_ring;
 	int relay_epfd;
 	pthread_mutex_t lock;		/* slots; the standby stack */
-	int *idle;			/* stack of parked standby slots */
+	int *idle;			/* stack of parked standby slots; these
+					 * three RING_FUTEX only, else NULL */
 	int nidle;
 	struct standby *sb;		/* [mmax] */
 	struct sact_bpf_event *sb_ev;	/* [mmax] */
@@ -318,13 +319,17 @@ int sact_bpf_open(const struct sact_bpf_opts *opts, struct sact_bpf **bp,
 	b->nprocs = opts->nprocs;
 	b->wake = opts->wake;
 	b->mmax = opts->mmax ? opts->mmax : SACT_BPF_MMAX_DEFAULT;
-	b->idle = calloc(b->mmax, sizeof(*b->idle));
-	b->sb = calloc(b->mmax, sizeof(*b->sb));
-	b->sb_ev = calloc(b->mmax, sizeof(*b->sb_ev));
-	if (!b->idle || !b->sb || !b->sb_ev) {
-		err = -ENOMEM;
-		say(why, whylen, "bpf: out of memory");
-		goto out_arrays;
+	/* RING_FUTEX's parked standbys, a slot each: ~90 bytes per possible
+	 * M (900 KiB at the default mmax), so only in that mode */
+	if (b->wake == SACT_BPF_WAKE_RING_FUTEX) {
+		b->idle = calloc(b->mmax, sizeof(*b->idle));
+		b->sb = calloc(b->mmax, sizeof(*b->sb));
+		b->sb_ev = calloc(b->mmax, sizeof(*b->sb_ev));
+		if (!b->idle || !b->sb || !b->sb_ev) {
+			err = -ENOMEM;
+			say(why, whylen, "bpf: out of memory");
+			goto out_arrays;
+		}
 	}
 	b->relay_epfd = -1;
 	for (p = 0; p < SACT_BPF_MAX_P; p++)
@@ -477,7 +482,7 @@ void sact_bpf_stop(struct sact_bpf *b)
 		/* EAGAIN only: the counter is already non-zero. */
 	}
 	pthread_mutex_lock(&b->lock);
-	for (s = 0; s < b->mmax; s++) {
+	for (s = 0; b->sb && s < b->mmax; s++) {
 		if (!b->sb[s].parked)
 			continue;
 		b->sb[s].parked = false;
