@@ -135,7 +135,8 @@
 #include "internal.h"
 
 #define RING_SQ		256
-#define RING_CQ		16384	/* in-flight ops beyond this: kernel overflow list */
+#define RING_CQ		4096	/* completions not yet reaped beyond this wait
+				 * in the kernel's overflow list (NODROP) */
 #define RETRY_NS	(1000 * 1000)		/* a refused submit: first retry */
 #define RETRY_MAX_NS	(64 * 1000 * 1000)
 
