@@ -178,6 +178,10 @@ struct sact_stats {
 				 * nprocs + standby included */
 	uint64_t ms_retired;	/* Ms that exited after thread_idle_ms */
 	uint64_t ms_peak;	/* most Ms alive at once */
+	uint64_t thread_stack_used; /* bytes: the deepest any runtime thread
+				 * (M, template, monitor) went into its own
+				 * stack, as it exited; 0 unless
+				 * SACT_STACK_CHECK=1 */
 };
 
 /*

@@ -242,15 +242,27 @@ TEST_F(threads, own_stacks_are_the_configured_size)
 	struct stk k = { .r = { .nwork = 2 * variant->nprocs } };
 	pthread_t t;
 
+	struct sact_stats st = { .size = sizeof(st) };
+	size_t used_max = ST_SANITIZED ? 0 : (size_t)48 << 10;
+
 	sigemptyset(&sa.sa_mask);
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, setenv("SACT_STACK_CHECK", "1", 1));
 	ASSERT_EQ(0, pthread_create(&t, NULL, signaller, &k));
 	ASSERT_EQ(0, st_run_cfg(&c, stack_first, &k));
 	atomic_store(&k.stop, 1);
 	pthread_join(t, NULL);
 	signal(SIGUSR1, SIG_DFL);
+	unsetenv("SACT_STACK_CHECK");
 	EXPECT_EQ(ST_SANITIZED ? (size_t)2 << 20 : (size_t)64 << 10, k.seen);
 	EXPECT_LT(0, atomic_load(&sigs));
+	/* measured: the deepest use leaves a quarter of 64 KiB spare */
+	ASSERT_EQ(0, sact_stats(&st));
+	TH_LOG("deepest use of a runtime thread's stack: %llu bytes",
+	       (unsigned long long)st.thread_stack_used);
+	if (!ST_SANITIZED)
+		EXPECT_LT(0, st.thread_stack_used);
+	EXPECT_GE(used_max, st.thread_stack_used);
 	c.thread_stack_kb = 63;
 	EXPECT_EQ(-EINVAL, st_run_cfg(&c, stack_first, &k));
 }

@@ -596,6 +596,8 @@ struct sched {
 	const struct backend_ops *ops;		/* I */
 	size_t stack_size;			/* I: per G, incl. its struct g */
 	size_t m_stack;				/* I: an M's own (pthread) */
+	bool stack_check;			/* I: SACT_STACK_CHECK */
+	_Atomic size_t stack_used;		/* A: deepest, if stack_check */
 
 	/* free Gs beyond the per-P caches, and the stack slabs */
 	struct lock gflock;

@@ -1947,19 +1947,109 @@ static void malloc_arenas_limit(long nprocs)
 }
 
 /*
+ * SACT_STACK_CHECK=1: how deep the runtime's own threads go into their
+ * stacks.  At its start a thread fills its stack below its frame with
+ * STACK_PAINT; at its end it finds the lowest word that is no longer
+ * paint, and sched.stack_used keeps the deepest use of the run (the
+ * stack's top - TLS and the thread descriptor - included): what
+ * thread_stack_kb must hold, signal handlers included, measured
+ * (sact_stats.thread_stack_used).  Not in sanitized builds: their own
+ * bookkeeping lives in that memory.
+ */
+#define STACK_PAINT	0x5ac75ac75ac75ac7UL
+#define STACK_FRAME_SLACK 1024	/* the painter's own frame and red zone */
+
+struct thread_start {
+	void *(*fn)(void *);
+	void *arg;
+};
+
+/* Bounds of the calling thread's stack: [*lo, *lo + *size).  0 or -1. */
+static int stack_bounds(unsigned long **lo, size_t *size)
+{
+	pthread_attr_t a;
+	void *addr;
+	int r = -1;
+
+	if (pthread_getattr_np(pthread_self(), &a))
+		return -1;
+	if (!pthread_attr_getstack(&a, &addr, size)) {
+		*lo = addr;
+		r = 0;
+	}
+	pthread_attr_destroy(&a);
+	return r;
+}
+
+static __attribute__((noinline)) void stack_paint(void)
+{
+	uintptr_t end = (uintptr_t)__builtin_frame_address(0) -
+			STACK_FRAME_SLACK;
+	unsigned long *lo, *w;
+	size_t size;
+
+	if (stack_bounds(&lo, &size))
+		return;
+	for (w = lo; (uintptr_t)w < end; w++)
+		*(volatile unsigned long *)w = STACK_PAINT;
+}
+
+static void stack_note_use(void)
+{
+	unsigned long *lo, *w;
+	size_t size, used, seen;
+
+	if (stack_bounds(&lo, &size))
+		return;
+	for (w = lo; (char *)w < (char *)lo + size && *w == STACK_PAINT; w++)
+		;
+	used = (size_t)((char *)lo + size - (char *)w);
+	seen = atomic_load(&sched.stack_used);
+	while (used > seen &&
+	       !atomic_compare_exchange_weak(&sched.stack_used, &seen, used))
+		;
+}
+
+static void *thread_start_checked(void *arg)
+{
+	struct thread_start ts = *(struct thread_start *)arg;
+	void *ret;
+
+	free(arg);
+	stack_paint();
+	ret = ts.fn(ts.arg);
+	stack_note_use();
+	return ret;
+}
+
+/*
  * Start a thread of the runtime's own (an M, the template, sysmon's
  * monitor) on a small stack: none runs G code.  0 or -errno.
  */
 int runtime_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
+	struct thread_start *ts = NULL;
 	pthread_attr_t a;
 	int err;
 
-	if (pthread_attr_init(&a))
+	if (sched.stack_check) {
+		ts = malloc(sizeof(*ts));
+		if (!ts)
+			return -ENOMEM;
+		ts->fn = fn;
+		ts->arg = arg;
+		fn = thread_start_checked;
+		arg = ts;
+	}
+	if (pthread_attr_init(&a)) {
+		free(ts);
 		return -ENOMEM;
+	}
 	pthread_attr_setstacksize(&a, sched.m_stack);
 	err = -pthread_create(t, &a, fn, arg);
 	pthread_attr_destroy(&a);
+	if (err)
+		free(ts);
 	return err;
 }
 
@@ -2174,6 +2264,7 @@ static void stats_collect(struct sact_stats *s)
 	s->ms_created = sched.ms_created;
 	s->ms_retired = sched.ms_retired;
 	s->ms_peak = sched.ms_peak;
+	s->thread_stack_used = atomic_load(&sched.stack_used);
 }
 
 SACT_API int sact_stats(struct sact_stats *st)
@@ -2338,6 +2429,9 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	if (sched.m_stack < M_STACK_SANITIZED)
 		sched.m_stack = M_STACK_SANITIZED;
+#else
+	env = getenv("SACT_STACK_CHECK");
+	sched.stack_check = env && *env && strcmp(env, "0") != 0;
 #endif
 	env = getenv("SACT_SHUFFLE");
 	sched.shuffle = env && *env && strcmp(env, "0") != 0;
