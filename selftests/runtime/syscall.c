@@ -322,13 +322,20 @@ TEST_F(syscall, many_blocking_gs)
 	 * kick may race a new M's start), and, under bpf, one per G whose M
 	 * is on its way back to the reserve (it runs the G on until its next
 	 * runtime entry; a loaded machine keeps it there while the template
-	 * refills): never more than the Gs need; the helpers are the
-	 * template and sysmon's monitor */
+	 * refills).  And an M between two states (woken to take a P, back
+	 * from a block, leaving an idle P) is counted nowhere: a look at
+	 * the reserve then finds it short and the template makes an M too
+	 * many (proc.c, "Racy, and contained") - how often is the machine's
+	 * timing (CI's ASan build at nprocs 4: four over), so allow one per
+	 * two handoffs; an M made per block still crosses the bound.  The
+	 * helpers are the template and sysmon's monitor. */
 	ASSERT_EQ(0, sact_stats(&st));
 	EXPECT_EQ(variant->nprocs, st.nprocs);
 	EXPECT_LE(2 * variant->nprocs, st.ms_peak);
 	EXPECT_GE(2 * variant->nprocs + 1 + m.n *
-		  (variant->backend == SACT_BACKEND_BPF ? 2 : 1), st.ms_peak);
+		  (variant->backend == SACT_BACKEND_BPF ? 2 : 1) +
+		  st.handoffs / 2, st.ms_peak)
+		TH_LOG("%llu handoffs", (unsigned long long)st.handoffs);
 	EXPECT_EQ(st.ms_created + 1 +
 		  (variant->backend == SACT_BACKEND_SYSMON),
 		  st.threads_created);
