@@ -294,7 +294,8 @@ static int unattended_ring(void)
 
 /*
  * Step 2: m claimed P index p's word; make p m's in the runtime's view
- * (stopm then refills the pool of standbys: standby_refill).
+ * (the pool of standbys is refilled once G code runs on p:
+ * standby_refill).
  */
 static void takeover(struct m *m, int p)
 {

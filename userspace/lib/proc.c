@@ -1015,8 +1015,9 @@ static bool stopm(struct m *m, int64_t timeout_ns)
 	if (timeout_ns < 0 && !surplus && sched.ops->park_standby) {
 		int r = sched.ops->park_standby(m);
 
-		if (r > 0)
-			standby_refill();
+		/* taken out of the pool with a P: the pool is refilled when
+		 * G code runs on it (schedule_loop), not before - an M that
+		 * finds nothing to run goes back to the pool itself */
 		if (r)
 			return r > 0;
 	}
@@ -1426,6 +1427,12 @@ static void schedule_loop(struct m *m)
 		}
 		if (!gp)
 			return;
+		/* G code is about to run on m's P: it may block, and only
+		 * the backend's pool serves blocks (standby_refill).  A racy
+		 * look; standby_refill looks again under sched.lock. */
+		if (unlikely(ld(&sched.nkstandby) + ld(&sched.nmcoming) <
+			     sched.kstandby_low))
+			standby_refill();
 		st(&gp->status, G_RUNNING);
 		switch_to(m, &m->g0, gp);
 	}
@@ -1834,9 +1841,10 @@ static bool mtemplate_wanted(void)
 }
 
 /*
- * A standby of the backend's pool (parked in the module, or in a P's ring)
- * was just used up, by a block or a grant: only that pool serves blocks,
- * so keep at least kstandby_low there - an M off the idle list goes to
+ * G code is about to run on a P while the backend's pool (Ms parked in the
+ * module, or in the Ps' rings) is short - its standbys went to blocks or
+ * grants: only that pool serves blocks, so keep at least kstandby_low
+ * there - an M off the idle list goes to
  * stand by (woken without a P, findrunnable sends it to stopm(-1), which
  * parks it with the backend), else the template makes one (mwant) - and
  * kick the template if the reserve is low.  Without this, Ms idle on the
@@ -1850,7 +1858,11 @@ static void standby_refill(void)
 	bool kick;
 
 	lock_acquire(&sched.lock);
-	if (!ld(&sched.exiting) && sched.nkstandby < sched.kstandby_low) {
+	/* Ms on their way to stopm (nmcoming) and Ms asked of the
+	 * template (mwant) may stand by there: count them, or every M that
+	 * runs G code while the pool is short asks for one more */
+	if (!ld(&sched.exiting) && sched.nkstandby + sched.nmcoming +
+				   sched.mwant < sched.kstandby_low) {
 		n = sched.midle;
 		if (n) {
 			sched.midle = n->link;
