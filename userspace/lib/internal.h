@@ -577,6 +577,9 @@ struct sched {
 	int mwant;				/* L: Ps that found no M
 						 * (startm), less the Ms made
 						 * for them */
+	int mwant_spin;				/* L: wakeps among them: the
+						 * next Ms in stopm spin (each
+						 * counted in nmspinning) */
 	bool mcap_said;				/* L: the cap's debug line */
 	struct m *mdead;			/* L: retired, to be joined */
 	int nmdying;				/* L: retired, not yet joined */

@@ -986,7 +986,7 @@ static bool stopm(struct m *m, int64_t timeout_ns)
 {
 	int64_t deadline = timeout_ns >= 0 ? nanotime() + timeout_ns : -1;
 	struct p *pp;
-	bool surplus;
+	bool surplus, spin;
 
 	if (m->p)
 		throw("sact: stopm holding a P");
@@ -1004,11 +1004,18 @@ static bool stopm(struct m *m, int64_t timeout_ns)
 		sched.nmcoming--;
 	}
 	pp = pidleget_work();
+	spin = false;
+	if (!pp && sched.mwant_spin > 0 && sched.pidle) {
+		pp = pidleget();	/* a wakep that found no M: startm */
+		sched.mwant_spin--;
+		spin = true;
+	}
 	surplus = sched.nmalive > sched.mkeep &&
 		  sched.nkstandby >= sched.kstandby_target;
 	lock_release(&sched.lock);
 	if (pp) {
 		acquirep(m, pp);
+		m->spinning = spin;	/* counted in nmspinning by startm */
 		return true;
 	}
 	/* a surplus M parks where it can time out, not in a standby pool */
@@ -1096,6 +1103,14 @@ void startm(struct p *pp, bool spinning, bool handoff)
 			pp->wantm = ld(&pp->timer0) ||
 				    (pp->ring && uring_busy(pp));
 			sched.mwant++;
+			/* a wakep: the next M in stopm takes an idle P and
+			 * spins, as Go's newm(mspinning) - else the work
+			 * that called for it stays queued behind a busy P.
+			 * nmspinning stays counted for that M. */
+			if (spinning) {
+				sched.mwant_spin++;
+				spinning = false;
+			}
 		}
 		lock_release(&sched.lock);
 		mtemplate_kick();
@@ -2112,6 +2127,13 @@ static enum newm_result newm(void)
 					"come back from the kernel\n",
 					sched.mmax);
 		}
+		if (mreserve_wanted()) {
+			/* at the cap: no M comes for these wakeps (Ms
+			 * made earlier may still take theirs) - let other
+			 * Ms spin */
+			atomic_fetch_sub(&sched.nmspinning, sched.mwant_spin);
+			sched.mwant_spin = 0;
+		}
 		sched.mwant = 0;
 		lock_release(&sched.lock);
 		return NEWM_ENOUGH;
@@ -2503,9 +2525,14 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 	 * is dropped: work would be stranded on a busy P).  With kmod, the
 	 * standby pool parks in the module instead (m_starts_in_module).
 	 */
-	for (i = sched.mkeep - 1; i >= 1; i--)
-		if (!m_starts_in_module(sched.allm[i]))
+	for (i = sched.mkeep - 1; i >= 1; i--) {
+		if (!m_starts_in_module(sched.allm[i])) {
 			midle_put(sched.allm[i]);
+		} else {	/* on its way to the pool: standby_refill */
+			sched.allm[i]->coming = true;
+			sched.nmcoming++;
+		}
+	}
 
 	uring_init();	/* without rings the ring calls fail, nothing else */
 	stack_fault_install();
