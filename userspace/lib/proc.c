@@ -2521,9 +2521,10 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 	}
 	/*
 	 * The other Ms are idle from the start, before their threads run, so
-	 * that the first wakep() finds them (a wakeup that finds no idle M
-	 * is dropped: work would be stranded on a busy P).  With kmod, the
-	 * standby pool parks in the module instead (m_starts_in_module).
+	 * that the first wakep() finds them (one that finds no idle M waits
+	 * for the next M to reach stopm: mwant_spin).  With kmod and bpf,
+	 * the standby pool parks in the module or the rings instead
+	 * (m_starts_in_module), counted as on its way there.
 	 */
 	for (i = sched.mkeep - 1; i >= 1; i--) {
 		if (!m_starts_in_module(sched.allm[i])) {
