@@ -565,9 +565,11 @@ struct sched {
 	int nmalive;				/* L: Ms created, not retired */
 	int nmlocked;				/* L: Ms asleep in stoplockedm
 						 * (idle to checkdead) */
-	int nmcoming;				/* L: Ms on their way to stopm
-						 * (new, or sent to stand by):
-						 * idle for the reserve */
+	_Atomic int nmcoming;			/* L (read racily by
+						 * schedule_loop): Ms on their
+						 * way to stopm (new, or sent
+						 * to stand by): idle for the
+						 * reserve */
 	int mkeep;				/* I: nprocs + standby: never
 						 * retire */
 	int mmax;				/* I: cap on Ms (max_threads) */
@@ -617,8 +619,10 @@ struct sched {
 						 * Ms and helpers (template,
 						 * sysmon), which live as long
 						 * as the run */
-	int nkstandby;				/* L: Ms parked in the module
-						 * (kmod) or a P's ring (bpf) */
+	_Atomic int nkstandby;			/* L (read racily by
+						 * schedule_loop): Ms parked in
+						 * the module (kmod) or a P's
+						 * ring (bpf) */
 	int kstandby_target;			/* I: those that start there */
 	int kstandby_low;			/* I: standby_refill keeps at
 						 * least this many there (kmod
