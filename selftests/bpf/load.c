@@ -237,6 +237,9 @@ TEST_F(mmax, sizes_the_maps)
 	if ((err == -EPERM || err == -EOPNOTSUPP) && !(req && !strcmp(req, "1")))
 		SKIP(return, "%s", why);
 	ASSERT_EQ(0, err) TH_LOG("%s", why);
+	/* slots are mapped as they are handed out, not at open: the map
+	 * would otherwise be resident in every program (issue 24) */
+	EXPECT_EQ(NULL, sact_bpf_mslot(self->b, variant->mmax - 1));
 	/* this thread last, so that its slot is the highest */
 	for (i = 0; i < variant->mmax - 1; i++)
 		ASSERT_EQ(i, sact_bpf_register_tid(self->b, 1000000 + i));

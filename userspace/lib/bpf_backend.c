@@ -100,8 +100,11 @@ struct standby {
 struct sact_bpf {
 	struct sact_sched_bpf *skel;
 	struct sact_bpf_shared *sh;	/* skel->bss->shared */
-	struct sact_bpf_m *ms;		/* the map m_state, mapped: mmax slots */
-	size_t ms_len;			/* its mapping's length */
+	struct sact_bpf_m *ms;		/* the map m_state: mmax slots reserved,
+					 * the first nms mapped (ms_grow) */
+	size_t ms_len;			/* the reservation's length */
+	int nms;			/* slots mapped; grows under lock, read
+					 * by valid_slot without it */
 	int mmax;
 	int nprocs;
 	int wake;
@@ -218,9 +221,50 @@ static bool valid_p(struct sact_bpf *b, int p)
 	return p >= 0 && p < b->nprocs;
 }
 
+/* A slot a caller may touch: only register_tid hands out slots, and only
+ * mapped ones. */
 static bool valid_slot(struct sact_bpf *b, int slot)
 {
-	return slot >= 0 && slot < b->mmax;
+	return slot >= 0 && slot < __atomic_load_n(&b->nms, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * The map m_state is mmax slots (1.25 MiB at the default mmax): mapped
+ * whole it would be resident in every program, since a BPF array's pages
+ * are mapped at mmap time.  So it is reserved whole (PROT_NONE, so that
+ * b->ms stays one array) and mapped from the front as slots are handed
+ * out, doubling: a few pages for a program with a few Ms, a handful of
+ * mappings for one with thousands.  Pages once mapped stay: a slot's
+ * address never changes.
+ *
+ * Precondition: b->lock held (or the backend not yet shared), @slot < mmax.
+ * Returns 0 once @slot is mapped, else -errno.
+ */
+static int ms_grow(struct sact_bpf *b, int slot)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t have = (size_t)b->nms * sizeof(*b->ms);
+	size_t want = ((size_t)slot + 1) * sizeof(*b->ms);
+	void *at;
+
+	if (slot < b->nms)
+		return 0;
+	if (want < 2 * have)
+		want = 2 * have;
+	want = (want + page - 1) / page * page;
+	if (want > b->ms_len)
+		want = b->ms_len;
+	/* have is page-aligned: every mapping so far ended on a page */
+	at = mmap((char *)b->ms + have, want - have, PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_FIXED, bpf_map__fd(b->skel->maps.m_state),
+		  (off_t)have);
+	if (at == MAP_FAILED)
+		return -errno;
+	/* the last page may hold room for slots past mmax: not slots */
+	want /= sizeof(*b->ms);
+	__atomic_store_n(&b->nms, want < (size_t)b->mmax ? (int)want : b->mmax,
+			 __ATOMIC_RELEASE);
+	return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -376,15 +420,26 @@ int sact_bpf_open(const struct sact_bpf_opts *opts, struct sact_bpf **bp,
 		goto out_destroy;
 	}
 	b->sh = &b->skel->bss->shared;
+	/* the map's length rounded up to pages, as the kernel maps it */
 	b->ms_len = sizeof(*b->ms) * (size_t)b->mmax;
-	b->ms = mmap(NULL, b->ms_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-		     bpf_map__fd(b->skel->maps.m_state), 0);
+	b->ms_len = (b->ms_len + sysconf(_SC_PAGESIZE) - 1) /
+		    sysconf(_SC_PAGESIZE) * sysconf(_SC_PAGESIZE);
+	b->ms = mmap(NULL, b->ms_len, PROT_NONE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (b->ms == MAP_FAILED) {
 		err = -errno;
 		b->ms = NULL;
-		say(why, whylen, "bpf: cannot map the M slots: %s",
+		say(why, whylen, "bpf: cannot reserve the M slots: %s",
 		    strerror(-err));
 		goto out_destroy;
+	}
+	/* the first page now: a mapping that fails fails here, not at
+	 * the first M's registration */
+	err = ms_grow(b, 0);
+	if (err) {
+		say(why, whylen, "bpf: cannot map the M slots: %s",
+		    strerror(-err));
+		goto out_unmap;
 	}
 
 	/* All Ps IDLE before anything can look at them. */
@@ -456,6 +511,7 @@ int sact_bpf_open(const struct sact_bpf_opts *opts, struct sact_bpf **bp,
 
 out_rings:
 	free_rings(b);
+out_unmap:
 	munmap(b->ms, b->ms_len);
 out_destroy:
 	sact_sched_bpf__destroy(b->skel);
@@ -532,6 +588,11 @@ int sact_bpf_register_tid(struct sact_bpf *b, pid_t tid)
 	for (slot = 0; slot < b->mmax; slot++) {
 		struct sact_bpf_m *m = &b->ms[slot];
 
+		if (slot >= b->nms) {
+			err = ms_grow(b, slot);
+			if (err)
+				goto out_unlock;
+		}
 		if (m->tid)
 			continue;
 		/* Free slot: the program cannot reach it, reset it freely. */
