@@ -139,22 +139,22 @@ static int chan_op(struct sact_chan *c, void *elem, bool send, int mode,
 		lock_release(&c->lock);
 		if (wake)
 			goready(wake);
-		return err < 0 ? err : 0;
-	}
-	if (mode == TRY) {
+		err = err < 0 ? err : 0;
+	} else if (mode == TRY) {
 		lock_release(&c->lock);
-		return -EAGAIN;
+		err = -EAGAIN;
+	} else {
+		w = (struct waiter){ .g = getg_or_threadg(), .elem = elem };
+		err = park_on(send ? &c->sendq : &c->recvq, &w, &c->lock,
+			      mode == TIMED, ns);
+		if (!err && !w.ok) {
+			if (!send)
+				memset(elem, 0, c->elemsize);
+			err = -EPIPE;
+		}
 	}
-	w = (struct waiter){ .g = getg_or_threadg(), .elem = elem };
-	err = park_on(send ? &c->sendq : &c->recvq, &w, &c->lock,
-		      mode == TIMED, ns);
-	if (err)
-		return err;
-	if (w.ok)
-		return 0;
-	if (!send)
-		memset(elem, 0, c->elemsize);
-	return -EPIPE;
+	back_to_g();
+	return err;
 }
 
 SACT_API int sact_chan_send(struct sact_chan *c, const void *elem)
@@ -210,6 +210,7 @@ SACT_API int sact_chan_close(struct sact_chan *c)
 		list = w->prev;
 		goready(w->g);
 	}
+	back_to_g();
 	return 0;
 }
 
@@ -271,8 +272,8 @@ static struct waitq *sel_queue(struct sact_sel *sc)
 	return sc->op == SACT_SEL_SEND ? &sc->chan->sendq : &sc->chan->recvq;
 }
 
-SACT_API int sact_chan_select(struct sact_sel *cases, int n,
-			      uint64_t timeout_ns)
+/* sact_chan_select without its way back to G code (back_to_g) */
+static int chan_select(struct sact_sel *cases, int n, uint64_t timeout_ns)
 {
 	static _Atomic unsigned int rotor;
 	struct lock *locks[SACT_SELECT_MAX];
@@ -339,4 +340,13 @@ SACT_API int sact_chan_select(struct sact_sel *cases, int n,
 		return i;
 	}
 	throw("sact: select woken by no case");
+}
+
+SACT_API int sact_chan_select(struct sact_sel *cases, int n,
+			      uint64_t timeout_ns)
+{
+	int ret = chan_select(cases, n, timeout_ns);
+
+	back_to_g();
+	return ret;
 }

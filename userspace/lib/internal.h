@@ -486,9 +486,7 @@ static inline struct m *m_resync(struct m *m)
 
 /*
  * kmod, bpf: m goes back to G code (after a switch, or from a runtime call
- * that did not switch): a block from here on hands its P off.  Runtime calls
- * that return without a switch and do not call this (chan and sync fast
- * paths) leave in_g clear until the G's next switch or wrapped syscall.
+ * that did not switch: back_to_g): a block from here on hands its P off.
  */
 static inline void m_back_to_g(struct m *m)
 {
@@ -637,6 +635,23 @@ extern struct sched sched;
 struct m *getm(void);
 int runtime_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 struct m *getm_raw(void);	/* the same, without m_resync */
+
+/*
+ * A public entry that may have called getm() - itself, or through goready,
+ * getg_or_threadg, park_prepare - returns to G code through this, whether
+ * it switched or not: getm's m_resync said "runtime code", and only this or
+ * a switch's return says "G code" again.  Without it a plain block right
+ * after the call would keep its P (selftests/backends/missed.c).  On a
+ * plain thread (no M) and on g0 it does nothing.  Entries that never reach
+ * getm (the mutex's and semaphore's lock-free fast paths) need not call it.
+ */
+static inline void back_to_g(void)
+{
+	struct m *m = getm_raw();
+
+	if (m)
+		m_back_to_g(m);
+}
 
 /* Scheduler entry points used by the other files (proc.c). */
 void goready(struct g *gp);

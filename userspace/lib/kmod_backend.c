@@ -24,15 +24,15 @@
  *	                                FREE (no standby was parked)
  *
  * An M publishes "G code on P p" with plain stores (kmod_publish) when it
- * goes back to G code (m_back_to_g: after a switch to a G, on sact_go and
- * sact_yield returns) and on a wrapped syscall's entry, and "not G code"
+ * goes back to G code (m_back_to_g: after a switch to a G; back_to_g: on
+ * the way out of every public entry) and on a wrapped syscall's entry, and "not G code"
  * at every runtime entry (getm -> m_resync), before every switch, and
  * around the runtime's own blocking calls on a G stack (a contended lock's
  * futex, stack mmaps: m_kblock_begin/end): a fault that sleeps in the
  * runtime's own code (a fresh stack page while another M holds mmap_lock;
- * the ring calls' SQ bookkeeping) never hands the P off under it.  The
- * price, as with bpf: a raw block right after a runtime call that returned
- * without a switch (a channel or lock fast path) keeps the P.  No locked
+ * the ring calls' SQ bookkeeping) never hands the P off under it, and a
+ * raw block right after any runtime call is handed off
+ * (selftests/backends/missed.c).  No locked
  * instruction on the hot path: entersyscall adds two stores, exitsyscall
  * one load of the M's own slot (its unblock count).
  *
@@ -123,8 +123,7 @@
  *    other, and whoever takes it over cannot tell that m lost it: hence
  *    step 4 reads the module's slots.
  *
- * Accepted weaknesses: a raw block after a runtime call that did not
- * switch keeps the P (above).  A signal (or io_uring's task_work,
+ * Accepted weaknesses: a signal (or io_uring's task_work,
  * which sets TIF_NOTIFY_SIGNAL) that interrupts a strict park returns an M
  * without a P to G code: until its next runtime entry, where it waits for a
  * P as in non-strict mode, nprocs + 1 Ms run G code.

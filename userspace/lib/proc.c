@@ -1663,11 +1663,10 @@ SACT_API int sact_go(void (*fn)(void *), void *arg)
 
 	if (!m || !m->p || m->curg == &m->g0)
 		return -EPERM;
-	if (!fn)
-		return -EINVAL;
-	gp = gfget(m->p);
-	if (!gp)
-		return -ENOMEM;
+	if (!fn || !(gp = gfget(m->p))) {
+		m_back_to_g(m);
+		return fn ? -ENOMEM : -EINVAL;
+	}
 	gp->fn = fn;
 	gp->arg = arg;
 	gp->ring_timeout = 0;

@@ -134,14 +134,26 @@ static int mutex_lock_slow(struct sact_mutex *mu, bool timed, uint64_t ns)
 	return park_on(WQ(mu), &w, LOCK(mu), timed, ns);
 }
 
-SACT_API void sact_mutex_lock(struct sact_mutex *mu)
+/*
+ * sact_mutex_lock and _unlock without their way back to G code (cond_wait
+ * calls them inside the runtime).  True when they entered it: the fast
+ * paths are lock-free and never do.
+ */
+static bool mutex_lock(struct sact_mutex *mu)
 {
 	uint32_t z = 0;
 
 	if (likely(atomic_compare_exchange_strong_explicit(
 		    MSTATE(mu), &z, 1, ACQUIRE, RELAXED)))
-		return;
+		return false;
 	mutex_lock_slow(mu, false, 0);
+	return true;
+}
+
+SACT_API void sact_mutex_lock(struct sact_mutex *mu)
+{
+	if (mutex_lock(mu))
+		back_to_g();
 }
 
 SACT_API int sact_mutex_trylock(struct sact_mutex *mu)
@@ -156,21 +168,24 @@ SACT_API int sact_mutex_trylock(struct sact_mutex *mu)
 SACT_API int sact_mutex_timedlock(struct sact_mutex *mu, uint64_t timeout_ns)
 {
 	uint32_t z = 0;
+	int err;
 
 	if (atomic_compare_exchange_strong_explicit(MSTATE(mu), &z, 1,
 						    ACQUIRE, RELAXED))
 		return 0;
-	return mutex_lock_slow(mu, true, timeout_ns);
+	err = mutex_lock_slow(mu, true, timeout_ns);
+	back_to_g();
+	return err;
 }
 
-SACT_API void sact_mutex_unlock(struct sact_mutex *mu)
+static bool mutex_unlock(struct sact_mutex *mu)
 {
 	uint32_t one = 1;
 	struct waiter *w;
 
 	if (likely(atomic_compare_exchange_strong_explicit(
 		    MSTATE(mu), &one, 0, RELEASE, RELAXED)))
-		return;
+		return false;
 	if (one == 0)
 		throw("sact: unlock of unlocked mutex");
 	lock_acquire(LOCK(mu));
@@ -178,8 +193,16 @@ SACT_API void sact_mutex_unlock(struct sact_mutex *mu)
 	if (!w)
 		st_rel(MSTATE(mu), 0);
 	lock_release(LOCK(mu));
-	if (w)
-		goready(w->g);	/* it owns the mutex now (state stays 2) */
+	if (!w)
+		return false;
+	goready(w->g);	/* it owns the mutex now (state stays 2) */
+	return true;
+}
+
+SACT_API void sact_mutex_unlock(struct sact_mutex *mu)
+{
+	if (mutex_unlock(mu))
+		back_to_g();
 }
 
 /* ---- condition variable ------------------------------------------------ */
@@ -194,21 +217,25 @@ static int cond_wait(struct sact_cond *c, struct sact_mutex *mu, bool timed,
 		return err;
 	lock_acquire(LOCK(c));
 	/* queued before mu is released: a signal after unlock finds us */
-	sact_mutex_unlock(mu);
+	mutex_unlock(mu);
 	err = park_on(WQ(c), &w, LOCK(c), timed, ns);
-	sact_mutex_lock(mu);
+	mutex_lock(mu);
 	return err;
 }
 
 SACT_API void sact_cond_wait(struct sact_cond *c, struct sact_mutex *mu)
 {
 	cond_wait(c, mu, false, 0);
+	back_to_g();
 }
 
 SACT_API int sact_cond_timedwait(struct sact_cond *c, struct sact_mutex *mu,
 				 uint64_t timeout_ns)
 {
-	return cond_wait(c, mu, true, timeout_ns);
+	int err = cond_wait(c, mu, true, timeout_ns);
+
+	back_to_g();
+	return err;
 }
 
 SACT_API void sact_cond_signal(struct sact_cond *c)
@@ -218,8 +245,10 @@ SACT_API void sact_cond_signal(struct sact_cond *c)
 	lock_acquire(LOCK(c));
 	w = wq_pop(WQ(c));
 	lock_release(LOCK(c));
-	if (w)
+	if (w) {
 		goready(w->g);
+		back_to_g();
+	}
 }
 
 /* Pop every claimable waiter of q into a list (lock held). */
@@ -236,12 +265,15 @@ static struct waiter *wq_pop_all(struct waitq *q)
 
 static void ready_all(struct waiter *list)
 {
+	if (!list)
+		return;
 	while (list) {
 		struct waiter *w = list;
 
 		list = w->prev;	/* read before the G runs and reuses w */
 		goready(w->g);
 	}
+	back_to_g();
 }
 
 SACT_API void sact_cond_broadcast(struct sact_cond *c)
@@ -286,16 +318,17 @@ SACT_API void sact_wg_done(struct sact_waitgroup *wg)
 
 SACT_API void sact_wg_wait(struct sact_waitgroup *wg)
 {
-	struct waiter w = { .g = getg_or_threadg() };
+	struct waiter w;
 
 	if (ld_acq(WGCOUNT(wg)) == 0)
-		return;
+		return;		/* no runtime entry: nothing to undo */
+	w = (struct waiter){ .g = getg_or_threadg() };
 	lock_acquire(LOCK(wg));
-	if (ld_acq(WGCOUNT(wg)) == 0) {
+	if (ld_acq(WGCOUNT(wg)) == 0)
 		lock_release(LOCK(wg));
-		return;
-	}
-	park_on(WQ(wg), &w, LOCK(wg), false, 0);
+	else
+		park_on(WQ(wg), &w, LOCK(wg), false, 0);
+	back_to_g();
 }
 
 /* ---- semaphore --------------------------------------------------------------- */
@@ -319,11 +352,15 @@ static int sem_acquire(struct sact_sem *s, bool timed, uint64_t ns)
 SACT_API void sact_sem_acquire(struct sact_sem *s)
 {
 	sem_acquire(s, false, 0);
+	back_to_g();
 }
 
 SACT_API int sact_sem_timedacquire(struct sact_sem *s, uint64_t timeout_ns)
 {
-	return sem_acquire(s, true, timeout_ns);
+	int err = sem_acquire(s, true, timeout_ns);
+
+	back_to_g();
+	return err;
 }
 
 SACT_API int sact_sem_tryacquire(struct sact_sem *s)
@@ -348,6 +385,8 @@ SACT_API void sact_sem_release(struct sact_sem *s)
 	if (!w)
 		s->count_++;	/* else the unit goes straight to w */
 	lock_release(LOCK(s));
-	if (w)
+	if (w) {
 		goready(w->g);
+		back_to_g();
+	}
 }

@@ -471,6 +471,7 @@ static long op_park(struct uring *r, struct io_uring_sqe *sqe,
 	_r = op_ring(_n);						\
 	if (!_r) {							\
 		_res = op_err();					\
+		back_to_g();						\
 	} else {							\
 		sqe = io_uring_get_sqe(&_r->ring);			\
 		prep;							\
@@ -481,7 +482,7 @@ static long op_park(struct uring *r, struct io_uring_sqe *sqe,
 
 SACT_API int sact_ring_available(void)
 {
-	if (!getm()) {
+	if (!getm_raw()) {
 		/* not in a run: try a ring here and now */
 		int err = 0;
 		struct uring *r = uring_new(&err);
@@ -503,9 +504,10 @@ SACT_API int sact_ring_available(void)
  */
 SACT_API int sact_ring_cancel_fd(int fd)
 {
-	struct m *m = getm();
+	struct m *m = getm_raw();
 	int n = 0;
 
+	/* no getm: sact_syscall below enters the runtime and leaves it */
 	if (!m || m->curg == &m->g0 || !m->p)
 		return -EPERM;
 	if (uring_err)
@@ -531,8 +533,9 @@ SACT_API int sact_ring_cancel_fd(int fd)
 
 SACT_API void sact_ring_settimeout(uint64_t ns)
 {
-	struct m *m = getm();
+	struct m *m = getm_raw();
 
+	/* no getm: a field of the running G, nothing of its P */
 	if (m && m->curg && m->curg != &m->g0)
 		m->curg->ring_timeout = ns ? ns : 1;
 }
