@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -141,6 +142,57 @@ static inline struct sact_config st_config(int nprocs, int standby,
 	c.backend = backend;
 	c.flags = flags;
 	return c;
+}
+
+/*
+ * A watchdog for a test whose G stays blocked for good when the backend
+ * fails it (a block not handed off, one P): a plain thread that, once 30 s
+ * pass without *done, sets rescued and *release (if not NULL) and writes
+ * a byte to fd, so that the test ends and fails instead of hanging.  A
+ * correct run never waits for it: nothing is timed.
+ */
+struct st_watchdog {
+	pthread_t t;
+	_Atomic int *done, *release;
+	int fd;
+	_Atomic int rescued, stop;
+};
+
+static inline void *st_watchdog_main(void *arg)
+{
+	struct st_watchdog *w = arg;
+
+	for (int i = 0; i < 300 && !atomic_load(w->done) &&
+			!atomic_load(&w->stop); i++)
+		usleep(100000);
+	if (!atomic_load(w->done) && !atomic_load(&w->stop)) {
+		atomic_store(&w->rescued, 1);
+		if (w->release)
+			atomic_store(w->release, 1);
+		if (write(w->fd, "w", 1) != 1)
+			return NULL;
+	}
+	return NULL;
+}
+
+/* Start w; 0 or an errno. */
+static inline int st_watchdog_start(struct st_watchdog *w, _Atomic int *done,
+				    _Atomic int *release, int fd)
+{
+	w->done = done;
+	w->release = release;
+	w->fd = fd;
+	atomic_store(&w->rescued, 0);
+	atomic_store(&w->stop, 0);
+	return pthread_create(&w->t, NULL, st_watchdog_main, w);
+}
+
+/* Stop w and wait for it; true if it had to step in. */
+static inline bool st_watchdog_stop(struct st_watchdog *w)
+{
+	atomic_store(&w->stop, 1);
+	pthread_join(w->t, NULL);
+	return atomic_load(&w->rescued);
 }
 
 /* sact_run with the variant's configuration and standby Ms; its result. */

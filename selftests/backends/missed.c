@@ -64,7 +64,7 @@ struct run {
 	struct sact_mutex mu;
 	struct sact_sem sem;
 	struct sact_cond cv;
-	_Atomic int g1_in, g1_back, rescued;
+	_Atomic int g1_in, g1_back;
 	_Atomic int g1_parks, g1_holds, g3_parks;
 	char got;
 };
@@ -276,21 +276,6 @@ static void first(void *arg)
 	sact_go(g2, r);
 }
 
-static void *watchdog(void *arg)
-{
-	struct run *r = arg;
-
-	for (int i = 0; i < 300 && !atomic_load(&r->g1_back); i++)
-		usleep(100000);
-	if (!atomic_load(&r->g1_back)) {
-		atomic_store(&r->rescued, 1);
-		atomic_store(&r->g1_in, 1);	/* let G2 end too */
-		if (write(r->pfd[1], "w", 1) != 1)
-			return NULL;
-	}
-	return NULL;
-}
-
 FIXTURE(missed) { int unused; };
 FIXTURE_SETUP(missed) { }
 FIXTURE_TEARDOWN(missed) { }
@@ -331,7 +316,7 @@ TEST_F(missed, plain_read_after_the_call_is_handed_off)
 	struct run r = { .call = variant->call, .mu = SACT_MUTEX_INIT,
 			 .sem = SACT_SEM_INIT(0), .cv = SACT_COND_INIT };
 	struct sact_stats st = { .size = sizeof(st) };
-	pthread_t wd;
+	struct st_watchdog wd;
 	int err;
 
 	st_skip_elsewhere(variant->backend);
@@ -342,15 +327,13 @@ TEST_F(missed, plain_read_after_the_call_is_handed_off)
 	r.c3 = sact_chan_new(sizeof(long), 0);
 	ASSERT_NE(NULL, r.c);
 	ASSERT_NE(NULL, r.c3);
-	ASSERT_EQ(0, pthread_create(&wd, NULL, watchdog, &r));
+	/* G1's read returns once the watchdog writes (and G2 ends) */
+	ASSERT_EQ(0, st_watchdog_start(&wd, &r.g1_back, &r.g1_in, r.pfd[1]));
 	err = st_run_standby(1, first, &r);
-	if (err)
-		atomic_store(&r.g1_back, 1);	/* stop the watchdog */
-	pthread_join(wd, NULL);
+	EXPECT_FALSE(st_watchdog_stop(&wd))
+		TH_LOG("the plain read kept its P: the watchdog freed it");
 	ASSERT_EQ(0, err);
 	EXPECT_EQ(variant->backend, sact_backend());
-	EXPECT_EQ(0, atomic_load(&r.rescued))
-		TH_LOG("the plain read kept its P: the watchdog freed it");
 	EXPECT_EQ(1, atomic_load(&r.g1_back));
 	EXPECT_EQ('2', r.got);
 	ASSERT_EQ(0, sact_stats(&st));

@@ -7,8 +7,8 @@
  * read/poll: G1 blocks on a pipe that only G2 writes, so G1 comes back
  * only if G2 ran on the P G1's M took into the kernel.  usleep: G1 sleeps
  * in a loop (raw, never entering the runtime) until G2 has run.  A
- * watchdog thread ends either after 30 s so a broken backend fails
- * instead of hanging; no timing is asserted.
+ * watchdog thread (st_watchdog) ends either after 30 s so that a broken
+ * backend fails instead of hanging; no timing is asserted.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -24,7 +24,7 @@ enum how { READ, USLEEP, POLL };
 struct run {
 	enum how how;
 	int pfd[2];
-	_Atomic int g1_in, g2_ran, g2_seen_by_g1, rescued;
+	_Atomic int g1_in, g2_ran, g2_seen_by_g1;
 	int loops;
 };
 
@@ -71,20 +71,6 @@ static void first(void *arg)
 	sact_go(g2, arg);
 }
 
-static void *watchdog(void *arg)
-{
-	struct run *r = arg;
-	for (int i = 0; i < 300 && !atomic_load(&r->g2_seen_by_g1); i++)
-		usleep(100000);
-	if (!atomic_load(&r->g2_seen_by_g1)) {
-		atomic_store(&r->rescued, 1);
-		atomic_store(&r->g2_ran, 1);
-		if (write(r->pfd[1], "w", 1) != 1)
-			return NULL;
-	}
-	return NULL;
-}
-
 FIXTURE(rawblock) { int unused; };
 FIXTURE_SETUP(rawblock) { }
 FIXTURE_TEARDOWN(rawblock) { }
@@ -103,20 +89,19 @@ TEST_F(rawblock, others_run)
 {
 	struct run r = { .how = variant->how };
 	struct sact_stats st = { .size = sizeof(st) };
-	pthread_t wd;
+	struct st_watchdog wd;
 	int err;
 
 	st_skip_elsewhere(variant->backend);
 	ASSERT_EQ(0, pipe(r.pfd));
-	ASSERT_EQ(0, pthread_create(&wd, NULL, watchdog, &r));
+	/* rescue: G1's wait ends (g2_ran), its read returns (the byte) */
+	ASSERT_EQ(0, st_watchdog_start(&wd, &r.g2_seen_by_g1, &r.g2_ran,
+				       r.pfd[1]));
 	err = st_run_standby(1, first, &r);
-	if (err)
-		atomic_store(&r.g2_seen_by_g1, 1);	/* stop the watchdog */
-	pthread_join(wd, NULL);
+	EXPECT_FALSE(st_watchdog_stop(&wd))
+		TH_LOG("G1's block kept its P: the watchdog freed it");
 	ASSERT_EQ(0, err);
 	EXPECT_EQ(variant->backend, sact_backend());
-	EXPECT_EQ(0, atomic_load(&r.rescued))
-		TH_LOG("G1's block kept its P: the watchdog freed it");
 	EXPECT_EQ(1, atomic_load(&r.g2_seen_by_g1));
 	ASSERT_EQ(0, sact_stats(&st));
 	EXPECT_LE(1, st.handoffs);

@@ -31,7 +31,10 @@
  * each, mapped MAP_NORESERVE so untouched stack costs no memory.  The
  * first slab has 4 slots and each next one twice as many up to that, so
  * that a program of a few Gs reserves little address space (VSZ, which
- * users read in ps) and one of 100,000 maps 4 slabs more.  The first
+ * users read in ps) and one of 100,000 maps 4 slabs more.  Where the
+ * kernel has guard regions (MADV_GUARD_INSTALL, Linux 6.13: markers in
+ * the page tables, no VMA split) every slot's guard is one, whatever the
+ * number of Gs.  Elsewhere the first
  * stacks get a real guard page (mprotect PROT_NONE) while a budget of VMAs
  * lasts: a quarter of vm.max_map_count, i.e. ~8,000 guarded stacks by
  * default, leaving the rest of the limit to the application.  Stacks beyond
@@ -65,6 +68,12 @@
 #define SLAB_MAX_SLOTS	64
 #define SLAB_FIRST_SLOTS 4	/* a program of few Gs maps little */
 #define ALTSTACK_BYTES	(64UL << 10)	/* an M's signal stack */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102	/* <linux/mman.h> of Linux 6.13 */
+#endif
+
+/* MADV_GUARD_INSTALL here: -1 not tried yet, 0 no (EINVAL), 1 yes. */
+static int madv_guard = -1;
 
 /* A slot: the guard region, then the stack and the struct g. */
 static size_t slot_size(void)
@@ -109,6 +118,17 @@ static struct g *slot_init(struct slab *s, int i)
 	gp->timer_idx = -1;
 	gp->stack_lo = slot + STACK_GUARD;
 	gp->stack_hi = (char *)((uintptr_t)gp & ~15UL);
+	if (madv_guard != 0) {
+		/* a fresh slot: nothing resident in the guard to zap */
+		int ok = madvise(slot, STACK_GUARD, MADV_GUARD_INSTALL) == 0;
+
+		if (madv_guard < 0)
+			madv_guard = ok;
+		if (ok) {
+			gp->guarded = true;
+			goto out;
+		}
+	}
 	if (sched.guards_left < 0)
 		sched.guards_left = guard_budget();
 	if (sched.guards_left > 0 &&
@@ -119,6 +139,7 @@ static struct g *slot_init(struct slab *s, int i)
 		sched.guards_left = 0;	/* out of budget or of VMAs */
 		*(uint64_t *)gp->stack_lo = STACK_CANARY;
 	}
+out:
 #if defined(__SANITIZE_THREAD__)
 	gp->tsan_fiber = __tsan_create_fiber(0);
 #endif
