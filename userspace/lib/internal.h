@@ -690,11 +690,14 @@ int m_altstack_init(struct m *m);
 void m_altstack_fini(struct m *m);
 struct g *galloc(void);
 void gfree_all(void);
+long stack_guard_budget(void);
 void gfput(struct p *pp, struct g *gp);
 struct g *gfget(struct p *pp);
 
 /* time.c */
 bool timer_reserve(struct p *pp);
+int timers_init(struct p *pp);
+void timers_free(struct p *pp);
 void timer_add(struct p *pp, struct g *gp);
 void timer_del(struct g *gp);
 void timers_run(struct p *pp, int64_t now, struct p *into);

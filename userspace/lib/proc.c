@@ -1916,31 +1916,44 @@ static void m_retire_locked(struct m *m)
 
 static void *m_main(void *arg);
 
-/* A free slot of allm and a new M in it, not started (sched.lock held). */
-static struct m *m_alloc(void)
+/*
+ * Ms are allocated and freed outside sched.lock (m_new, m_delete) and
+ * put in and taken out of allm under it (m_install, m_unlink): malloc and
+ * free take glibc's arena lock, and an M waiting for a P in bpf's
+ * lost_handler may hold that lock (it was interrupted inside malloc) while
+ * it waits for sched.lock.  No libc call that locks runs under sched.lock.
+ */
+static struct m *m_new(void)
 {
-	struct m *m;
+	struct m *m = aligned_alloc(64, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	memset(m, 0, sizeof(*m));
+	m->wakefd = -1;
+	return m;
+}
+
+/* m into a free slot of allm (sched.lock held).  -EAGAIN at the cap. */
+static int m_install(struct m *m)
+{
 	int id = 0;
 
 	while (id < sched.nm && sched.allm[id])
 		id++;
 	if (id >= sched.mmax)
-		return NULL;
-	m = aligned_alloc(64, sizeof(*m));
-	if (!m)
-		return NULL;
-	memset(m, 0, sizeof(*m));
+		return -EAGAIN;
 	m->id = id;
-	m->wakefd = -1;
 	m->rand = 0xbf58476d1ce4e5b9ULL * (id + 1) | (uint64_t)nanotime() | 1;
 	sched.allm[id] = m;
 	if (id >= sched.nm)
 		sched.nm = id + 1;
-	return m;
+	return 0;
 }
 
-/* Free a joined (or never started) M and its slot (sched.lock held). */
-static void m_free(struct m *m)
+/* A joined (or never started) M out of allm, its counts kept (sched.lock
+ * held); m_delete frees it after the lock. */
+static void m_unlink(struct m *m)
 {
 	struct m_stats *t = &sched.st_retired;
 
@@ -1949,10 +1962,21 @@ static void m_free(struct m *m)
 	t->steals += ld(&m->st.steals);
 	t->syscalls += ld(&m->st.syscalls);
 	t->spawned += ld(&m->st.spawned);
+	sched.allm[m->id] = NULL;
+}
+
+static void m_delete(struct m *m)
+{
 	if (m->wakefd >= 0)
 		close(m->wakefd);
-	sched.allm[m->id] = NULL;
 	free(m);
+}
+
+/* m_unlink and m_delete at once: where no other thread runs. */
+static void m_free(struct m *m)
+{
+	m_unlink(m);
+	m_delete(m);
 }
 
 /*
@@ -2099,8 +2123,9 @@ static void mdead_reap(void)
 		pthread_join(dead->thread, NULL);
 		lock_acquire(&sched.lock);
 		sched.nmdying--;
-		m_free(dead);
+		m_unlink(dead);
 		lock_release(&sched.lock);
+		m_delete(dead);
 		dead = next;
 	}
 }
@@ -2113,18 +2138,17 @@ enum newm_result { NEWM_MADE, NEWM_ENOUGH, NEWM_RETRY };
  */
 static enum newm_result newm(void)
 {
-	struct m *m;
+	struct m *m = m_new();	/* before the lock: see m_new */
+	bool say_cap = false;
 	int err;
 
+	if (!m)
+		return NEWM_RETRY;
 	lock_acquire(&sched.lock);
 	if (!mreserve_low()) {
 		if (mreserve_wanted() && !sched.mcap_said) {
 			sched.mcap_said = true;
-			if (backend_debug())
-				fprintf(stderr, "sact: %d Ms, the cap "
-					"(max_threads): Gs wait for an M to "
-					"come back from the kernel\n",
-					sched.mmax);
+			say_cap = backend_debug();
 		}
 		if (mreserve_wanted()) {
 			/* at the cap: no M comes for these wakeps (Ms
@@ -2135,11 +2159,16 @@ static enum newm_result newm(void)
 		}
 		sched.mwant = 0;
 		lock_release(&sched.lock);
+		m_delete(m);
+		if (say_cap)
+			fprintf(stderr, "sact: %d Ms, the cap (max_threads): Gs "
+				"wait for an M to come back from the kernel\n",
+				sched.mmax);
 		return NEWM_ENOUGH;
 	}
-	m = m_alloc();
-	if (!m) {
+	if (m_install(m)) {
 		lock_release(&sched.lock);
+		m_delete(m);
 		return NEWM_RETRY;
 	}
 	m->elastic = true;
@@ -2161,8 +2190,9 @@ static enum newm_result newm(void)
 		sched.ms_created--;
 		sched.threads--;
 		sched.mwant++;	/* still wanted: try again later */
-		m_free(m);
+		m_unlink(m);
 		lock_release(&sched.lock);
+		m_delete(m);
 		if (backend_debug())
 			fprintf(stderr, "sact: creating an M failed: %s\n",
 				strerror(-err));
@@ -2363,7 +2393,7 @@ static void teardown(bool template)
 		if (sched.allm[i])
 			m_free(sched.allm[i]);
 	for (int i = 0; i < sched.nprocs; i++)
-		free(sched.allp[i].timers);
+		timers_free(&sched.allp[i]);
 	free(sched.allp);
 	free(sched.allm);
 	sched.allp = NULL;
@@ -2468,7 +2498,7 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 #endif
 	env = getenv("SACT_SHUFFLE");
 	sched.shuffle = env && *env && strcmp(env, "0") != 0;
-	sched.guards_left = -1;		/* stack.c computes the budget */
+	sched.guards_left = stack_guard_budget();
 	tids_snapshot();
 
 	err = -ENOMEM;
@@ -2482,14 +2512,19 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 
 		pp->id = i;
 		pp->rand = 0x9e3779b97f4a7c15ULL * (i + 1) + (uint64_t)nanotime();
-		pp->timercap = 64;
-		pp->timers = malloc(sizeof(struct g *) * pp->timercap);
-		if (!pp->timers)
+		if (timers_init(pp))
 			goto out_free;
 	}
-	for (i = 0; i < sched.mkeep; i++)
-		if (!m_alloc())
+	for (i = 0; i < sched.mkeep; i++) {
+		struct m *m = m_new();
+
+		if (!m)
 			goto out_free;
+		if (m_install(m)) {
+			m_delete(m);
+			goto out_free;
+		}
+	}
 	gp = gfget(NULL);
 	if (!gp)
 		goto out_free;
@@ -2580,7 +2615,7 @@ out_gfree:
 out_free:
 	if (sched.allp)
 		for (i = 0; i < nprocs; i++)
-			free(sched.allp[i].timers);
+			timers_free(&sched.allp[i]);
 	if (sched.allm)
 		for (i = 0; i < sched.nm; i++)
 			if (sched.allm[i])

@@ -81,14 +81,21 @@ static size_t slot_size(void)
 	return STACK_GUARD + sched.stack_size - PAGE;
 }
 
+/*
+ * A slab's header lives in an extra page at the end of its own mapping,
+ * not in malloc's memory: slabs are made in runtime code on an M holding
+ * a P, and an M waiting for a P in bpf's lost_handler may hold glibc's
+ * malloc lock (it was interrupted inside malloc).
+ */
 struct slab {
 	struct slab *next;
 	char *base;
-	size_t len;
+	size_t len;		/* the mapping: the slots and this page */
 	int nslots, used;
 };
 
-static long guard_budget(void)
+/* At sact_run (stdio mallocs: not on the hot path, see struct slab). */
+long stack_guard_budget(void)
 {
 	long max = 65530;
 	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
@@ -129,8 +136,6 @@ static struct g *slot_init(struct slab *s, int i)
 			goto out;
 		}
 	}
-	if (sched.guards_left < 0)
-		sched.guards_left = guard_budget();
 	if (sched.guards_left > 0 &&
 	    mprotect(slot, STACK_GUARD, PROT_NONE) == 0) {
 		sched.guards_left--;
@@ -163,17 +168,14 @@ static struct g *slab_alloc(void)
 			n = most;
 		if (n < 1)
 			n = 1;
-		s = malloc(sizeof(*s));
-		if (!s)
-			return NULL;
-		base = mmap(NULL, n * slot_size(), PROT_READ | PROT_WRITE,
+		base = mmap(NULL, n * slot_size() + PAGE,
+			    PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (base == MAP_FAILED) {
-			free(s);
+		if (base == MAP_FAILED)
 			return NULL;
-		}
+		s = (struct slab *)((char *)base + n * slot_size());
 		s->base = base;
-		s->len = n * slot_size();
+		s->len = n * slot_size() + PAGE;
 		s->nslots = n;
 		s->used = 0;
 		s->next = sched.slabs;
@@ -272,8 +274,7 @@ void gfree_all(void)
 		for (int i = 0; i < s->used; i++)
 			__tsan_destroy_fiber(slot_g(s, i)->tsan_fiber);
 #endif
-		munmap(s->base, s->len);
-		free(s);
+		munmap(s->base, s->len);	/* s with it */
 		s = next;
 	}
 	sched.slabs = NULL;

@@ -22,9 +22,16 @@
  * CASed under the heap's timerlock, and timer_del() takes that lock, so once
  * timer_del returns no expiry of that G is in flight (a stale expiry can
  * never wake a later park of the same G).
+ *
+ * The heap's array is mapped, and grown by mremap, not malloc'd: the
+ * owner grows it in runtime code, holding its P, and an M waiting for a P
+ * in bpf's lost_handler may hold glibc's malloc lock (it was interrupted
+ * inside malloc): a realloc here could wait for it while it waits for a P.
  */
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -94,18 +101,45 @@ bool timer_reserve(struct p *pp)
 
 	lock_acquire(&pp->timerlock);
 	if (pp->ntimers + 1 > pp->timercap) {
-		int cap = pp->timercap * 2;
-		struct g **t = realloc(pp->timers, sizeof(*t) * cap);
+		size_t len = sizeof(*pp->timers) * (size_t)pp->timercap;
+		/* kmod: mremap may sleep on mmap_lock: not G code */
+		struct m *m = getm_raw();
+		uint32_t ks = m_kblock_begin(m);
+		void *t = mremap(pp->timers, len, 2 * len, MREMAP_MAYMOVE);
 
-		if (t) {
+		m_kblock_end(m, ks);
+		if (t != MAP_FAILED) {
 			pp->timers = t;
-			pp->timercap = cap;
+			pp->timercap *= 2;
 		} else {
 			ok = false;
 		}
 	}
 	lock_release(&pp->timerlock);
 	return ok;
+}
+
+/* At sact_run: pp's heap array, a page to start with.  0 or -ENOMEM. */
+int timers_init(struct p *pp)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	void *t = mmap(NULL, page, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (t == MAP_FAILED)
+		return -ENOMEM;
+	pp->timers = t;
+	pp->timercap = (int)(page / sizeof(*pp->timers));
+	return 0;
+}
+
+/* When sact_run returns (or fails): the array of timers_init, if any. */
+void timers_free(struct p *pp)
+{
+	if (pp->timers)
+		munmap(pp->timers, sizeof(*pp->timers) * (size_t)pp->timercap);
+	pp->timers = NULL;
+	pp->timercap = 0;
 }
 
 /* Add parked gp's timer (gp->when) to pp.  Must run on the owner of pp. */
