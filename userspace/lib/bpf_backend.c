@@ -679,6 +679,14 @@ int sact_bpf_p_acquire(struct sact_bpf *b, int p, int slot)
 }
 
 __attribute__((visibility("hidden")))
+int sact_bpf_p_claim(struct sact_bpf *b, int p, int slot)
+{
+	if (!valid_p(b, p) || !valid_slot(b, slot))
+		return -EINVAL;
+	return claim(b, p, slot) ? 0 : -EBUSY;
+}
+
+__attribute__((visibility("hidden")))
 int sact_bpf_p_keep(struct sact_bpf *b, int p, int slot)
 {
 	uint64_t w;

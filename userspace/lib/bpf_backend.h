@@ -116,8 +116,12 @@ static inline void sact_bpf_set_in_g(struct sact_bpf_m *m, bool in_g)
  *                     yet taken and the M took it back, -EAGAIN if another
  *                     M has it (m->p is cleared: the caller has no P).
  * sact_bpf_p_release: OWNED(slot) -> IDLE.  0, or -EPERM (not the owner).
+ * sact_bpf_p_claim:   HANDOFF -> OWNED(slot), as a standby woken by the
+ *                     handoff's event would (step 3): 0, or -EBUSY (not
+ *                     HANDOFF: kept, claimed by another, idle).
  */
 int sact_bpf_p_acquire(struct sact_bpf *b, int p, int slot);
+int sact_bpf_p_claim(struct sact_bpf *b, int p, int slot);
 int sact_bpf_p_keep(struct sact_bpf *b, int p, int slot);
 int sact_bpf_p_release(struct sact_bpf *b, int p, int slot);
 

@@ -393,12 +393,73 @@ static void bpf_exit_syscall(struct m *m, struct p *pp)
 }
 
 /*
+ * A P handed off while nobody stood by in its ring stays HANDOFF until the
+ * next M stands by there or its blocked M returns.  Neither may come: the
+ * blocked M may wait for a libc lock (glibc's malloc lock) that an M in
+ * wait_for_p holds - it was interrupted inside malloc - and the template
+ * cannot make a new M for that ring while pthread_create waits for the
+ * same lock (1000 Gs in getaddrinfo under bpf hung so, 2 runs in 5).  So
+ * an M waiting with its G takes such a P itself, as that ring's standby
+ * would.  sched.lock held (ring_waiter); m has no P.  The P, or NULL.
+ */
+static struct p *claim_unattended(struct m *m)
+{
+	for (int i = 0; i < sched.nprocs; i++) {
+		uint64_t w = __atomic_load_n(&sact_bpf_shared(bb)->p[i].own,
+					     __ATOMIC_ACQUIRE);
+
+		if (ring_waiter[i] ||
+		    SACT_BPF_OWN_STATE(w) != SACT_BPF_P_HANDOFF)
+			continue;
+		if (sact_bpf_p_claim(bb, i, m->bslot) == 0) {
+			takeover(m, i);
+			return m->p;
+		}
+	}
+	return NULL;
+}
+
+/* Is any P's word HANDOFF?  A hint for wait_for_p, without the lock. */
+static bool some_p_handed_off(void)
+{
+	for (int i = 0; i < sched.nprocs; i++)
+		if (SACT_BPF_OWN_STATE(__atomic_load_n(
+			    &sact_bpf_shared(bb)->p[i].own,
+			    __ATOMIC_RELAXED)) == SACT_BPF_P_HANDOFF)
+			return true;
+	return false;
+}
+
+/* Take m off the queue of Ms waiting with their G (sched.lock held). */
+static void waitg_remove(struct m *m)
+{
+	struct m **pn = &waitg_head, *prev = NULL;
+
+	while (*pn && *pn != m) {
+		prev = *pn;
+		pn = &(*pn)->link;
+	}
+	if (!*pn)
+		return;
+	*pn = m->link;
+	if (waitg_tail == m)
+		waitg_tail = prev;
+	m->link = NULL;
+	st(&nwaitg, ld(&nwaitg) - 1);
+}
+
+/* How long a waiting M sleeps before it looks for an unattended HANDOFF
+ * P again (claim_unattended: a way out, not the usual way to a P). */
+#define WAITG_LOOK_NS	(10 * 1000 * 1000)
+
+/*
  * Step 3 for a raw call (lost_sig): m came back from a raw syscall to G code
  * and the program found its P with another M.  Wait here, on the G's stack,
  * with the G, until m holds a P: an idle one, else the next P to go idle
- * (pidleput -> waitg_grant; sact_yield idles its P when bpf_p_wanted).
- * Then the G goes on where it was, on this M.  No G moves: the interrupted
- * code may be in the middle of libc, holding its locks and thread state.
+ * (pidleput -> waitg_grant; sact_yield idles its P when bpf_p_wanted), or
+ * one handed off with no standby to take it (claim_unattended).  Then the
+ * G goes on where it was, on this M.  No G moves: the interrupted code may
+ * be in the middle of libc, holding its locks and thread state.
  */
 static void wait_for_p(struct m *m)
 {
@@ -409,6 +470,10 @@ static void wait_for_p(struct m *m)
 	m->p = NULL;
 	lock_acquire(&sched.lock);
 	pp = pidleget();
+	if (!pp && claim_unattended(m)) {
+		lock_release(&sched.lock);
+		return;
+	}
 	if (!pp) {
 		m->nextp = NULL;
 		m->link = NULL;
@@ -422,8 +487,21 @@ static void wait_for_p(struct m *m)
 	}
 	lock_release(&sched.lock);
 	if (!pp) {
-		while (ld_acq(&m->park) == 0)
-			futex_wait(&m->park, 0, -1);
+		while (ld_acq(&m->park) == 0) {
+			bool took = false;
+
+			futex_wait(&m->park, 0, WAITG_LOOK_NS);
+			if (ld_acq(&m->park) || !some_p_handed_off())
+				continue;
+			lock_acquire(&sched.lock);
+			if (ld(&m->park) == 0 && claim_unattended(m)) {
+				waitg_remove(m);
+				took = true;
+			}
+			lock_release(&sched.lock);
+			if (took)
+				return;		/* takeover made it m's */
+		}
 		pp = m->nextp;
 		m->nextp = NULL;
 	}
