@@ -51,8 +51,10 @@
  *       takes it back itself.  Another M's: it sends the thread lost_sig,
  *       delivered on this very return, before g's next instruction.
  *       lost_handler (on g's stack, with g) makes m wait for a P: an idle
- *       one, else it queues m (waitg) and sleeps until the next P to go
- *       idle is granted to it (pidleput's p_idle hook); a P holder's
+ *       one, or one handed off with nobody standing by in its ring
+ *       (claim_unattended), else it queues m (waitg) and sleeps until the
+ *       next P to go idle is granted to it (pidleput's p_idle hook); a P
+ *       holder's
  *       sact_yield idles its P for it (bpf_p_wanted), as kmod's strict
  *       mode does.  Then g goes on, on m, with a P: its next block hands
  *       that P off again.  g does not move to another M there: the code it
@@ -104,8 +106,9 @@
  * the runtime's bookkeeping: the M throws when it notices, rather than go
  * on without a P.  A G that faults, sleeps in the fault and then computes
  * keeps its M out of the scheduler (see the window).  A waiting M gets a
- * P only when one goes idle or its holder yields, as with kmod's strict
- * mode: a G that computes without yielding keeps it waiting.  Loading the
+ * P only when one goes idle, its holder yields or it is handed off with
+ * nobody standing by (as kmod's strict unblock takes a FREE P): a G that
+ * computes without yielding keeps it waiting.  Loading the
  * program costs each sact_run a few milliseconds (the verifier).
  */
 #include <signal.h>
