@@ -195,6 +195,21 @@ static inline bool st_watchdog_stop(struct st_watchdog *w)
 	return atomic_load(&w->rescued);
 }
 
+/* A G that overflows its stack: ~1 MiB of frames on a 64 KiB stack. */
+static __attribute__((unused, noinline)) int st_depth(int n)
+{
+	volatile char buf[1024];
+
+	buf[0] = n;
+	return n ? st_depth(n - 1) + buf[0] : 0;
+}
+
+static __attribute__((unused)) void st_overflow(void *arg)
+{
+	(void)arg;
+	st_depth(1000);
+}
+
 /* sact_run with the variant's configuration and standby Ms; its result. */
 #define st_run_standby(standby, fn, arg) ({				\
 	struct sact_config _c = st_config(variant->nprocs, (standby),	\

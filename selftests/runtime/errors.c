@@ -110,19 +110,6 @@ TEST(first_g_enomem)
 	EXPECT_EQ(-ENOMEM, sact_run(&c, nothing, NULL));
 }
 
-static int depth(int n)
-{
-	volatile char buf[1024];
-
-	buf[0] = n;
-	return n ? depth(n - 1) + buf[0] : 0;
-}
-
-static void overflow(void *arg)
-{
-	(void)arg;
-	depth(1000);	/* ~1 MiB of frames on a 64 KiB stack */
-}
 
 /* One frame of 66 KiB: past a 64 KiB stack, into (not past) its guard. */
 static __attribute__((noinline)) void big_frame(volatile char *out)
@@ -152,7 +139,7 @@ TEST(stack_overflow_hits_guard)
 
 	if (ST_SANITIZED)
 		SKIP(return, "sanitizers handle SIGSEGV themselves");
-	st_run_child(_metadata, NULL, overflow, NULL, &status, msg,
+	st_run_child(_metadata, NULL, st_overflow, NULL, &status, msg,
 		     sizeof(msg));
 	ASSERT_TRUE(WIFSIGNALED(status));
 	EXPECT_EQ(SIGABRT, WTERMSIG(status));

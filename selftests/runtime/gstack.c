@@ -231,19 +231,6 @@ static void park_forever(void *arg)
 	sact_chan_recv(many_c, &v);
 }
 
-static int depth(int n)
-{
-	volatile char buf[1024];
-
-	buf[0] = n;
-	return n ? depth(n - 1) + buf[0] : 0;
-}
-
-static void overflow(void *arg)
-{
-	(void)arg;
-	depth(1000);	/* ~1 MiB of frames on a 64 KiB stack */
-}
 
 static void many_then_overflow(void *arg)
 {
@@ -253,7 +240,7 @@ static void many_then_overflow(void *arg)
 		if (sact_go(park_forever, NULL))
 			_exit(4);
 	/* a slot is taken at sact_go: this one is the 10,002nd */
-	if (sact_go(overflow, NULL))
+	if (sact_go(st_overflow, NULL))
 		_exit(4);
 	for (;;)
 		sact_yield();
