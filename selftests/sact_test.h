@@ -4,8 +4,8 @@
  * test runs, the backend matrix, loop counts for the build and the place.
  * It includes the harness; include it instead, after <sact.h> for the
  * backend matrix and the loop counts, after <linux/sact.h> for the device.
- * (It includes neither: until the UAPI's struct sact_config is renamed the
- * two do not compile together.)
+ * (It includes neither: a suite includes what it tests; the two compile
+ * together, as scripts/install-check shows.)
  *
  * Where: make test runs every suite natively (the host kernel: no module)
  * and in the VM (scripts/vm-suite: Debian's 6.1 kernel, sact.ko loaded,
