@@ -9,8 +9,7 @@
  * handed off with nobody standing by (pthread_create allocates).
  *
  * Many Gs at once each call what glibc serves under its locks - stdio,
- * getaddrinfo("localhost") (nss: fopen, malloc; whether it finds the
- * name is the machine's business), malloc of sizes
+ * getaddrinfo of a numeric address (malloc, no resolver), malloc of sizes
  * that grow and trim heaps (mprotect, brk, under mmap_lock contention
  * from the Ms being made) - and block in a plain usleep between, so Ms
  * come and go and blocks hand Ps off.  Every G must finish: a hang fails
@@ -39,7 +38,8 @@ struct run {
 static void worker(void *arg)
 {
 	struct run *r = arg;
-	struct addrinfo hints = { .ai_family = AF_INET }, *res;
+	struct addrinfo hints = { .ai_family = AF_INET,
+				  .ai_flags = AI_NUMERICHOST }, *res;
 
 	for (int i = 0; i < ROUNDS; i++) {
 		size_t n = (size_t)(rand() % 256 + 1) << 10;	/* to 256 KiB */
@@ -50,11 +50,12 @@ static void worker(void *arg)
 			atomic_fetch_add(&r->failed, 1);
 		if (f)
 			fclose(f);
-		/* its answer depends on the machine's /etc/hosts and nss (the
-		 * guest and a bare chroot have neither): only its locks and
-		 * allocations matter here */
-		if (getaddrinfo("localhost", NULL, &hints, &res) == 0)
+		/* numeric: nss's locks and allocations, never the machine's
+		 * resolver (a chroot's may wait seconds for a DNS server) */
+		if (getaddrinfo("127.0.0.1", NULL, &hints, &res) == 0)
 			freeaddrinfo(res);
+		else
+			atomic_fetch_add(&r->failed, 1);
 		p = malloc(n);
 		if (p) {
 			memset(p, i, n);
