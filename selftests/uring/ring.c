@@ -76,6 +76,16 @@ static char failmsg[256];
 			 __FILE__, __LINE__, #cond);			\
 } while (0)
 
+/* the same, saying what the two sides were */
+#define G_CHECK_EQ(want, got) do {					\
+	long _w = (want), _g = (got);					\
+									\
+	if (_w != _g && atomic_fetch_add(&fails, 1) == 0)		\
+		snprintf(failmsg, sizeof(failmsg),			\
+			 "%s:%d: %s is %ld, not %ld", __FILE__,		\
+			 __LINE__, #got, _g, _w);			\
+} while (0)
+
 #define RUN_OK(fn, arg) do {						\
 	atomic_store(&fails, 0);					\
 	ASSERT_EQ(0, run(variant->nprocs, (fn), (arg)));		\
@@ -259,7 +269,7 @@ static void many_reader(void *arg)
 
 	atomic_fetch_add(&mn->entered, 1);
 	r = sact_ring_read(mn->fds[0], &c, 1);
-	G_CHECK(r == 1);
+	G_CHECK_EQ(1, r);
 	if (r == 1) {
 		atomic_fetch_add(&mn->got, r);
 		atomic_fetch_add(&mn->ones, c == 'x');
@@ -634,6 +644,108 @@ TEST_F(ring, resumed_on_another_m)
 	close(mg.a[1]);
 	close(mg.b[0]);
 	close(mg.b[1]);
+}
+
+/* ---- ring ops outlive the M that submitted them idle ------------------ */
+
+/*
+ * The kernel ties a request to the thread that submitted it: once that
+ * thread has exited, a poll-armed read ends -ECANCELED when its data
+ * comes.  Here the only M (M1) submits KEPT reads of an empty pipe, then
+ * blocks in a wrapped read; sysmon hands the P to a new M (M2), which
+ * runs the waker, and the waker holds the P until the main G runs on M2.
+ * M1 is then a surplus M (standby 0: one M is kept) idle past
+ * thread_idle_ms (1 ms) with its reads in flight: it must stay until they
+ * are done, and retire after.  Run at one P only: with two, the P may
+ * come back to M1, which then never idles.
+ */
+#define KEPT	64
+
+struct kept {
+	int rd[2], blk[2];
+	pid_t tid1;
+	atomic_int entered, ones, done, moved;
+};
+
+static void kept_reader(void *arg)
+{
+	struct kept *k = arg;
+	ssize_t r;
+	char c = 0;
+
+	atomic_fetch_add(&k->entered, 1);
+	r = sact_ring_read(k->rd[0], &c, 1);
+	G_CHECK_EQ(1, r);
+	atomic_fetch_add(&k->ones, r == 1 && c == 'k');
+	atomic_fetch_add(&k->done, 1);
+}
+
+static void kept_waker(void *arg)
+{
+	struct kept *k = arg;
+
+	G_CHECK_EQ(1, sact_ring_write(k->blk[1], "w", 1));
+	while (!atomic_load(&k->moved))
+		sact_yield();	/* M2 keeps the P: M1 finds none */
+}
+
+static void kept_g(void *arg)
+{
+	static char buf[KEPT];
+	struct kept *k = arg;
+	struct sact_stats st = { .size = sizeof(st) };
+	char path[64], c;
+
+	for (int i = 0; i < KEPT; i++)
+		G_CHECK(sact_go(kept_reader, k) == 0);
+	while (atomic_load(&k->entered) < KEPT)
+		sact_yield();
+	sact_yield();		/* the last reader's read is submitted */
+	k->tid1 = gettid();
+	G_CHECK(sact_go(kept_waker, k) == 0);
+	G_CHECK_EQ(1, sact_read(k->blk[0], &c, 1));
+	atomic_store(&k->moved, 1);
+	G_CHECK(gettid() != k->tid1);
+	/* M1 idles as a surplus M: 100 deadlines pass, and it is still here */
+	G_CHECK_EQ(-ETIME, sact_ring_timeout(100 * 1000000));
+	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)k->tid1);
+	G_CHECK_EQ(0, access(path, F_OK));
+	memset(buf, 'k', sizeof(buf));
+	G_CHECK_EQ(KEPT, sact_ring_write(k->rd[1], buf, KEPT));
+	while (atomic_load(&k->done) < KEPT)
+		sact_yield();
+	/* its reads are done: a surplus M retires now */
+	do {
+		G_CHECK_EQ(-ETIME, sact_ring_timeout(1000000));
+		G_CHECK_EQ(0, sact_stats(&st));
+	} while (st.ms_retired == 0);
+}
+
+TEST(ops_outlive_an_idle_submitter)
+{
+	static struct kept k;
+	struct sact_config c;
+
+	if (sact_ring_available() < 0)
+		SKIP(return, "io_uring unavailable: %s",
+		     strerror(-sact_ring_available()));
+	memset(&k, 0, sizeof(k));
+	ASSERT_EQ(0, pipe2(k.rd, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(k.blk, O_CLOEXEC));
+	memset(&c, 0, sizeof(c));
+	c.size = sizeof(c);
+	c.nprocs = 1;
+	c.standby = 0;
+	c.thread_idle_ms = 1;
+	c.backend = SACT_BACKEND_SYSMON;
+	atomic_store(&fails, 0);
+	ASSERT_EQ(0, sact_run(&c, kept_g, &k));
+	EXPECT_EQ(0, atomic_load(&fails)) TH_LOG("%s", failmsg);
+	EXPECT_EQ(KEPT, atomic_load(&k.ones));
+	for (int i = 0; i < 2; i++) {
+		close(k.rd[i]);
+		close(k.blk[i]);
+	}
 }
 
 /* ---- a full SQ: a 2-entry SQ, a 4-entry CQ, refused submits ------------ */

@@ -270,6 +270,9 @@ struct m {
 	bool mayretire;				/* O: parked as a surplus M */
 	bool coming;				/* L: counted in nmcoming */
 	int wakefd;				/* O: uring's eventfd, or -1 */
+	/* A: ring ops it submitted whose CQE is not reaped yet (uring.c):
+	 * while any is, the M may not exit */
+	_Atomic uint32_t ring_ops;
 	pid_t tid;				/* I: the thread's id */
 	void *altstack;				/* O: its signal stack */
 	/*
@@ -681,6 +684,7 @@ bool uring_idle_ready(struct p *pp, int64_t *wake); /* L, pp's poller */
 void uring_idle_wait(struct m *m, struct p *pp, int64_t timeout_ns);
 void uring_wake(struct m *m);		/* m polls or polled an idle P */
 bool uring_m_ready(struct m *m);	/* L: m's eventfd exists */
+bool uring_m_submitted(struct m *m);	/* ops of m's in flight */
 
 /* stack.c */
 #define STACK_GUARD	(64UL << 10)	/* below each G stack: PROT_NONE */

@@ -1806,7 +1806,10 @@ SACT_API enum sact_backend sact_backend(void)
  *    more than mkeep are alive, it retires (m_retire_locked, under
  *    sched.lock with the count).  It leaves its slot to the template,
  *    which joins the thread and frees it.  So after a burst the run is back
- *    to mkeep Ms (+ the template, + sysmon's monitor).
+ *    to mkeep Ms (+ the template, + sysmon's monitor).  Not an M whose ring
+ *    ops are still in flight (uring_m_submitted): the kernel would cancel
+ *    them as its thread exits.  It parks again and retires once they are
+ *    done.
  *  - Racy, and contained: an M on its way to stopm (a new one, or one bpf
  *    sends to stand by in a ring) counts as idle (nmcoming) until stopm
  *    sees it; from there to its park it is counted nowhere (so is a
@@ -1906,7 +1909,7 @@ static void standby_refill(void)
 static void m_retire_locked(struct m *m)
 {
 	if (!m->mayretire || sched.nmalive <= sched.mkeep ||
-	    ld(&sched.exiting))
+	    ld(&sched.exiting) || uring_m_submitted(m))
 		return;
 	m->retiring = true;
 	sched.nmalive--;

@@ -151,6 +151,7 @@ struct uring {
 
 struct uring_op {
 	struct g *g;
+	struct m *subm;			/* the M whose submit took it */
 	int res;
 	struct __kernel_timespec ts;	/* a linked timeout's limit */
 };
@@ -269,6 +270,18 @@ bool uring_m_ready(struct m *m)
 	return m->wakefd >= 0;
 }
 
+/*
+ * m may not exit (retire) while this is true: the kernel ties a request
+ * to the thread that submitted it, and one still in flight when that
+ * thread exits ends -ECANCELED (a poll-armed read: its wakeup finds no
+ * task to run on).  Any thread; a stale false is impossible, as only m
+ * submits as m, and m is the caller's subject parked on the idle list.
+ */
+bool uring_m_submitted(struct m *m)
+{
+	return atomic_load(&m->ring_ops) > 0;
+}
+
 bool uring_busy(struct p *pp)
 {
 	return ld(&pp->ring->inflight) > 0;
@@ -340,10 +353,24 @@ void uring_wake(struct m *m)
  */
 static void ring_submit(struct uring *r)
 {
+	struct io_uring_sq *sq = &r->ring.sq;
+	unsigned head = io_uring_smp_load_acquire(sq->khead), end;
+	struct m *m = getm_raw();
+
 	if (fault_every && atomic_fetch_add(&fault_n, 1) % fault_every != 0)
 		;	/* SACT_RING_EAGAIN: refused */
 	else
 		io_uring_submit(&r->ring);
+	/* the SQEs the kernel took are now m's requests (see ring_ops) */
+	end = io_uring_smp_load_acquire(sq->khead);
+	for (; head != end; head++) {
+		uint64_t ud = sq->sqes[head & sq->ring_mask].user_data;
+
+		if (ud == UD_IGNORE)
+			continue;
+		((struct uring_op *)(uintptr_t)ud)->subm = m;
+		atomic_fetch_add(&m->ring_ops, 1);
+	}
 	if (io_uring_sq_ready(&r->ring))
 		r->retry_at = nanotime() + RETRY_NS;
 }
@@ -371,6 +398,7 @@ void uring_poll(struct p *pp)
 				continue;
 			op = (struct uring_op *)(uintptr_t)ud;
 			op->res = cqe->res;
+			atomic_fetch_sub(&op->subm->ring_ops, 1);
 			st(&r->inflight, ld(&r->inflight) - 1);
 			if (!atomic_compare_exchange_strong(&op->g->claim, &z,
 							    CLAIM_WOKEN))
