@@ -684,7 +684,12 @@ static void kept_waker(void *arg)
 {
 	struct kept *k = arg;
 
-	G_CHECK_EQ(1, sact_ring_write(k->blk[1], "w", 1));
+	/* on M1 only while the main G has not blocked yet */
+	while (gettid() == k->tid1)
+		sact_yield();
+	/* a plain write: a ring op would park the waker and idle the P,
+	 * and M1 would take it back */
+	G_CHECK_EQ(1, write(k->blk[1], "w", 1));
 	while (!atomic_load(&k->moved))
 		sact_yield();	/* M2 keeps the P: M1 finds none */
 }
