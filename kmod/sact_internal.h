@@ -33,8 +33,8 @@
  *     while the sched_out path on another CPU holds it and waits for g->lock.
  *     Lock order: rq->lock -> g->lock.  Nothing is ever woken, allocated or
  *     printed with g->lock held, and no loop under it visits the workers:
- *     the block path looks at its own slot, walks the standbys (at most
- *     SACT_MAX_STANDBY) and the parked list's head; a POOL take walks the
+ *     the block path looks at its own slot, at most SACT_STANDBY_SCAN
+ *     standbys and the parked list's head; a POOL take walks the
  *     Ps (at most SACT_MAX_PROCS).  An ioctl finds current's worker on
  *     current's own notifier list.
  *  F: the layout: written under L while g->layout_fixed is false, constant
@@ -94,6 +94,7 @@ struct sact_group {
 enum {
 	SACT_WF_BLOCKED,	/* blocked while running G code, not yet unblocked */
 	SACT_WF_TW_QUEUED,	/* w->tw is queued on the task */
+	SACT_WF_TW_AGAIN,	/* w->tw queued itself once more (strict) */
 	SACT_WF_STANDBY,	/* parked in SACT_IOC_STANDBY */
 	SACT_WF_PARKED,		/* parked by strict mode in the task_work */
 	SACT_WF_UNLINKED,	/* out of g->workers[]: acts no more */

@@ -31,6 +31,24 @@
  *  (counts, tracepoints) even if the task sleeps several times before it gets
  *  back to user space.
  *
+ *  Where the strict park sleeps.  task_work_run() is not only the return to
+ *  user space: io_uring_enter()'s wait loop, get_signal() and the ptrace
+ *  stops run it too, and a task_work that sleeps holds up its caller and
+ *  the works queued with it.  So the park never withholds anything:
+ *  (a) it runs after every work queued before it: task_work_run() runs a
+ *      batch newest first (ours, queued at sched_in, would run before the
+ *      io_uring completion whose work woke the task, and park with the
+ *      completion unposted), so a strict unblock's first run queues the
+ *      work once more (SACT_WF_TW_AGAIN) and returns; task_work_run()
+ *      takes that up after the rest of the batch;
+ *  (b) it ends on a signal: a real one, a stop, a ptrace attach, or the
+ *      TIF_NOTIFY_SIGNAL of a task_work queued later (an io_uring
+ *      completion): the worker returns to its caller without a P (kproc
+ *      SACT_NONE), which user space handles.  It is freezable.
+ *  Completions posted by an io-wq worker do not need us.  A ring set up
+ *  with DEFER_TASKRUN runs its completions only in its one submitter,
+ *  which is this worker: they wait with it, and nobody else may reap them.
+ *
  * Lifetime
  * --------
  * A worker holds a reference on the group's file, hence on the module and
@@ -108,18 +126,31 @@ static bool sact_task_runnable(struct task_struct *p)
 }
 
 /*
+ * Standbys sact_pick_standby() looks at: it runs under g->lock in
+ * sched_out, and every worker of a group (up to SACT_WORKERS_LIMIT) may
+ * stand by, so the look is bounded; a runtime parks about one standby
+ * per P, and 64 Ps is the most a group has.
+ */
+#define SACT_STANDBY_SCAN	SACT_MAX_PROCS
+
+/*
  * Pick a parked standby, preferring one that parked on @cpu (that CPU is
- * going idle: the wakeup is a local switch, no IPI).
+ * going idle: the wakeup is a local switch, no IPI) among the first
+ * SACT_STANDBY_SCAN; else the first.
  * CONTEXT: g->lock held.
  */
 static struct sact_standby_wait *sact_pick_standby(struct sact_group *g,
 						   int cpu)
 {
 	struct sact_standby_wait *sb;
+	unsigned int n = 0;
 
-	list_for_each_entry(sb, &g->standby, node)
+	list_for_each_entry(sb, &g->standby, node) {
 		if (sb->cpu == cpu)
 			return sb;
+		if (++n == SACT_STANDBY_SCAN)
+			break;
+	}
 	return list_first_entry_or_null(&g->standby, struct sact_standby_wait,
 					 node);
 }
@@ -541,12 +572,32 @@ static void sact_unblock(struct sact_worker *w)
 		sact_strict_park(w, &sb);
 }
 
+/*
+ * A strict unblock may park: its first run queues the work again, to run
+ * after the rest of its batch ("Where the strict park sleeps" (a)).
+ * Return: true if queued again (it keeps SACT_WF_TW_QUEUED and the
+ * reference); false on the second run, or when no park can follow.
+ * CONTEXT: task_work of w->task.
+ */
+static bool sact_unblock_later(struct sact_worker *w, struct task_struct *p)
+{
+	if ((p->flags & PF_EXITING) || p->mm != w->g->mm ||
+	    !test_bit(SACT_WF_BLOCKED, &w->flags) ||
+	    !(READ_ONCE(w->g->flags) & SACT_CONFIG_STRICT) ||
+	    test_and_set_bit(SACT_WF_TW_AGAIN, &w->flags))
+		return false;
+	return !task_work_add(p, &w->tw, TWA_RESUME);
+}
+
 /* CONTEXT: task_work of w->task (process context, may sleep). */
 static void sact_task_work(struct callback_head *cb)
 {
 	struct sact_worker *w = container_of(cb, struct sact_worker, tw);
 	struct task_struct *p = current;
 
+	if (sact_unblock_later(w, p))
+		return;
+	clear_bit(SACT_WF_TW_AGAIN, &w->flags);
 	clear_bit(SACT_WF_TW_QUEUED, &w->flags);
 	if (unlikely(p->flags & PF_EXITING)) {
 		/* Dying: no event, no park; the final switch cleans up. */
@@ -729,8 +780,8 @@ int sact_worker_unregister(struct sact_group *g, u32 index)
  * @arg:	out: ->proc, ->worker
  *
  * CONTEXT: process context, sleeps interruptibly and freezably.
- * Return: the P index (>= 0), -ENOENT (not a worker of @g), -ENOSPC
- * (SACT_MAX_STANDBY parked already), -ERESTARTSYS (a signal: -EINTR to a
+ * Return: the P index (>= 0), -ENOENT (not a worker of @g),
+ * -ERESTARTSYS (a signal: -EINTR to a
  * handler without SA_RESTART, restarted otherwise).
  */
 int sact_standby(struct sact_group *g, struct sact_standby *arg)

@@ -9,8 +9,11 @@
  *
  * M 0 is the test's main thread and holds P 0; standbys are M 1, 2...
  */
+#include <liburing.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "sact_test.h"
@@ -249,6 +252,141 @@ static void *kick_when_parked(void *p)
 	k->ok = kt_wait_until(kg_load(&k->g->ms[0].kstate) == SACT_MK_PARKED);
 	pthread_kill(k->target, SIGUSR1);
 	return NULL;
+}
+
+/*
+ * Strict, blocked in io_uring_enter() waiting for a recv on a unix socket
+ * (a pipe would not do: 6.1 reads pipes in an io-wq worker, which posts
+ * the CQE itself): the send's completion wakes M 0 with a task_work, and
+ * its unblock (a strict park: the standby took P 0) runs in the same
+ * task_work batch, inside io_uring's wait loop.  The park must come after the completion is
+ * posted: the standby sees the CQE in M 0's ring while M 0 is parked, and
+ * only then grants P 0 back.  (Parked first, M 0 would withhold its own
+ * CQE until a grant that never comes.)
+ */
+struct ringpark {
+	struct kgroup *g;
+	struct io_uring ring;
+	int fds[2];
+	int p, seen_parked, cqe_while_parked, grant_ret;
+	pthread_t t;
+};
+
+static void *ringpark_standby(void *arg)
+{
+	struct ringpark *r = arg;
+
+	if (kg_register(r->g, 1))
+		abort();
+	r->p = kg_standby(r->g);	/* woken with P 0 by M 0's block */
+	if (r->p < 0)
+		return NULL;
+	/* M 0 is blocked: the send's completion wakes it */
+	if (write(r->fds[1], "r", 1) != 1)
+		abort();
+	r->seen_parked = kt_wait_until(kg_load(&r->g->ms[0].kstate) ==
+				       SACT_MK_PARKED);
+	r->cqe_while_parked = kt_wait_until(io_uring_cq_ready(&r->ring) > 0) &&
+			      kg_load(&r->g->ms[0].kstate) == SACT_MK_PARKED;
+	r->grant_ret = kg_grant(r->g, 0, r->p);
+	return NULL;
+}
+
+TEST_F(ho, strict_park_after_ring_completions)
+{
+	struct kgroup *g = &self->g;
+	struct ringpark r = { .g = g, .p = -1000 };
+	struct io_uring_cqe *cqe = NULL;
+	struct io_uring_sqe *sqe;
+	char c = 0;
+
+	ASSERT_EQ(0, kg_config(g, SACT_CONFIG_STRICT, 1));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				r.fds));
+	ASSERT_EQ(0, io_uring_queue_init(4, &r.ring, 0));
+	sqe = io_uring_get_sqe(&r.ring);
+	io_uring_prep_recv(sqe, r.fds[0], &c, 1, 0);
+	ASSERT_EQ(1, io_uring_submit(&r.ring));
+	ASSERT_EQ(0, pthread_create(&r.t, NULL, ringpark_standby, &r));
+	wait_standbys(_metadata, g, 1);
+
+	kg_running(g, 0, 0);
+	ASSERT_EQ(0, io_uring_wait_cqe(&r.ring, &cqe));
+	kg_idle(g, 0);
+	ASSERT_EQ(0, pthread_join(r.t, NULL));
+	EXPECT_EQ(1, cqe->res);
+	EXPECT_EQ('r', c);
+	io_uring_cqe_seen(&r.ring, cqe);
+	EXPECT_EQ(0, r.p);
+	EXPECT_TRUE(r.seen_parked);
+	EXPECT_TRUE(r.cqe_while_parked);
+	EXPECT_EQ(0, r.grant_ret);
+	EXPECT_EQ(0, g->ms[0].kproc);
+	EXPECT_EQ(1, KG_COUNTER(g, strict_parks));
+	io_uring_queue_exit(&r.ring);
+	close(r.fds[0]);
+	close(r.fds[1]);
+}
+
+/*
+ * Strict: a debugger attaching to a parked M gets it.  A child seizes
+ * M 0 while it is parked and interrupts it: M 0 leaves the park without a
+ * P (a signal: kproc SACT_NONE) and enters the trace stop; detached, it
+ * runs on.
+ */
+struct tracer {
+	struct kgroup *g;
+	pid_t tid;
+	int ok;
+};
+
+static void *trace_when_parked(void *arg)
+{
+	struct tracer *t = arg;
+	pid_t child;
+	int st;
+
+	if (!kt_wait_until(kg_load(&t->g->ms[0].kstate) == SACT_MK_PARKED))
+		return NULL;
+	child = fork();
+	if (child == 0) {
+		int ws;
+
+		if (ptrace(PTRACE_SEIZE, t->tid, 0, 0) ||
+		    ptrace(PTRACE_INTERRUPT, t->tid, 0, 0))
+			_exit(1);
+		alarm(60);	/* a park that ignores the debugger: fail */
+		if (waitpid(t->tid, &ws, __WALL) != t->tid ||
+		    !WIFSTOPPED(ws))
+			_exit(2);
+		_exit(ptrace(PTRACE_DETACH, t->tid, 0, 0) ? 3 : 0);
+	}
+	if (child < 0 || waitpid(child, &st, 0) != child)
+		return NULL;
+	t->ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	return NULL;
+}
+
+TEST_F(ho, strict_park_lets_a_debugger_attach)
+{
+	struct kgroup *g = &self->g;
+	struct tracer tr = { .g = g, .tid = kt_gettid() };
+	pthread_t tt;
+	struct sb s;
+
+	ASSERT_EQ(0, kg_config(g, SACT_CONFIG_STRICT, 1));
+	sb_start(_metadata, &s, g, 1, -1, -1);
+	wait_standbys(_metadata, g, 1);
+	ASSERT_EQ(0, pthread_create(&tt, NULL, trace_when_parked, &tr));
+
+	ASSERT_EQ(0, kt_block_once(g, 0, 0));
+	ASSERT_EQ(0, pthread_join(tt, NULL));
+	ASSERT_EQ(0, pthread_join(s.t, NULL));
+	EXPECT_TRUE(tr.ok);
+	EXPECT_EQ(SACT_NONE, g->ms[0].kproc);
+	EXPECT_EQ(SACT_PW(SACT_P_HANDOFF, 1), kg_pword(g, 0));
+	EXPECT_EQ(1, KG_COUNTER(g, strict_parks));
+	EXPECT_EQ(0, KG_COUNTER(g, grants));
 }
 
 /* Strict: a signal ends the park; the P stays with the standby. */

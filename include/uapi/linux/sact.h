@@ -120,7 +120,8 @@
  * (4) Unblock, strict group.  When m runs again it counts an unblock
  *     (sact_unblock) before it returns to user space.  In a %SACT_CONFIG_STRICT group, if its P was
  *     taken at (1)/(2), the kernel takes that P back if it is still FREE;
- *     failing that, m parks in the kernel until (5) or a signal,
+ *     failing that, m parks in the kernel until (5) or a signal, after
+ *     any task_work queued before the park (sact(4): where it sleeps),
  *     so no more Ms than Ps run G code even across blocking that no wrapper
  *     saw.  The P m ends up with (or SACT_NONE) is in sact_mslot.kproc.  Without STRICT the kernel does not touch Ps on
  *     unblock: user space checks word[p] after every call that may block.
