@@ -12,7 +12,6 @@
  * Root only: a child cgroup of the cgroup2 root (mounted if need be), with
  * the memory controller; the measuring process moves itself into it.
  */
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -20,23 +19,7 @@
 #include "sact_test.h"
 #include "kmod_util.h"
 
-#define CGROOT	"/sys/fs/cgroup"
 #define NGROUPS	8
-
-static int cg_write(const char *dir, const char *file, const char *val)
-{
-	char path[256];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
 
 static long long cg_read(const char *dir, const char *file)
 {
@@ -77,17 +60,16 @@ FIXTURE(acct) {
 
 FIXTURE_SETUP(acct)
 {
-	struct stat st;
 	int fd;
 
 	sact_open_dev_or_skip(_metadata, &fd);
 	close(fd);
 	if (geteuid())
 		SKIP(return, "needs root (a memory cgroup)");
-	if (stat(CGROOT "/cgroup.controllers", &st))
-		ASSERT_EQ(0, mount("none", CGROOT, "cgroup2", 0, NULL));
-	ASSERT_EQ(0, cg_write(CGROOT, "cgroup.subtree_control", "+memory"));
-	snprintf(self->dir, sizeof(self->dir), CGROOT "/sact-acct-%d",
+	ASSERT_EQ(0, kt_cgroup_mounted());
+	ASSERT_EQ(0, kt_write_file(KT_CGROOT, "cgroup.subtree_control",
+				 "+memory"));
+	snprintf(self->dir, sizeof(self->dir), KT_CGROOT "/sact-acct-%d",
 		 getpid());
 	ASSERT_EQ(0, mkdir(self->dir, 0755));
 }
@@ -109,7 +91,7 @@ static int in_cgroup(const char *dir, int (*fn)(const char *))
 		return -1;
 	if (p == 0) {
 		snprintf(pid, sizeof(pid), "%d", getpid());
-		if (cg_write(dir, "cgroup.procs", pid))
+		if (kt_write_file(dir, "cgroup.procs", pid))
 			_exit(100);
 		_exit(fn(dir));
 	}
@@ -186,10 +168,10 @@ TEST_F(acct, default_areas_charged_to_the_cgroup)
 	char val[16];
 
 	ASSERT_LT(0, cap);
-	ASSERT_EQ(0, cg_write(param, "max_groups_per_user", "1000"));
+	ASSERT_EQ(0, kt_write_file(param, "max_groups_per_user", "1000"));
 	EXPECT_EQ(0, in_cgroup(self->dir, charge_default_groups));
 	snprintf(val, sizeof(val), "%u", cap);
-	EXPECT_EQ(0, cg_write(param, "max_groups_per_user", val));
+	EXPECT_EQ(0, kt_write_file(param, "max_groups_per_user", val));
 }
 
 /* 0: under a limit of a few areas, one of NGROUPS is refused -ENOMEM. */
@@ -200,7 +182,7 @@ static int refuse_groups(const char *dir)
 
 	snprintf(max, sizeof(max), "%lld", cg_read(dir, "memory.current") +
 		 3 * (long long)SACT_SHM_SIZE_FOR(SACT_WORKERS_LIMIT));
-	if (cg_write(dir, "memory.max", max))
+	if (kt_write_file(dir, "memory.max", max))
 		return 103;
 	for (i = 0; i < NGROUPS; i++) {
 		fds[i] = big_group();

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "sact_test.h"
@@ -537,6 +538,63 @@ TEST(standby_survives_sigstop_sigcont)
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	ASSERT_TRUE(WIFEXITED(st));
 	EXPECT_EQ(0, WEXITSTATUS(st));
+}
+
+/* "frozen" in dir's cgroup.events: 0 or 1, or -1. */
+static int cg_frozen(const char *dir)
+{
+	char path[256], key[32];
+	int v = -1, x;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.events", dir);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%31s %d", key, &x) == 2)
+		if (!strcmp(key, "frozen"))
+			v = x;
+	fclose(f);
+	return v;
+}
+
+/*
+ * The same around a cgroup v2 freeze (root): the freezer traps the
+ * standby the way a stop does, on its way out of the interrupted STANDBY,
+ * and after the thaw STANDBY is restarted, not failed with -EINTR.
+ */
+TEST(standby_survives_a_cgroup_freeze)
+{
+	int up[2], down[2], st, fd;
+	char dir[128], spid[16];
+	pid_t pid;
+	char r;
+
+	sact_open_dev_or_skip(_metadata, &fd);
+	close(fd);
+	if (geteuid())
+		SKIP(return, "needs root (a cgroup)");
+	ASSERT_EQ(0, kt_cgroup_mounted());
+	snprintf(dir, sizeof(dir), KT_CGROOT "/sact-freeze-%d", getpid());
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	ASSERT_EQ(0, pipe(up));
+	ASSERT_EQ(0, pipe(down));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(stop_child(up[1], down[0]));
+	ASSERT_EQ(1, read(up[0], &r, 1));
+	snprintf(spid, sizeof(spid), "%d", pid);
+	ASSERT_EQ(0, kt_write_file(dir, "cgroup.procs", spid));
+	ASSERT_EQ(0, kt_write_file(dir, "cgroup.freeze", "1"));
+	EXPECT_TRUE(kt_wait_until(cg_frozen(dir) == 1));
+	ASSERT_EQ(0, kt_write_file(dir, "cgroup.freeze", "0"));
+	EXPECT_TRUE(kt_wait_until(cg_frozen(dir) == 0));
+	ASSERT_EQ(1, write(down[1], "g", 1));
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(0, WEXITSTATUS(st));
+	EXPECT_EQ(0, rmdir(dir));
 }
 
 static uint32_t fword;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,6 +53,32 @@ static inline uint64_t kt_now_ns(void)
 			usleep(200);					\
 		__ok;							\
 	})
+
+/* Write val to dir/file (a cgroup or sysfs knob): 0 or -errno. */
+static inline int kt_write_file(const char *dir, const char *file,
+				const char *val)
+{
+	char path[256];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* cgroup v2 at KT_CGROOT, mounted there if need be (root): 0 or -errno. */
+#define KT_CGROOT	"/sys/fs/cgroup"
+static inline int kt_cgroup_mounted(void)
+{
+	if (access(KT_CGROOT "/cgroup.controllers", F_OK) == 0)
+		return 0;
+	return mount("none", KT_CGROOT, "cgroup2", 0, NULL) ? -errno : 0;
+}
 
 static inline int kt_ioctl(int fd, unsigned long cmd, void *arg)
 {
