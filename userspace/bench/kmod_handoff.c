@@ -386,6 +386,14 @@ static void bench_block_path(int batches)
 	       "idle worker - plain: %lld ns\n",
 	       (long long)(s[BP_RUNNING].p50 - s[BP_PLAIN].p50),
 	       (long long)(s[BP_IDLE].p50 - s[BP_PLAIN].p50));
+	/* the same for scripts/bench (blockpath) */
+	printf("block_path plain_ns=%llu idle_ns=%llu gcode_ns=%llu "
+	       "cost_ns=%lld blocks_per_round=%.3f\n",
+	       (unsigned long long)s[BP_PLAIN].p50,
+	       (unsigned long long)s[BP_IDLE].p50,
+	       (unsigned long long)s[BP_RUNNING].p50,
+	       (long long)(s[BP_RUNNING].p50 - s[BP_PLAIN].p50),
+	       (double)blocks[BP_RUNNING] / batches / bp_rounds);
 }
 
 int main(int argc, char **argv)
