@@ -54,6 +54,10 @@ struct sact_config {
 	int thread_stack_kb;	/* the runtime's threads' own stacks, KiB
 				 * (G code runs on G stacks); 0:
 				 * SACT_THREAD_STACK_KB or 256 */
+	int stack_cache;	/* dead Gs' stacks kept resident for the
+				 * next spawns, beyond 64 per P; the rest go
+				 * back to the kernel when a thread idles; 0:
+				 * SACT_STACK_CACHE or 1024; < 0: keep all */
 };
 
 /*
@@ -182,6 +186,8 @@ struct sact_stats {
 				 * (M, template, monitor) went into its own
 				 * stack, as it exited; 0 unless
 				 * SACT_STACK_CHECK=1 */
+	uint64_t stacks_returned; /* dead Gs' stacks given back to the
+				 * kernel (beyond sact_config.stack_cache) */
 };
 
 /*

@@ -192,6 +192,7 @@ enum pstatus {
 
 #define RUNQ_SIZE	256
 #define GFREE_MAX	64
+#define STACK_CACHE_DEFAULT 1024	/* sact_config.stack_cache */
 
 struct p {
 	int id;					/* I */
@@ -607,9 +608,17 @@ struct sched {
 
 	/* free Gs beyond the per-P caches, and the stack slabs */
 	struct lock gflock;
-	struct g *gfree;			/* gflock */
-	int ngfree;				/* gflock */
+	struct g *gfree;			/* gflock: warm, LIFO */
+	_Atomic int ngfree;			/* gflock writes */
+	int gwarm_keep;				/* I: stack_cache, <0: all */
+	/* gflock: dead Gs whose slots went back to the kernel (stack.c) */
+	uintptr_t *gcold;
+	size_t ncold, capcold;
+	_Atomic uint64_t stacks_cooled;		/* gflock writes */
+	bool cooling;				/* gflock: an M in stack_cool */
 	struct slab *slabs;			/* gflock */
+	void *slab_hdrs;			/* gflock: headers' page */
+	size_t slab_hdrs_used;			/* gflock */
 	long guards_left;			/* gflock: guard-page budget */
 	_Atomic uint64_t goid;
 
@@ -694,6 +703,7 @@ int m_altstack_init(struct m *m);
 void m_altstack_fini(struct m *m);
 struct g *galloc(void);
 void gfree_all(void);
+void stack_cool(void);	/* an M without a P, before it parks */
 long stack_guard_budget(void);
 void gfput(struct p *pp, struct g *gp);
 struct g *gfget(struct p *pp);

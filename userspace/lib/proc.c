@@ -990,6 +990,7 @@ static bool stopm(struct m *m, int64_t timeout_ns)
 
 	if (m->p)
 		throw("sact: stopm holding a P");
+	stack_cool();	/* nothing to run: give cold stacks back first */
 	/*
 	 * A P that startm idled with work because every M was busy waits
 	 * for the next M to come free (sched.handoff_waits): this one.
@@ -2329,6 +2330,7 @@ static void stats_collect(struct sact_stats *s)
 	s->nms = sched.nmalive;
 	s->ms_created = sched.ms_created;
 	s->ms_retired = sched.ms_retired;
+	s->stacks_returned = ld(&sched.stacks_cooled);
 	s->ms_peak = sched.ms_peak;
 	s->thread_stack_used = atomic_load(&sched.stack_used);
 }
@@ -2471,6 +2473,8 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 					    M_STACK_KB_DEFAULT);
 	if (c.thread_stack_kb < 64 || c.thread_stack_kb > (1 << 20))
 		return -EINVAL;
+	if (c.stack_cache == 0)
+		c.stack_cache = env_int("SACT_STACK_CACHE", STACK_CACHE_DEFAULT);
 	ops = backend_select(c.backend, &err);
 	if (!ops)
 		return err;
@@ -2491,6 +2495,7 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 			 (int64_t)c.thread_idle_ms * 1000000;
 	sched.flags = c.flags;
 	sched.stack_size = (c.stack_size + 4095) & ~(size_t)4095;
+	sched.gwarm_keep = c.stack_cache;
 	sched.m_stack = (size_t)c.thread_stack_kb << 10;
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	if (sched.m_stack < M_STACK_SANITIZED)

@@ -46,7 +46,17 @@
  * per unguarded G (counted in the RSS per parked G).
  *
  * A dead G keeps its stack (Go's gfput/gfget): spawning reuses it with no
- * system call.  Slabs are unmapped when sact_run returns.
+ * system call, and the pages it touched stay resident (a warm spawn/exit
+ * loop takes no page fault).  Each P caches up to GFREE_MAX dead Gs, LIFO;
+ * beyond that they go to a global list (gfree), also LIFO, also warm.
+ * After a burst (200,000 Gs alive at once are 800 MiB of touched pages)
+ * that list would hold the memory for ever, so an M that finds nothing to
+ * run cools it before it parks (stack_cool, off the spawn path): all but
+ * sched.gwarm_keep of them (sact_config.stack_cache) give their slots back
+ * to the kernel with MADV_DONTNEED, struct g included, and move to gcold,
+ * an array of their addresses (mmap, not malloc: see struct slab).  A G
+ * taken from gcold is set up again like a fresh slot; its guard stays.
+ * Slabs are unmapped when sact_run returns.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -82,17 +92,37 @@ static size_t slot_size(void)
 }
 
 /*
- * A slab's header lives in an extra page at the end of its own mapping,
- * not in malloc's memory: slabs are made in runtime code on an M holding
- * a P, and an M waiting for a P in bpf's lost_handler may hold glibc's
- * malloc lock (it was interrupted inside malloc).
+ * Slab headers are carved from pages of their own, ~100 to a page (a page
+ * per slab would add 1/64 of a page to every G), not from malloc's
+ * memory: slabs are made in runtime code on an M holding a P, and an M
+ * waiting for a P in bpf's lost_handler may hold glibc's malloc lock (it
+ * was interrupted inside malloc).  The slab list runs newest first, so
+ * the headers of one page are next to each other on it (gfree_all).
  */
 struct slab {
 	struct slab *next;
 	char *base;
-	size_t len;		/* the mapping: the slots and this page */
+	size_t len;		/* the mapping of the slots */
 	int nslots, used;
 };
+
+#define HDR_PAGE(s)	((void *)((uintptr_t)(s) & ~(PAGE - 1)))
+
+/* A zeroed slab header (gflock held); NULL when out of memory. */
+static struct slab *slab_header(void)
+{
+	if (!sched.slab_hdrs ||
+	    sched.slab_hdrs_used == PAGE / sizeof(struct slab)) {
+		void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			return NULL;
+		sched.slab_hdrs = p;
+		sched.slab_hdrs_used = 0;
+	}
+	return (struct slab *)sched.slab_hdrs + sched.slab_hdrs_used++;
+}
 
 /* At sact_run (stdio mallocs: not on the hot path, see struct slab). */
 long stack_guard_budget(void)
@@ -108,23 +138,41 @@ long stack_guard_budget(void)
 	return max / 4 / 2;	/* a guard costs up to two VMAs */
 }
 
-static struct g *slot_g(struct slab *s, int i)
-{
-	char *end = s->base + (size_t)(i + 1) * slot_size();
+/* Bytes a slot gives struct g, at its top. */
+#define G_BYTES	((sizeof(struct g) + 63) & ~63UL)
 
-	return (struct g *)(end - ((sizeof(struct g) + 63) & ~63UL));
+/* The G of the slot at slot, and the slot of gp. */
+static struct g *slot_gp(char *slot)
+{
+	return (struct g *)(slot + slot_size() - G_BYTES);
+}
+
+static char *g_slot(struct g *gp)
+{
+	return (char *)gp + G_BYTES - slot_size();
+}
+
+/* The fields of a G in the slot at slot, zeroed; guard not touched. */
+static struct g *slot_g_reset(char *slot)
+{
+	struct g *gp = slot_gp(slot);
+
+	memset(gp, 0, sizeof(*gp));
+	gp->timer_idx = -1;
+	gp->stack_lo = slot + STACK_GUARD;
+	gp->stack_hi = (char *)((uintptr_t)gp & ~15UL);
+#if defined(__SANITIZE_THREAD__)
+	gp->tsan_fiber = __tsan_create_fiber(0);
+#endif
+	return gp;
 }
 
 /* Set up slot i of s as a fresh G (gflock held). */
 static struct g *slot_init(struct slab *s, int i)
 {
 	char *slot = s->base + (size_t)i * slot_size();
-	struct g *gp = slot_g(s, i);
+	struct g *gp = slot_g_reset(slot);
 
-	memset(gp, 0, sizeof(*gp));
-	gp->timer_idx = -1;
-	gp->stack_lo = slot + STACK_GUARD;
-	gp->stack_hi = (char *)((uintptr_t)gp & ~15UL);
 	if (madv_guard != 0) {
 		/* a fresh slot: nothing resident in the guard to zap */
 		int ok = madvise(slot, STACK_GUARD, MADV_GUARD_INSTALL) == 0;
@@ -145,10 +193,96 @@ static struct g *slot_init(struct slab *s, int i)
 		*(uint64_t *)gp->stack_lo = STACK_CANARY;
 	}
 out:
-#if defined(__SANITIZE_THREAD__)
-	gp->tsan_fiber = __tsan_create_fiber(0);
-#endif
 	return gp;
+}
+
+/* A G from gcold, set up again (gflock held, gcold not empty). */
+static struct g *cold_get(void)
+{
+	uintptr_t e = sched.gcold[--sched.ncold];
+	struct g *cold = (struct g *)(e & ~1UL);
+	struct g *gp = slot_g_reset(g_slot(cold));
+
+	gp->guarded = e & 1;
+	if (!gp->guarded)
+		*(uint64_t *)gp->stack_lo = STACK_CANARY;
+	return gp;
+}
+
+/* Room for n more in gcold (gflock held): false if it cannot grow. */
+static bool cold_room(size_t n)
+{
+	size_t cap = sched.capcold ? sched.capcold : 4096 / sizeof(uintptr_t);
+	void *a;
+
+	if (sched.ncold + n <= sched.capcold)
+		return true;
+	while (cap < sched.ncold + n)
+		cap *= 2;
+	a = sched.gcold ?
+		mremap(sched.gcold, sched.capcold * sizeof(uintptr_t),
+		       cap * sizeof(uintptr_t), MREMAP_MAYMOVE) :
+		mmap(NULL, cap * sizeof(uintptr_t), PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a == MAP_FAILED)
+		return false;
+	sched.gcold = a;
+	sched.capcold = cap;
+	return true;
+}
+
+#define COOL_BATCH	64
+
+/*
+ * Give the slots of the warm dead Gs beyond sched.gwarm_keep back to the
+ * kernel, COOL_BATCH at a time, the lock dropped around the madvise
+ * calls; stop early when Gs wait in the global queue (this M may be
+ * wanted).  Must run on an M without a P, no lock held.
+ */
+void stack_cool(void)
+{
+	struct g *batch[COOL_BATCH];
+	int n;
+
+	if (sched.gwarm_keep < 0 || ld(&sched.ngfree) <= sched.gwarm_keep ||
+	    ld(&sched.exiting))
+		return;		/* (at exit the slabs go anyway) */
+	lock_acquire(&sched.gflock);
+	if (sched.cooling) {		/* one M cools at a time */
+		lock_release(&sched.gflock);
+		return;
+	}
+	sched.cooling = true;
+	do {
+		/* room first: a zapped G can only go to gcold */
+		n = 0;
+		if (cold_room(COOL_BATCH))
+			for (; n < COOL_BATCH && sched.gfree &&
+			       sched.ngfree > sched.gwarm_keep; n++) {
+				batch[n] = sched.gfree;
+				sched.gfree = batch[n]->schedlink;
+				sched.ngfree--;
+			}
+		lock_release(&sched.gflock);
+		for (int i = 0; i < n; i++) {
+			struct g *gp = batch[i];
+			char *end = (char *)gp + G_BYTES;
+
+#if defined(__SANITIZE_THREAD__)
+			__tsan_destroy_fiber(gp->tsan_fiber);
+#endif
+			batch[i] = (struct g *)((uintptr_t)gp | gp->guarded);
+			/* the slot's stack and its struct g; not the guard */
+			madvise(gp->stack_lo, end - gp->stack_lo,
+				MADV_DONTNEED);
+		}
+		lock_acquire(&sched.gflock);
+		memcpy(sched.gcold + sched.ncold, batch, n * sizeof(*batch));
+		sched.ncold += n;
+		atomic_fetch_add(&sched.stacks_cooled, n);
+	} while (n == COOL_BATCH && ld(&sched.runqsize) == 0);
+	sched.cooling = false;
+	lock_release(&sched.gflock);
 }
 
 /* A new G from a slab (gflock held); NULL when out of memory. */
@@ -160,22 +294,26 @@ static struct g *slab_alloc(void)
 		/* SLAB_FIRST_SLOTS, then twice the last, up to the largest */
 		size_t n = s ? 2 * (size_t)s->nslots : SLAB_FIRST_SLOTS;
 		size_t most = SLAB_BYTES / slot_size();
+		struct slab *h = slab_header();
 		void *base;
 
+		if (!h)
+			return NULL;
 		if (most > SLAB_MAX_SLOTS)
 			most = SLAB_MAX_SLOTS;
 		if (n > most)
 			n = most;
 		if (n < 1)
 			n = 1;
-		base = mmap(NULL, n * slot_size() + PAGE,
-			    PROT_READ | PROT_WRITE,
+		base = mmap(NULL, n * slot_size(), PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (base == MAP_FAILED)
+		if (base == MAP_FAILED) {
+			sched.slab_hdrs_used--;	/* h was the last one */
 			return NULL;
-		s = (struct slab *)((char *)base + n * slot_size());
+		}
+		s = h;
 		s->base = base;
-		s->len = n * slot_size() + PAGE;
+		s->len = n * slot_size();
 		s->nslots = n;
 		s->used = 0;
 		s->next = sched.slabs;
@@ -213,6 +351,8 @@ struct g *gfget(struct p *pp)
 			pp->gfree = g2;
 			pp->ngfree++;
 		}
+	} else if (sched.ncold) {
+		gp = cold_get();
 	} else {
 		/* kmod: mmap/mprotect may sleep: not a block of G code */
 		struct m *m = getm_raw();
@@ -271,15 +411,27 @@ void gfree_all(void)
 		struct slab *next = s->next;
 
 #if defined(__SANITIZE_THREAD__)
-		for (int i = 0; i < s->used; i++)
-			__tsan_destroy_fiber(slot_g(s, i)->tsan_fiber);
+		for (int i = 0; i < s->used; i++) {
+			struct g *gp = slot_gp(s->base + i * slot_size());
+
+			if (gp->tsan_fiber)	/* cold: none */
+				__tsan_destroy_fiber(gp->tsan_fiber);
+		}
 #endif
-		munmap(s->base, s->len);	/* s with it */
+		munmap(s->base, s->len);
+		if (!next || HDR_PAGE(next) != HDR_PAGE(s))
+			munmap(HDR_PAGE(s), PAGE);	/* its last header */
 		s = next;
 	}
 	sched.slabs = NULL;
+	sched.slab_hdrs = NULL;
+	sched.slab_hdrs_used = 0;
 	sched.gfree = NULL;
 	sched.ngfree = 0;
+	if (sched.gcold)
+		munmap(sched.gcold, sched.capcold * sizeof(uintptr_t));
+	sched.gcold = NULL;
+	sched.ncold = sched.capcold = 0;
 	if (sched.allp)
 		for (int i = 0; i < sched.nprocs; i++) {
 			sched.allp[i].gfree = NULL;
