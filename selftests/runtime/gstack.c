@@ -315,6 +315,40 @@ TEST(a_burst_gives_its_stacks_back)
 		TH_LOG("RSS %ld KiB, again %ld", b.rss_peak, b.rss_again);
 }
 
+/* ---- a spawning loop runs what it spawns --------------------------------------- */
+
+#define SPAWNS	(100000 / ST_DIV)
+
+static void spawn_loop(void *arg)
+{
+	struct loop *l = arg;
+
+	sact_wg_add(&l->wg, SPAWNS);
+	for (long i = 0; i < SPAWNS; i++)
+		if (sact_go(child, l))
+			_exit(4);
+	sact_wg_wait(&l->wg);
+}
+
+/*
+ * One G spawns 100,000 short Gs in a loop at one P: without preemption
+ * they would all be alive at once (a resident stack page each) until it
+ * waits; sact_go yields to them once its P has half a run queue (128)
+ * of them queued.
+ */
+TEST(a_spawning_loop_keeps_few_gs_alive)
+{
+	struct sact_config c = st_config(1, -1, SACT_BACKEND_NONE, 0);
+	struct sact_stats st = { .size = sizeof(st) };
+	struct loop l = { .wg = SACT_WAITGROUP_INIT };
+
+	ASSERT_EQ(0, sact_run(&c, spawn_loop, &l));
+	EXPECT_EQ(SPAWNS, atomic_load(&l.ran));
+	ASSERT_EQ(0, sact_stats(&st));
+	EXPECT_GE(256, st.gs_peak);
+	EXPECT_EQ(SPAWNS + 1, st.gs_spawned);
+}
+
 /* ---- guards past the mprotect budget ---------------------------------------- */
 
 #define MANY	10000	/* past the budget: max_map_count / 8 = 8191 */

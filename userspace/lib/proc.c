@@ -1656,6 +1656,8 @@ static void goexit(struct g *gp)
 
 /* ---- the public API ---------------------------------------------------------- */
 
+#define SPAWN_YIELD	(RUNQ_SIZE / 2)	/* see the end of sact_go */
+
 SACT_API int sact_go(void (*fn)(void *), void *arg)
 {
 	struct m *m = getm();
@@ -1686,6 +1688,17 @@ SACT_API int sact_go(void (*fn)(void *), void *arg)
 	stat_inc(&m->st.spawned);
 	runqput(m->p, gp, true);
 	wakep();
+	/*
+	 * A G that spawns much faster than Gs run would hold every G it made
+	 * alive at once, each with a resident stack page (200,000: 800 MiB);
+	 * Go's preemption lets them run meanwhile.  Here a spawner whose P
+	 * has SPAWN_YIELD Gs queued yields to them: they run first, and their
+	 * stacks come back warm for its next spawns.
+	 */
+	if (unlikely(ld(&m->p->runqtail) - ld(&m->p->runqhead) >= SPAWN_YIELD)) {
+		sact_yield();	/* its own way back to G code */
+		return 0;
+	}
 	m_back_to_g(m);
 	return 0;
 }
