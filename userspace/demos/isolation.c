@@ -344,11 +344,16 @@ static void self_check(struct result *res, int n)
 				   "runtime's takeovers %llu",
 				   (unsigned long long)r->kc.handoffs,
 				   (unsigned long long)r->st.handoffs);
-			/* every 2 ms nanosleep puts its M to sleep */
-			demo_check(r->kc.blocks >= r->sleeps,
-				   "kmod: module saw %llu blocks >= %llu sleeps",
-				   (unsigned long long)r->kc.blocks,
-				   (unsigned long long)r->sleeps);
+			/*
+			 * Every handoff follows a block.  (Not "a block per
+			 * 2 ms nanosleep": on a busy host a guest's vCPU can
+			 * stall past the timer before the sleeper schedules,
+			 * and then it does not block at all.)
+			 */
+			demo_check(r->kc.blocks >= r->kc.handoffs,
+				   "kmod: module saw %llu blocks >= its %llu "
+				   "handoffs", (unsigned long long)r->kc.blocks,
+				   (unsigned long long)r->kc.handoffs);
 		}
 	}
 }
