@@ -217,7 +217,8 @@ struct sact_mutex {
 };
 #define SACT_MUTEX_INIT { 0, 0, { 0, 0 } }
 
-/* Lock; waiters are served in FIFO order (ownership is handed over). */
+/* Lock.  Go's sync.Mutex: a woken waiter competes with the running Gs,
+ * and one passed four times (or waiting 1 ms) is handed the mutex. */
 void sact_mutex_lock(struct sact_mutex *mu);
 /* 0, or -EBUSY if it is held. */
 int sact_mutex_trylock(struct sact_mutex *mu);

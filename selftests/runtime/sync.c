@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * sync.c - mutex, condition variable, wait group, semaphore: exact counts
- * under contention, FIFO hand-over, try and timeout forms.  All park Gs:
+ * under contention, no starved waiter, try and timeout forms.  All park Gs:
  * with one P, contention among many Gs only works if waiting never blocks
  * the M.
  */
@@ -106,6 +106,128 @@ TEST_F(sync, mutex_try_and_timeout)
 	EXPECT_EQ(-ETIMEDOUT, f.timed_out);
 	EXPECT_EQ(0, f.timed_ok);
 	EXPECT_EQ(0, f.try_ok);
+}
+
+/* ---- mutex: no waiter starves, timed waiters leave no trace ------------- */
+
+/*
+ * The running G may take the mutex again right after it unlocks (no
+ * convoy), so a waiter can be passed - but not for ever.  The barger
+ * locks, yields holding the mutex, unlocks, and again: each time the
+ * woken waiter runs (during the barger's yield) the mutex is held, and it
+ * loses.  After four losses the mutex hands itself over, so the waiter
+ * has it within a few rounds; a mutex that let the barger win every race
+ * would keep it for all BARGE_ROUNDS.  Mutual exclusion is checked too.
+ * One P only: there the two alternate on one M, round by round; with
+ * more, the waiter runs on another M, which a busy machine may not
+ * schedule during any number of the barger's rounds.
+ */
+#define BARGE_ROUNDS	10000
+
+struct barge {
+	struct sact_mutex mu;
+	atomic_int done, holding;
+	int inside;		/* protected by mu */
+	atomic_int bad;
+	int rounds;
+};
+
+static void barger(void *arg)
+{
+	struct barge *t = arg;
+	int i;
+
+	for (i = 0; i < BARGE_ROUNDS && !atomic_load(&t->done); i++) {
+		sact_mutex_lock(&t->mu);
+		if (t->inside++)
+			atomic_fetch_add(&t->bad, 1);
+		atomic_store(&t->holding, 1);
+		sact_yield();	/* the waiter runs, finds it held */
+		t->inside--;
+		sact_mutex_unlock(&t->mu);
+	}
+	t->rounds = i;
+}
+
+static void barge_waiter(void *arg)
+{
+	struct barge *t = arg;
+
+	sact_mutex_lock(&t->mu);
+	if (t->inside++)
+		atomic_fetch_add(&t->bad, 1);
+	t->inside--;
+	atomic_store(&t->done, 1);
+	sact_mutex_unlock(&t->mu);
+}
+
+static void barge_main(void *arg)
+{
+	struct barge *t = arg;
+
+	sact_go(barger, t);
+	while (!atomic_load(&t->holding))
+		sact_yield();
+	sact_go(barge_waiter, t);
+}
+
+TEST_F(sync, mutex_no_waiter_starves)
+{
+	static struct barge t;
+
+	if (variant->nprocs != 1)
+		SKIP(return, "rounds are counted at one P (see above)");
+	t = (struct barge){ .mu = SACT_MUTEX_INIT };
+	ASSERT_EQ(0, st_run(barge_main, &t));
+	EXPECT_EQ(1, atomic_load(&t.done));
+	EXPECT_GT(BARGE_ROUNDS, t.rounds);
+	EXPECT_EQ(0, atomic_load(&t.bad));
+	EXPECT_EQ(0, t.mu.state_);
+}
+
+struct timed {
+	struct sact_mutex mu;
+	atomic_int timed_out, entered;
+	int try_after;
+};
+
+static void timed_waiter(void *arg)
+{
+	struct timed *t = arg;
+
+	atomic_fetch_add(&t->entered, 1);
+	if (sact_mutex_timedlock(&t->mu, 1000000) == -ETIMEDOUT)
+		atomic_fetch_add(&t->timed_out, 1);
+	else
+		sact_mutex_unlock(&t->mu);
+}
+
+static void timed_main(void *arg)
+{
+	struct timed *t = arg;
+
+	sact_mutex_lock(&t->mu);
+	for (int i = 0; i < 16; i++)
+		sact_go(timed_waiter, t);
+	/* hold it until every waiter has given up */
+	while (atomic_load(&t->timed_out) < 16)
+		sact_sleep_ns(1000000);
+	sact_mutex_unlock(&t->mu);
+	t->try_after = sact_mutex_trylock(&t->mu);
+	if (t->try_after == 0)
+		sact_mutex_unlock(&t->mu);
+}
+
+/* 16 waiters time out under a held mutex: it is free and clean after. */
+TEST_F(sync, mutex_timed_waiters_leave_no_trace)
+{
+	static struct timed t;
+
+	t = (struct timed){ .mu = SACT_MUTEX_INIT };
+	ASSERT_EQ(0, st_run(timed_main, &t));
+	EXPECT_EQ(16, atomic_load(&t.timed_out));
+	EXPECT_EQ(0, t.try_after);
+	EXPECT_EQ(0, t.mu.state_);
 }
 
 /* ---- condition variable: a bounded queue, exact sum --------------------- */

@@ -146,7 +146,7 @@ static int chan_op(struct sact_chan *c, void *elem, bool send, int mode,
 	} else {
 		w = (struct waiter){ .g = getg_or_threadg(), .elem = elem };
 		err = park_on(send ? &c->sendq : &c->recvq, &w, &c->lock,
-			      mode == TIMED, ns);
+			      false, mode == TIMED, ns);
 		if (!err && !w.ok) {
 			if (!send)
 				memset(elem, 0, c->elemsize);

@@ -730,10 +730,11 @@ struct waitq {
 	struct waiter *head, *tail;
 };
 void wq_push(struct waitq *q, struct waiter *w);
+void wq_push_front(struct waitq *q, struct waiter *w);
 void wq_remove(struct waitq *q, struct waiter *w);
 struct waiter *wq_pop(struct waitq *q);
 int park_prepare(bool timed);
-int park_on(struct waitq *q, struct waiter *w, struct lock *l,
+int park_on(struct waitq *q, struct waiter *w, struct lock *l, bool front,
 	    bool timed, uint64_t timeout_ns);
 
 #endif /* SACT_INTERNAL_H */

@@ -17,8 +17,8 @@
  *
  * Rejected: spinning on the primitive's word (burns a P that other Gs
  * could use); futexes on the primitive (would block the M, the one thing
- * this runtime must not do); barging mutexes (unfair under load: the
- * mutex here hands ownership to the oldest waiter).
+ * this runtime must not do); a mutex that hands ownership to the oldest
+ * waiter at every unlock (fair, but a convoy across Ps: see the mutex).
  */
 #include <string.h>
 
@@ -39,6 +39,18 @@ void wq_push(struct waitq *q, struct waiter *w)
 	else
 		q->head = w;
 	q->tail = w;
+	w->queued = true;
+}
+
+void wq_push_front(struct waitq *q, struct waiter *w)
+{
+	w->prev = NULL;
+	w->next = q->head;
+	if (q->head)
+		q->head->prev = w;
+	else
+		q->tail = w;
+	q->head = w;
 	w->queued = true;
 }
 
@@ -87,16 +99,20 @@ int park_prepare(bool timed)
 }
 
 /*
- * Queue w (w->g: the caller) on q and park, releasing l (held).  0 when a
- * waker took it, -ETIMEDOUT when the timeout did (w no longer queued).
+ * Queue w (w->g: the caller) on q, at the back or the front, and park,
+ * releasing l (held).  0 when a waker took it, -ETIMEDOUT when the
+ * timeout did (w no longer queued).
  */
-int park_on(struct waitq *q, struct waiter *w, struct lock *l, bool timed,
-	    uint64_t timeout_ns)
+int park_on(struct waitq *q, struct waiter *w, struct lock *l, bool front,
+	    bool timed, uint64_t timeout_ns)
 {
 	int64_t deadline = 0;
 
 	st(&w->g->claim, 0);
-	wq_push(q, w);
+	if (front)
+		wq_push_front(q, w);
+	else
+		wq_push(q, w);
 	if (timed) {
 		if (timeout_ns > INT64_MAX / 4)
 			timeout_ns = INT64_MAX / 4;
@@ -113,25 +129,121 @@ int park_on(struct waitq *q, struct waiter *w, struct lock *l, bool timed,
 }
 
 /* ---- mutex ------------------------------------------------------------------
- * state_: 0 free, 1 held, 2 held and maybe waiters (unlock takes the slow
- * path).  Unlock hands the mutex to the oldest waiter without releasing it.
+ * Go's sync.Mutex, on this file's wait queue instead of a semaphore.
+ *
+ * state_: MUTEX_LOCKED | MUTEX_WOKEN | MUTEX_STARVING | waiters * MUTEX_WAITER.
+ *
+ * Normal mode: unlock releases the mutex and, if nobody is woken already,
+ * wakes the oldest waiter (WOKEN), which then competes with the Gs
+ * arriving.  The G that just unlocked may take the mutex again at once:
+ * a G locking in a loop keeps its P instead of switching to a waiter at
+ * every unlock (the convoy of a FIFO hand-off, 2-3x Go's time across two
+ * Ps).  A woken waiter that loses goes back to the front of the queue.
+ *
+ * Starvation mode: a waiter that lost MUTEX_LOSSES times, or has waited
+ * MUTEX_STARVE_NS (1 ms, Go's), sets STARVING when it queues again; then
+ * unlock hands the mutex straight to the oldest waiter (w->ok) and
+ * arrivals queue behind it.  The waiter handed the mutex ends the mode if
+ * it is the last, or did not wait that long itself.  So every waiter gets
+ * the mutex within its place in the queue plus MUTEX_LOSSES wakeups.
+ *
+ * Waiting: a G adds itself to the waiters, queues and parks all under the
+ * queue's lock, having looked at the state once more under it; unlock
+ * picks a waiter under the same lock.  An unlock before that look is seen
+ * by it (the G takes the mutex instead); one after it finds the G queued.
+ * A timed-out waiter (sact_mutex_timedlock) takes itself off the count
+ * under the lock; if it leaves a starving mutex with no waiter, it ends
+ * the mode.
  */
 
 #define MSTATE(mu)	((_Atomic uint32_t *)&(mu)->state_)
+#define MUTEX_LOCKED	1u
+#define MUTEX_WOKEN	2u
+#define MUTEX_STARVING	4u
+#define MUTEX_WAITER	8u		/* the waiters count from here */
+#define MUTEX_WAITERS(s) ((s) / MUTEX_WAITER)
+#define MUTEX_LOSSES	4
+#define MUTEX_STARVE_NS	1000000
+
+/* An unlocked, starving mutex with no waiter left: back to normal. */
+static void mutex_unstarve(_Atomic uint32_t *st)
+{
+	uint32_t old = ld(st);
+
+	while ((old & MUTEX_STARVING) && !(old & MUTEX_LOCKED) &&
+	       MUTEX_WAITERS(old) == 0 &&
+	       !atomic_compare_exchange_weak(st, &old,
+					     old & ~MUTEX_STARVING))
+		;
+}
 
 static int mutex_lock_slow(struct sact_mutex *mu, bool timed, uint64_t ns)
 {
 	struct waiter w = { .g = getg_or_threadg() };
-	int err = park_prepare(timed);
+	_Atomic uint32_t *st = MSTATE(mu);
+	bool starving = false, awoke = false;
+	int64_t since = 0, deadline = 0;
+	int losses = 0, err = park_prepare(timed);
 
 	if (err)
 		return err;
-	lock_acquire(LOCK(mu));
-	if (atomic_exchange(MSTATE(mu), 2) == 0) {
-		lock_release(LOCK(mu));
-		return 0;
+	if (timed) {
+		if (ns > INT64_MAX / 4)
+			ns = INT64_MAX / 4;
+		deadline = nanotime() + (int64_t)ns;
 	}
-	return park_on(WQ(mu), &w, LOCK(mu), timed, ns);
+	for (;;) {
+		uint32_t old, new;
+		int64_t left = 0;
+
+		lock_acquire(LOCK(mu));
+		old = ld(st);
+		do {
+			new = old;
+			if (!(old & MUTEX_STARVING))
+				new |= MUTEX_LOCKED;
+			if (old & (MUTEX_LOCKED | MUTEX_STARVING))
+				new += MUTEX_WAITER;
+			if (starving && (old & MUTEX_LOCKED))
+				new |= MUTEX_STARVING;
+			if (awoke)
+				new &= ~MUTEX_WOKEN;
+		} while (!atomic_compare_exchange_weak(st, &old, new));
+		if (!(old & (MUTEX_LOCKED | MUTEX_STARVING))) {
+			lock_release(LOCK(mu));
+			return 0;
+		}
+		if (!since)
+			since = nanotime();
+		if (timed) {
+			left = deadline - nanotime();
+			if (left <= 0)
+				left = 1;
+		}
+		w.ok = 0;
+		err = park_on(WQ(mu), &w, LOCK(mu), awoke, timed, left);
+		if (err) {	/* timed out, off the queue */
+			lock_acquire(LOCK(mu));
+			atomic_fetch_sub(st, MUTEX_WAITER);
+			mutex_unstarve(st);
+			lock_release(LOCK(mu));
+			return err;
+		}
+		if (w.ok) {
+			/* handed over (starvation): LOCKED was left clear,
+			 * and we are still counted */
+			uint32_t delta = MUTEX_LOCKED - MUTEX_WAITER;
+
+			old = ld(st);
+			if (!starving || MUTEX_WAITERS(old) == 1)
+				delta -= MUTEX_STARVING;
+			atomic_fetch_add(st, delta);
+			return 0;
+		}
+		awoke = true;
+		starving = starving || ++losses >= MUTEX_LOSSES ||
+			   nanotime() - since > MUTEX_STARVE_NS;
+	}
 }
 
 /*
@@ -144,7 +256,7 @@ static bool mutex_lock(struct sact_mutex *mu)
 	uint32_t z = 0;
 
 	if (likely(atomic_compare_exchange_strong_explicit(
-		    MSTATE(mu), &z, 1, ACQUIRE, RELAXED)))
+		    MSTATE(mu), &z, MUTEX_LOCKED, ACQUIRE, RELAXED)))
 		return false;
 	mutex_lock_slow(mu, false, 0);
 	return true;
@@ -158,11 +270,15 @@ SACT_API void sact_mutex_lock(struct sact_mutex *mu)
 
 SACT_API int sact_mutex_trylock(struct sact_mutex *mu)
 {
-	uint32_t z = 0;
+	uint32_t old = ld(MSTATE(mu));
 
-	return atomic_compare_exchange_strong_explicit(MSTATE(mu), &z, 1,
-						       ACQUIRE, RELAXED) ?
-		       0 : -EBUSY;
+	/* free even with waiters queued, as for a new arrival */
+	while (!(old & (MUTEX_LOCKED | MUTEX_STARVING)))
+		if (atomic_compare_exchange_weak_explicit(
+			    MSTATE(mu), &old, old | MUTEX_LOCKED, ACQUIRE,
+			    RELAXED))
+			return 0;
+	return -EBUSY;
 }
 
 SACT_API int sact_mutex_timedlock(struct sact_mutex *mu, uint64_t timeout_ns)
@@ -170,33 +286,64 @@ SACT_API int sact_mutex_timedlock(struct sact_mutex *mu, uint64_t timeout_ns)
 	uint32_t z = 0;
 	int err;
 
-	if (atomic_compare_exchange_strong_explicit(MSTATE(mu), &z, 1,
-						    ACQUIRE, RELAXED))
+	if (atomic_compare_exchange_strong_explicit(MSTATE(mu), &z,
+						    MUTEX_LOCKED, ACQUIRE,
+						    RELAXED))
 		return 0;
 	err = mutex_lock_slow(mu, true, timeout_ns);
 	back_to_g();
 	return err;
 }
 
-static bool mutex_unlock(struct sact_mutex *mu)
+/* Wake a waiter, or hand the mutex over; true if a G was readied. */
+static bool mutex_unlock_slow(struct sact_mutex *mu, uint32_t new)
 {
-	uint32_t one = 1;
+	_Atomic uint32_t *st = MSTATE(mu);
 	struct waiter *w;
+	uint32_t old;
 
-	if (likely(atomic_compare_exchange_strong_explicit(
-		    MSTATE(mu), &one, 0, RELEASE, RELAXED)))
-		return false;
-	if (one == 0)
-		throw("sact: unlock of unlocked mutex");
+	if (!(new & MUTEX_STARVING)) {
+		if (MUTEX_WAITERS(new) == 0 ||
+		    (new & (MUTEX_LOCKED | MUTEX_WOKEN | MUTEX_STARVING)))
+			return false;	/* nobody to wake, or done already */
+		lock_acquire(LOCK(mu));
+		old = ld(st);
+		if (MUTEX_WAITERS(old) == 0 ||
+		    (old & (MUTEX_LOCKED | MUTEX_WOKEN | MUTEX_STARVING)) ||
+		    !(w = wq_pop(WQ(mu)))) {
+			lock_release(LOCK(mu));
+			return false;
+		}
+		while (!atomic_compare_exchange_weak(
+			       st, &old, (old - MUTEX_WAITER) | MUTEX_WOKEN))
+			;
+		lock_release(LOCK(mu));
+		goready(w->g);	/* it competes for the mutex */
+		return true;
+	}
 	lock_acquire(LOCK(mu));
 	w = wq_pop(WQ(mu));
-	if (!w)
-		st_rel(MSTATE(mu), 0);
+	if (w)
+		w->ok = 1;	/* it owns the mutex now */
+	else
+		mutex_unstarve(st);	/* every waiter timed out */
 	lock_release(LOCK(mu));
 	if (!w)
 		return false;
-	goready(w->g);	/* it owns the mutex now (state stays 2) */
+	goready(w->g);
 	return true;
+}
+
+static bool mutex_unlock(struct sact_mutex *mu)
+{
+	uint32_t old = atomic_fetch_sub_explicit(MSTATE(mu), MUTEX_LOCKED,
+						 RELEASE);
+
+	if (unlikely(!(old & MUTEX_LOCKED)))
+		throw("sact: unlock of unlocked mutex");
+	if (likely(old == MUTEX_LOCKED))
+		return false;
+	return mutex_unlock_slow(mu, old - MUTEX_LOCKED);
 }
 
 SACT_API void sact_mutex_unlock(struct sact_mutex *mu)
@@ -218,7 +365,7 @@ static int cond_wait(struct sact_cond *c, struct sact_mutex *mu, bool timed,
 	lock_acquire(LOCK(c));
 	/* queued before mu is released: a signal after unlock finds us */
 	mutex_unlock(mu);
-	err = park_on(WQ(c), &w, LOCK(c), timed, ns);
+	err = park_on(WQ(c), &w, LOCK(c), false, timed, ns);
 	mutex_lock(mu);
 	return err;
 }
@@ -327,7 +474,7 @@ SACT_API void sact_wg_wait(struct sact_waitgroup *wg)
 	if (ld_acq(WGCOUNT(wg)) == 0)
 		lock_release(LOCK(wg));
 	else
-		park_on(WQ(wg), &w, LOCK(wg), false, 0);
+		park_on(WQ(wg), &w, LOCK(wg), false, false, 0);
 	back_to_g();
 }
 
@@ -346,7 +493,7 @@ static int sem_acquire(struct sact_sem *s, bool timed, uint64_t ns)
 		lock_release(LOCK(s));
 		return 0;
 	}
-	return park_on(WQ(s), &w, LOCK(s), timed, ns);
+	return park_on(WQ(s), &w, LOCK(s), false, timed, ns);
 }
 
 SACT_API void sact_sem_acquire(struct sact_sem *s)
