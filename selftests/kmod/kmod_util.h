@@ -54,7 +54,8 @@ static inline uint64_t kt_now_ns(void)
 		__ok;							\
 	})
 
-/* Write val to dir/file (a cgroup or sysfs knob): 0 or -errno. */
+/* Write val to dir/file (a cgroup, sysfs or tracefs knob), as "echo val >
+ * file" does: 0 or -errno. */
 static inline int kt_write_file(const char *dir, const char *file,
 				const char *val)
 {
@@ -62,7 +63,7 @@ static inline int kt_write_file(const char *dir, const char *file,
 	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))

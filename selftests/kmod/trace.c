@@ -34,17 +34,7 @@
 
 static int tfs_write(const char *file, const char *val)
 {
-	char path[256];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), TRACEI "/%s", file);
-	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
-		ret = -errno;
-	close(fd);
-	return ret;
+	return kt_write_file(TRACEI, file, val);
 }
 
 /* tracefs with the sact events, mounted if need be: 0 or -errno */
