@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +54,19 @@ static inline uint64_t kt_now_ns(void)
 			usleep(200);					\
 		__ok;							\
 	})
+
+/*
+ * Is this the debug tier's kernel (make test-debug: lockdep, KASAN or
+ * KCSAN, several times slower again than the guest's own)?  Fixed counts
+ * that take minutes on Debian's kernel are cut there, to stay within the
+ * harness's per-test hang guard.
+ */
+static inline bool kt_debug_kernel(void)
+{
+	struct utsname u;
+
+	return uname(&u) == 0 && strstr(u.release, "-sact-debug") != NULL;
+}
 
 /* Write val to dir/file (a cgroup, sysfs or tracefs knob), as "echo val >
  * file" does: 0 or -errno. */
