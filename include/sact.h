@@ -188,6 +188,9 @@ struct sact_stats {
 				 * SACT_STACK_CHECK=1 */
 	uint64_t stacks_returned; /* dead Gs' stacks given back to the
 				 * kernel (beyond sact_config.stack_cache) */
+	uint64_t wakeups;	/* idle Ms woken to look for work (wakep) */
+	uint64_t idle_spins;	/* Ms that looked for work (spinning),
+				 * found none and gave their P up */
 };
 
 /*

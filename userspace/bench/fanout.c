@@ -13,7 +13,7 @@
  * them all and closes it: what N parked Gs cost.  Prints
  *
  *	fanout wall_ms= rss_peak_kib= minflt= gs_peak= kib_per_g=
- *	       steals= switches= stacks_returned= sum_ok=
+ *	       steals= wakeups= idle_spins= switches= stacks_returned= sum_ok=
  *	       [parked_kib_per_g=]
  *
  * wall: first spawn to the last G's exit; rss_peak, minflt: getrusage of
@@ -124,12 +124,14 @@ int main(int argc, char **argv)
 	sact_stats(&st);
 	getrusage(RUSAGE_SELF, &ru);
 	printf("fanout wall_ms=%.1f rss_peak_kib=%ld minflt=%ld gs_peak=%llu "
-	       "kib_per_g=%.2f steals=%llu switches=%llu "
-	       "stacks_returned=%llu sum_ok=%d",
+	       "kib_per_g=%.2f steals=%llu wakeups=%llu idle_spins=%llu "
+	       "switches=%llu stacks_returned=%llu sum_ok=%d",
 	       wall / 1e6, ru.ru_maxrss, ru.ru_minflt,
 	       (unsigned long long)st.gs_peak,
 	       st.gs_peak ? (double)ru.ru_maxrss / st.gs_peak : 0.0,
 	       (unsigned long long)st.steals,
+	       (unsigned long long)st.wakeups,
+	       (unsigned long long)st.idle_spins,
 	       (unsigned long long)st.switches,
 	       (unsigned long long)st.stacks_returned,
 	       atomic_load(&sum) == n * (n - 1) / 2);

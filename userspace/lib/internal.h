@@ -260,6 +260,7 @@ enum after {
 
 struct m_stats {
 	_Atomic uint64_t switches, parks, steals, syscalls, spawned;
+	_Atomic uint64_t idle_spins;	/* spinning, found nothing */
 };
 
 struct m {
@@ -625,6 +626,7 @@ struct sched {
 	/* sysmon (sysmon.c) */
 	_Atomic uint32_t sysmonwait;		/* A: 1 while it sleeps long */
 	_Atomic uint64_t handoffs, handoff_waits;
+	_Atomic uint64_t wakeups;		/* A: wakep started an M */
 	int threads;				/* L: threads created this run:
 						 * Ms and helpers (template,
 						 * sysmon), which live as long

@@ -1157,6 +1157,7 @@ static void wakep_from_outside(void)
 		return;
 	if (!atomic_compare_exchange_strong(&sched.nmspinning, &z, 1))
 		return;
+	atomic_fetch_add_explicit(&sched.wakeups, 1, RELAXED);
 	startm(NULL, true, false);
 }
 
@@ -1321,6 +1322,7 @@ top:
 	 */
 	was_spinning = m->spinning;
 	if (m->spinning) {
+		stat_inc(&m->st.idle_spins);
 		m->spinning = false;
 		if (atomic_fetch_sub(&sched.nmspinning, 1) < 1)
 			throw("sact: negative nmspinning");
@@ -1979,6 +1981,7 @@ static void m_unlink(struct m *m)
 	t->steals += ld(&m->st.steals);
 	t->syscalls += ld(&m->st.syscalls);
 	t->spawned += ld(&m->st.spawned);
+	t->idle_spins += ld(&m->st.idle_spins);
 	sched.allm[m->id] = NULL;
 }
 
@@ -2320,6 +2323,7 @@ static void stats_collect(struct sact_stats *s)
 	s->steals = t->steals;
 	s->syscalls = t->syscalls;
 	s->gs_spawned = t->spawned;
+	s->idle_spins = t->idle_spins;
 	for (int i = 0; i < sched.nm; i++) {
 		struct m_stats *ms;
 
@@ -2331,11 +2335,13 @@ static void stats_collect(struct sact_stats *s)
 		s->steals += ld(&ms->steals);
 		s->syscalls += ld(&ms->syscalls);
 		s->gs_spawned += ld(&ms->spawned);
+		s->idle_spins += ld(&ms->idle_spins);
 	}
 	s->gs_spawned += 1;	/* the first G */
 	s->gs_peak = ld(&sched.ngs_peak);
 	s->handoffs = ld(&sched.handoffs);
 	s->handoff_waits = ld(&sched.handoff_waits);
+	s->wakeups = ld(&sched.wakeups);
 	s->threads_created = sched.threads;
 	/* the helpers (template, monitor) live as long as the run */
 	s->threads_peak = sched.ms_peak + (sched.threads - sched.ms_created);
