@@ -245,8 +245,8 @@ void stack_cool(void)
 	int n;
 
 	if (sched.gwarm_keep < 0 || ld(&sched.ngfree) <= sched.gwarm_keep ||
-	    ld(&sched.exiting))
-		return;		/* (at exit the slabs go anyway) */
+	    ld(&sched.ngs) == 0 || ld(&sched.exiting))
+		return;		/* (the run is ending: the slabs go anyway) */
 	lock_acquire(&sched.gflock);
 	if (sched.cooling) {		/* one M cools at a time */
 		lock_release(&sched.gflock);
@@ -280,7 +280,8 @@ void stack_cool(void)
 		memcpy(sched.gcold + sched.ncold, batch, n * sizeof(*batch));
 		sched.ncold += n;
 		atomic_fetch_add(&sched.stacks_cooled, n);
-	} while (n == COOL_BATCH && ld(&sched.runqsize) == 0);
+	} while (n == COOL_BATCH && ld(&sched.runqsize) == 0 &&
+		 ld(&sched.ngs) != 0);
 	sched.cooling = false;
 	lock_release(&sched.gflock);
 }
