@@ -478,13 +478,14 @@ static int sact_open(struct inode *inode, struct file *file)
 	g->pid = get_pid(task_tgid(current));
 	ret = sact_group_link(g);
 	if (ret)
-		goto out_free_shm;
+		goto out_put_pid;
 	g->mm = current->mm;
 	mmgrab(g->mm);			/* pointer compares stay ABA-free */
 	file->private_data = g;
 	return 0;
 
-out_free_shm:
+out_put_pid:
+	put_pid(g->pid);
 	sact_group_swap_area(g, &area);
 	sact_area_free(&area);
 out_free_group:
