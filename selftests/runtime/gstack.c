@@ -259,21 +259,36 @@ static void burst_g(void *arg)
 	atomic_fetch_add(&b->ran, 1);
 }
 
-static void burst_main(void *arg)
+/* BURST Gs parked on a fresh channel at once; the RSS then. */
+static long burst_park(struct burst *b)
 {
-	struct sact_stats st = { .size = sizeof(st) };
-	struct burst *b = arg;
-
+	atomic_store(&b->parked, 0);
+	atomic_store(&b->ran, 0);
 	b->c = sact_chan_new(sizeof(long), 0);
 	for (int i = 0; i < BURST; i++)
 		if (sact_go(burst_g, b))
 			_exit(4);
 	while (atomic_load(&b->parked) < BURST)
 		sact_yield();
-	b->rss_peak = rss_kib();
+	return rss_kib();
+}
+
+/* ... and all of them exited. */
+static void burst_release(struct burst *b)
+{
 	sact_chan_close(b->c);
 	while (atomic_load(&b->ran) < BURST)
 		sact_yield();
+	sact_chan_free(b->c);
+}
+
+static void burst_main(void *arg)
+{
+	struct sact_stats st = { .size = sizeof(st) };
+	struct burst *b = arg;
+
+	b->rss_peak = burst_park(b);
+	burst_release(b);
 	/* dead: 64 in the P's cache, the rest on the global list; the M
 	 * cools them whenever it finds nothing to run (this sleep) */
 	do {
@@ -283,16 +298,8 @@ static void burst_main(void *arg)
 	b->returned = st.stacks_returned;
 	b->rss_after = rss_kib();
 	/* and they are usable again */
-	atomic_store(&b->parked, 0);
-	atomic_store(&b->ran, 0);
-	b->c = sact_chan_new(sizeof(long), 0);
-	for (int i = 0; i < BURST; i++)
-		if (sact_go(burst_g, b))
-			_exit(4);
-	while (atomic_load(&b->parked) < BURST)
-		sact_yield();
-	b->rss_again = rss_kib();
-	sact_chan_close(b->c);
+	b->rss_again = burst_park(b);
+	burst_release(b);
 }
 
 TEST(a_burst_gives_its_stacks_back)
