@@ -557,6 +557,7 @@ struct sched {
 	_Atomic int nmspinning;			/* A, seq_cst: see proc.c */
 
 	int nprocs;				/* I */
+	int ncpu;				/* I: CPUs the process may run on */
 	struct p *allp;				/* I */
 	/*
 	 * Ms (see "Elastic Ms" in proc.c).  allm has mmax slots; a slot is
@@ -676,6 +677,8 @@ void runqput(struct p *pp, struct g *gp, bool next);
 void startm(struct p *pp, bool spinning, bool handoff);
 void handoffp(struct p *pp);
 void wakep(void);
+#define SYNC_SPINS	4	/* Go's active_spin */
+bool sync_canspin(int iter);
 struct g *getg_or_threadg(void);
 struct p *pidleget(void);		/* sched.lock held */
 void pidle_taken(struct p *pp);		/* sched.lock held */

@@ -84,6 +84,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -1630,6 +1631,35 @@ void goready(struct g *gp)
 	wakep();
 }
 
+/* The CPUs this process may run on (its affinity mask; 1 if unknown). */
+static int cpus_allowed(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return 1;
+	return CPU_COUNT(&set);
+}
+
+/*
+ * May a G that found a mutex held spin for it (iteration iter) instead of
+ * parking?  Go's sync_runtime_canSpin: a few rounds, only on a machine
+ * with more than one CPU, while some other P runs G code (the holder is
+ * likely running: every P but this one is neither idle nor looking for
+ * work) and while this P has nothing else queued to run.  Never on a
+ * plain thread (no P).
+ */
+bool sync_canspin(int iter)
+{
+	struct m *m = getm_raw();
+
+	if (iter >= SYNC_SPINS || sched.ncpu <= 1 || !m || !m->p)
+		return false;
+	if (sched.nprocs <= ld(&sched.npidle) + ld(&sched.nmspinning) + 1)
+		return false;
+	return ld(&m->p->runqhead) == ld(&m->p->runqtail);
+}
+
 /*
  * m, running G code, finds at its runtime entry (m_resync) that its P was
  * taken while it was blocked in a call no wrapper saw (bpf, sysmon): it
@@ -2534,6 +2564,7 @@ SACT_API int sact_run(const struct sact_config *cfg, void (*fn)(void *),
 	sched.ops = ops;
 	last_backend = ops->id;
 	sched.nprocs = nprocs;
+	sched.ncpu = cpus_allowed();
 	sched.mkeep = nprocs + c.standby;
 	sched.mmax = c.max_threads;
 	sched.mlow = c.standby > 0 ? 1 : 0;

@@ -15,8 +15,8 @@
  * race marks the waiter unqueued and moves on to the next; a G that timed
  * out takes the lock again and unlinks itself if still queued.
  *
- * Rejected: spinning on the primitive's word (burns a P that other Gs
- * could use); futexes on the primitive (would block the M, the one thing
+ * Rejected: spinning on the primitive's word for long (burns a P that
+ * other Gs could use; the mutex spins a few rounds only); futexes on the primitive (would block the M, the one thing
  * this runtime must not do); a mutex that hands ownership to the oldest
  * waiter at every unlock (fair, but a convoy across Ps: see the mutex).
  */
@@ -140,6 +140,14 @@ int park_on(struct waitq *q, struct waiter *w, struct lock *l, bool front,
  * every unlock (the convoy of a FIFO hand-off, 2-3x Go's time across two
  * Ps).  A woken waiter that loses goes back to the front of the queue.
  *
+ * Spinning: a G that finds the mutex held by a G running on another P
+ * spins a little (SYNC_SPINS rounds of MUTEX_SPIN_PAUSES pauses, while
+ * sync_canspin) before it queues, as Go's does: a critical section of a
+ * few instructions ends sooner than a park and a wakeup across Ps, and
+ * the spinner sets WOKEN so that the unlock does not wake a waiter it
+ * would only race with.  Not in starvation mode, not on a plain thread,
+ * and never while its own P has other Gs to run.
+ *
  * Starvation mode: a waiter that lost MUTEX_LOSSES times, or has waited
  * MUTEX_STARVE_NS (1 ms, Go's), sets STARVING when it queues again; then
  * unlock hands the mutex straight to the oldest waiter (w->ok) and
@@ -164,6 +172,7 @@ int park_on(struct waitq *q, struct waiter *w, struct lock *l, bool front,
 #define MUTEX_WAITERS(s) ((s) / MUTEX_WAITER)
 #define MUTEX_LOSSES	4
 #define MUTEX_STARVE_NS	1000000
+#define MUTEX_SPIN_PAUSES 30		/* Go's active_spin_cnt */
 
 /* An unlocked, starving mutex with no waiter left: back to normal. */
 static void mutex_unstarve(_Atomic uint32_t *st)
@@ -192,10 +201,30 @@ static int mutex_lock_slow(struct sact_mutex *mu, bool timed, uint64_t ns)
 			ns = INT64_MAX / 4;
 		deadline = nanotime() + (int64_t)ns;
 	}
-	for (;;) {
-		uint32_t old, new;
+	for (int iter = 0;; iter++) {
+		uint32_t old = ld(st), new;
 		int64_t left = 0;
+		bool front;
 
+		/* spin while the holder (on another P) may be about to
+		 * unlock; WOKEN tells the unlock not to wake a waiter */
+		if ((old & (MUTEX_LOCKED | MUTEX_STARVING)) == MUTEX_LOCKED &&
+		    sync_canspin(iter)) {
+			if (!awoke && !(old & MUTEX_WOKEN) &&
+			    MUTEX_WAITERS(old) &&
+			    atomic_compare_exchange_strong(st, &old,
+							   old | MUTEX_WOKEN))
+				awoke = true;
+			for (int i = 0; i < MUTEX_SPIN_PAUSES; i++)
+				__builtin_ia32_pause();
+			continue;
+		}
+		/* free (after a spin, or woken): take it as an arrival would */
+		if (!(old & (MUTEX_LOCKED | MUTEX_STARVING)) &&
+		    atomic_compare_exchange_strong(
+			    st, &old, (old | MUTEX_LOCKED) &
+			    ~(awoke ? MUTEX_WOKEN : 0)))
+			return 0;
 		lock_acquire(LOCK(mu));
 		old = ld(st);
 		do {
@@ -213,6 +242,7 @@ static int mutex_lock_slow(struct sact_mutex *mu, bool timed, uint64_t ns)
 			lock_release(LOCK(mu));
 			return 0;
 		}
+		front = since != 0;	/* it waited before: back in front */
 		if (!since)
 			since = nanotime();
 		if (timed) {
@@ -221,7 +251,7 @@ static int mutex_lock_slow(struct sact_mutex *mu, bool timed, uint64_t ns)
 				left = 1;
 		}
 		w.ok = 0;
-		err = park_on(WQ(mu), &w, LOCK(mu), awoke, timed, left);
+		err = park_on(WQ(mu), &w, LOCK(mu), front, timed, left);
 		if (err) {	/* timed out, off the queue */
 			lock_acquire(LOCK(mu));
 			atomic_fetch_sub(st, MUTEX_WAITER);
@@ -241,6 +271,7 @@ static int mutex_lock_slow(struct sact_mutex *mu, bool timed, uint64_t ns)
 			return 0;
 		}
 		awoke = true;
+		iter = -1;
 		starving = starving || ++losses >= MUTEX_LOSSES ||
 			   nanotime() - since > MUTEX_STARVE_NS;
 	}
