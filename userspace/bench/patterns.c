@@ -19,12 +19,13 @@
  *
  * SCALE divides the counts (for a slow guest).  Prints
  *
- *	patterns wall_ms= ops= ns_per_op= cs= ok= wakeups= idle_spins=
- *		 steals= [late_p50_us= late_p99_us= late_max_us= early=]
+ *	patterns wall_ms= ops= ns_per_op= cs= ok= parks= wakeups=
+ *		 idle_spins= steals= [late_p50_us= late_p99_us= late_max_us=
+ *		 early=]
  *
  * wall: the first G's start to the last one's end; cs: context switches
  * of the process over the run (getrusage: voluntary + involuntary, every
- * thread); wakeups, idle_spins, steals: sact_stats(3).  Exit 1 if the
+ * thread); parks, wakeups, idle_spins, steals: sact_stats(3).  Exit 1 if the
  * runtime does not start or a check fails.  userspace/bench/count-futex
  * adds the futex calls per op around the whole process.
  */
@@ -191,8 +192,9 @@ int main(int argc, char **argv)
 	}
 	sact_stats(&st);
 	printf("patterns wall_ms=%.1f ops=%ld ns_per_op=%.1f cs=%ld ok=%d "
-	       "wakeups=%llu idle_spins=%llu steals=%llu",
+	       "parks=%llu wakeups=%llu idle_spins=%llu steals=%llu",
 	       wall / 1e6, ops, (double)wall / ops, cs0, ok,
+	       (unsigned long long)st.parks,
 	       (unsigned long long)st.wakeups,
 	       (unsigned long long)st.idle_spins,
 	       (unsigned long long)st.steals);
