@@ -35,14 +35,17 @@
  *    has reaped (pick_local of the park's next_after, again in the
  *    post-switch step): the owner reaps next only after the switch, and
  *    no other M reaps a running P's ring.
- * 6. Submitting in batches (when the P's local queue runs dry, or 32
- *    SQEs are queued, instead of once per park).  Measured with
- *    uring_pread, since folded into bench/fileio (64 Gs, 2 Ps, sysmon,
- *    alternating runs): O_DIRECT from
- *    the disk 76k-80k ops/s batched against 81k-84k per park (the device
- *    waits for the batch); page-cache reads (-c) 0.96M-1.31M against
- *    0.87M-0.92M.  Not a clear gain, and a G that computes would hold
- *    back the SQEs queued before it (no preemption): left out.
+ * 6. Submitting once per park (one io_uring_enter per ring call: two a
+ *    request for a server that reads and writes).  SQEs are submitted in
+ *    batches instead: when the P's local queue runs dry (the Gs the last
+ *    reap readied have all had their turn and queued their next ops), or
+ *    RING_BATCH SQEs wait, or the oldest has waited RING_BATCH schedules
+ *    (a G that computes, or a queue that never drains, holds them back no
+ *    longer than that).  httpd ring mode, 256 connections, wrk, 2 Ps:
+ *    2.0 enters per request before (one run beside a KASAN guest); see
+ *    the commit for after.  (An earlier measurement, fileio from the
+ *    disk with O_DIRECT, found batching no clear gain there: the device
+ *    waits for the batch.)
  * 7. Holding the P while the SQ is full (io_uring_submit_and_wait): the
  *    M would wait in the kernel with the P, hostage of a completion.
  *    See op_ring: submit again, else sleep on a runtime timer and retry.
@@ -147,6 +150,9 @@ struct uring {
 	int cqfd;			/* I: eventfd the kernel bumps on CQEs */
 	_Atomic uint32_t inflight;	/* O writes; see the top */
 	int64_t retry_at;		/* O; L while idle: refused SQEs' retry */
+	uint32_t sq_tick;		/* O: pp->schedtick when SQEs began to
+					 * wait (sq_waiting) */
+	bool sq_waiting;		/* O */
 };
 
 struct uring_op {
@@ -376,10 +382,35 @@ static void ring_submit(struct uring *r)
 }
 
 /*
- * Reap pp's CQ and ready the Gs it completes onto pp, then submit what is
- * pending.  Must run on the owner of pp (a G or g0).
+ * Submit r's waiting SQEs now?  When pp has nothing else to run (its Gs
+ * have all queued their ops), RING_BATCH of them wait, or the oldest has
+ * waited RING_BATCH schedules of pp (design note 6).  Owner only.
  */
-void uring_poll(struct p *pp)
+#define RING_BATCH	32
+
+static bool ring_submit_due(struct p *pp, struct uring *r)
+{
+	unsigned ready = io_uring_sq_ready(&r->ring);
+	uint32_t tick = ld(&pp->schedtick);
+
+	if (!ready) {
+		r->sq_waiting = false;
+		return false;
+	}
+	if (!r->sq_waiting) {
+		r->sq_waiting = true;
+		r->sq_tick = tick;
+	}
+	return ready >= RING_BATCH || tick - r->sq_tick >= RING_BATCH ||
+	       runqempty(pp);
+}
+
+/*
+ * Reap pp's CQ and ready the Gs it completes onto pp, then submit what is
+ * pending if it is due (ring_submit_due), or whatever waits if flush.
+ * Must run on the owner of pp (a G or g0).
+ */
+static void ring_reap(struct p *pp, bool flush)
 {
 	struct uring *r = pp->ring;
 	struct io_uring_cqe *cqe;
@@ -411,10 +442,18 @@ void uring_poll(struct p *pp)
 			break;
 		io_uring_get_events(&r->ring);	/* the kernel's backlog */
 	}
-	if (io_uring_sq_ready(&r->ring))
+	if (flush ? io_uring_sq_ready(&r->ring) > 0 : ring_submit_due(pp, r)) {
 		ring_submit(r);
+		r->sq_waiting = false;
+	}
 	if (readied)
 		wakep();
+}
+
+/* pick_local's look at pp's ring: reap, and submit when due. */
+void uring_poll(struct p *pp)
+{
+	ring_reap(pp, false);
 }
 
 /* ---- the calls --------------------------------------------------------- */
@@ -443,7 +482,7 @@ static struct uring *op_ring(unsigned n)
 			return NULL;
 		if (io_uring_sq_space_left(&r->ring) >= n)
 			return r;
-		uring_poll(m->p);	/* reaps, then submits */
+		ring_reap(m->p, true);	/* reaps, then submits all */
 		if (io_uring_sq_space_left(&r->ring) >= n)
 			return r;
 		sact_sleep_ns(backoff);
