@@ -191,6 +191,9 @@ struct sact_stats {
 	uint64_t wakeups;	/* idle Ms woken to look for work (wakep) */
 	uint64_t idle_spins;	/* Ms that looked for work (spinning),
 				 * found none and gave their P up */
+	uint64_t ring_submits;	/* io_uring_enter calls that submitted
+				 * ring calls' SQEs (a batch each) */
+	uint64_t ring_ops;	/* ring calls' operations submitted */
 };
 
 /*

@@ -833,6 +833,110 @@ TEST_F(ring, full_sq)
 	close(f.out[1]);
 }
 
+/* ---- batched submits ------------------------------------------------ */
+
+/*
+ * The Gs of a P queue their ops and the P submits them in batches, once
+ * they have all had their turn (uring.c, design note 6).  One P, 64 Gs
+ * each reading a byte already in its own pipe: each io_uring_enter hands
+ * over many ops.  With two Ps the Gs spread as the scheduler likes: only
+ * the bytes and the count of ops are checked there.
+ */
+#define BS_GS	64
+
+static int bs_fds[BS_GS][2];
+static struct sact_waitgroup bs_wg = SACT_WAITGROUP_INIT;
+
+static void bs_reader(void *arg)
+{
+	long i = (long)arg;
+	char c = 0;
+
+	G_CHECK_EQ(1, sact_ring_read(bs_fds[i][0], &c, 1));
+	G_CHECK_EQ('a' + i % 26, c);
+	sact_wg_done(&bs_wg);
+}
+
+static void bs_g(void *arg)
+{
+	struct sact_stats *st = arg;
+
+	sact_wg_add(&bs_wg, BS_GS);
+	for (long i = 0; i < BS_GS; i++)
+		G_CHECK_EQ(0, sact_go(bs_reader, (void *)i));
+	sact_wg_wait(&bs_wg);
+	G_CHECK_EQ(0, sact_stats(st));
+}
+
+TEST_F(ring, submits_in_batches)
+{
+	struct sact_stats st = { .size = sizeof(st) };
+
+	for (int i = 0; i < BS_GS; i++) {
+		char c = (char)('a' + i % 26);
+
+		ASSERT_EQ(0, pipe2(bs_fds[i], O_CLOEXEC));
+		ASSERT_EQ(1, write(bs_fds[i][1], &c, 1));
+	}
+	RUN_OK(bs_g, &st);
+	for (int i = 0; i < BS_GS; i++) {
+		close(bs_fds[i][0]);
+		close(bs_fds[i][1]);
+	}
+	EXPECT_EQ(BS_GS, st.ring_ops);
+	if (variant->nprocs == 1)
+		EXPECT_LE(st.ring_submits * 8, st.ring_ops)
+			TH_LOG("%llu submits for %llu ops",
+			       (unsigned long long)st.ring_submits,
+			       (unsigned long long)st.ring_ops);
+}
+
+/*
+ * ...but Gs that keep their P busy do not hold a queued op back: the
+ * oldest waits at most 32 schedules of its P.  Two Gs yield to each
+ * other (so the P's queue never runs dry) until a third, whose read has
+ * its byte ready, got it; without that bound the read is never
+ * submitted and the yielders give up after a million yields each.
+ */
+static atomic_int hb_done;
+
+static void hb_reader(void *arg)
+{
+	int *fds = arg;
+	char c = 0;
+
+	G_CHECK_EQ(1, sact_ring_read(fds[0], &c, 1));
+	G_CHECK_EQ('h', c);
+	atomic_store(&hb_done, 1);
+}
+
+static void hb_yielder(void *arg)
+{
+	(void)arg;
+	for (long n = 0; !atomic_load(&hb_done) && n < 1000000; n++)
+		sact_yield();
+}
+
+static void hb_g(void *arg)
+{
+	G_CHECK_EQ(0, sact_go(hb_reader, arg));
+	G_CHECK_EQ(0, sact_go(hb_yielder, NULL));
+	hb_yielder(NULL);
+	G_CHECK_EQ(1, atomic_load(&hb_done));
+}
+
+TEST_F(ring, busy_gs_do_not_hold_back_a_submit)
+{
+	int fds[2];
+
+	ASSERT_EQ(0, pipe2(fds, O_CLOEXEC));
+	ASSERT_EQ(1, write(fds[1], "h", 1));
+	atomic_store(&hb_done, 0);
+	RUN_OK(hb_g, fds);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 /* ---- the wake of an M waiting for an idle P's completions ------------- */
 
 /*

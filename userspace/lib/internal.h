@@ -628,6 +628,7 @@ struct sched {
 	_Atomic uint32_t sysmonwait;		/* A: 1 while it sleeps long */
 	_Atomic uint64_t handoffs, handoff_waits;
 	_Atomic uint64_t wakeups;		/* A: wakep started an M */
+	_Atomic uint64_t ring_submits, ring_ops; /* A: uring.c's submits */
 	int threads;				/* L: threads created this run:
 						 * Ms and helpers (template,
 						 * sysmon), which live as long

@@ -2399,6 +2399,8 @@ static void stats_collect(struct sact_stats *s)
 	s->handoffs = ld(&sched.handoffs);
 	s->handoff_waits = ld(&sched.handoff_waits);
 	s->wakeups = ld(&sched.wakeups);
+	s->ring_submits = ld(&sched.ring_submits);
+	s->ring_ops = ld(&sched.ring_ops);
 	s->threads_created = sched.threads;
 	/* the helpers (template, monitor) live as long as the run */
 	s->threads_peak = sched.ms_peak + (sched.threads - sched.ms_created);

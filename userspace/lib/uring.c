@@ -365,8 +365,8 @@ static void ring_submit(struct uring *r)
 
 	if (fault_every && atomic_fetch_add(&fault_n, 1) % fault_every != 0)
 		;	/* SACT_RING_EAGAIN: refused */
-	else
-		io_uring_submit(&r->ring);
+	else if (io_uring_submit(&r->ring) >= 0)
+		atomic_fetch_add_explicit(&sched.ring_submits, 1, RELAXED);
 	/* the SQEs the kernel took are now m's requests (see ring_ops) */
 	end = io_uring_smp_load_acquire(sq->khead);
 	for (; head != end; head++) {
@@ -376,6 +376,7 @@ static void ring_submit(struct uring *r)
 			continue;
 		((struct uring_op *)(uintptr_t)ud)->subm = m;
 		atomic_fetch_add(&m->ring_ops, 1);
+		atomic_fetch_add_explicit(&sched.ring_ops, 1, RELAXED);
 	}
 	if (io_uring_sq_ready(&r->ring))
 		r->retry_at = nanotime() + RETRY_NS;
