@@ -12,6 +12,9 @@
  *     a well-formed answer or none, and the server lives on;
  *   - SIGTERM: exit status 0, and the count of answers it says it gave
  *     is the count the client read.
+ * And in ring mode, with the default backend: 2000 keep-alive connections
+ * held open at once, each answered once after all are open and once more
+ * after all were answered; SIGTERM then reaches every one of them.
  * The ring and block modes run with the default backend (bpf natively as
  * root, else sysmon; kmod in the VM) and natively with sysmon too; the
  * thread mode (no runtime) natively.
@@ -22,6 +25,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -34,6 +38,7 @@
 #define PER_CONN	100
 #define NFUZZ		300
 #define HANG_GUARD_S	60	/* a socket read that waits longer: a hang */
+#define NHOLD		2000	/* connections held open at once */
 
 /* Paths and the greeting Go's ex1 (with -all) answers them with. */
 static const struct {
@@ -175,13 +180,14 @@ static ssize_t recv_to_eof(int fd, char *buf, size_t size)
 	return (ssize_t)len;
 }
 
-/* The answer to GET greetings[g] without its Date value ("D" x 29). */
-static int expected(int g, char *buf, size_t size)
+/* The answer to a GET whose greeting is body, without its Date value
+ * ("D" x 29). */
+static int expected(const char *body, char *buf, size_t size)
 {
 	return snprintf(buf, size, "HTTP/1.1 200 OK\r\nDate: %.29s\r\n"
 			"Content-Length: %zu\r\nContent-Type: text/plain; "
 			"charset=utf-8\r\n\r\n%s", "DDDDDDDDDDDDDDDDDDDDDDDDDDDDD",
-			strlen(greetings[g].body), greetings[g].body);
+			strlen(body), body);
 }
 
 /* Is d (29 bytes) an HTTP date, "Mon, 02 Jan 2006 15:04:05 GMT"? */
@@ -193,6 +199,22 @@ static bool is_date(const char *d)
 	return sscanf(d, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT",
 		      wd, &day, mon, &year, &h, &m, &s) == 7 &&
 	       !memcmp(d + 25, " GMT", 4) && d[3] == ',';
+}
+
+/* Read the answer to a GET whose greeting is body from fd: byte-exact
+ * but for the Date's value, which must be a date. */
+static void check_answer(struct __test_metadata *_metadata, int fd,
+			 const char *body, int conn, int req)
+{
+	char want[512], got[512];
+	int wl = expected(body, want, sizeof(want));
+
+	ASSERT_EQ(0, recv_exact(fd, got, (size_t)wl))
+		TH_LOG("connection %d, request %d: short answer", conn, req);
+	got[wl] = 0;
+	ASSERT_TRUE(is_date(got + 23)) TH_LOG("%s", got);
+	memset(got + 23, 'D', 29);
+	ASSERT_STREQ(want, got) TH_LOG("connection %d, request %d", conn, req);
 }
 
 static uint64_t xorshift(uint64_t *x)
@@ -271,34 +293,45 @@ static int read_line(int fd, const char *prefix, char *line, size_t size)
 	}
 }
 
-FIXTURE_SETUP(httpd)
+/*
+ * Start httpd --io io --backend backend on any free port, 2 Ps: its pid,
+ * its stdout (read_line) and its port.
+ */
+static void start_httpd(struct __test_metadata *_metadata, const char *io,
+			const char *backend, pid_t *pid, int *out, int *port)
 {
 	char path[4200], line[512];
 	const char *colon;
 	int pfd[2];
 
-	self->pid = -1;
-	if (st_in_vm() && variant->native_only)
-		return;		/* the test skips */
 	httpd_path(path, sizeof(path));
 	ASSERT_EQ(0, pipe2(pfd, O_CLOEXEC));
-	self->pid = fork();
-	ASSERT_LE(0, self->pid);
-	if (self->pid == 0) {
+	*pid = fork();
+	ASSERT_LE(0, *pid);
+	if (*pid == 0) {
 		dup2(pfd[1], 1);
-		execl(path, path, "--port", "0", "--procs", "2", "--io",
-		      variant->io, "--backend", variant->backend, NULL);
+		execl(path, path, "--port", "0", "--procs", "2", "--io", io,
+		      "--backend", backend, NULL);
 		_exit(127);
 	}
 	close(pfd[1]);
-	self->out = pfd[0];
-	ASSERT_EQ(0, read_line(self->out, "httpd: listening on ", line,
+	*out = pfd[0];
+	ASSERT_EQ(0, read_line(*out, "httpd: listening on ", line,
 			       sizeof(line))) TH_LOG("httpd did not start");
 	TH_LOG("%s", line);
 	colon = strrchr(line, ':');
 	ASSERT_NE(NULL, colon);
-	self->port = atoi(colon + 1);
-	ASSERT_LT(0, self->port);
+	*port = atoi(colon + 1);
+	ASSERT_LT(0, *port);
+}
+
+FIXTURE_SETUP(httpd)
+{
+	self->pid = -1;
+	if (st_in_vm() && variant->native_only)
+		return;		/* the test skips */
+	start_httpd(_metadata, variant->io, variant->backend, &self->pid,
+		    &self->out, &self->port);
 }
 
 FIXTURE_TEARDOWN(httpd)
@@ -318,7 +351,7 @@ FIXTURE_TEARDOWN(httpd)
 static void keepalive(struct __test_metadata *_metadata,
 		      FIXTURE_DATA(httpd) *self, int conns)
 {
-	char req[512], want[512], got[512];
+	char req[512], got[1];
 	int fd[NCONN], done[NCONN] = { 0 }, left = conns * PER_CONN;
 
 	for (int c = 0; c < conns; c++) {
@@ -341,16 +374,8 @@ static void keepalive(struct __test_metadata *_metadata,
 					greetings[(c + k) % NGREET].path);
 			ASSERT_EQ(0, send_all(fd[c], req, (size_t)len));
 			for (int k = i; k < i + n; k++) {
-				int wl = expected((c + k) % NGREET, want,
-						  sizeof(want));
-
-				ASSERT_EQ(0, recv_exact(fd[c], got, (size_t)wl))
-					TH_LOG("connection %d, request %d: "
-					       "short answer", c, k);
-				got[wl] = 0;
-				ASSERT_TRUE(is_date(got + 23)) TH_LOG("%s", got);
-				memset(got + 23, 'D', 29);
-				ASSERT_STREQ(want, got);
+				check_answer(_metadata, fd[c],
+					     greetings[(c + k) % NGREET].body, c, k);
 				self->answered++;
 			}
 			done[c] += n;
@@ -491,6 +516,117 @@ TEST_F_TIMEOUT(httpd, serves, 600)
 			       sizeof(line)));
 	ASSERT_EQ(1, sscanf(line, "httpd: stopped; %ld requests", &said));
 	EXPECT_EQ(self->answered, said);
+	ASSERT_EQ(self->pid, waitpid(self->pid, &status, 0));
+	self->pid = -1;
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/*
+ * Many idle keep-alive connections: NHOLD open at once, in ring mode (a
+ * G each, parked in its P's ring; in block mode each would hold an M),
+ * the default backend.
+ */
+FIXTURE(hold) {
+	pid_t pid;
+	int out;
+	int port;
+	int *fd;
+};
+
+FIXTURE_SETUP(hold)
+{
+	self->pid = -1;
+	self->fd = NULL;
+}
+
+FIXTURE_TEARDOWN(hold)
+{
+	if (self->pid > 0) {
+		kill(self->pid, SIGKILL);
+		waitpid(self->pid, NULL, 0);
+	}
+	for (int i = 0; self->fd && i < NHOLD; i++)
+		if (self->fd[i] >= 0)
+			close(self->fd[i]);
+	free(self->fd);
+}
+
+/*
+ * Open NHOLD connections, then one request on each (all sent before any
+ * answer is read), then, with every one still open and answered, a
+ * second request on each: every answer byte-exact.  SIGTERM then shuts
+ * all of them (each reads EOF), and httpd says 2 x NHOLD requests on
+ * NHOLD connections and exits 0.  Counts and bytes only: the times are
+ * hang guards.
+ */
+TEST_F_TIMEOUT(hold, keepalive_2000, 600)
+{
+	struct rlimit rl;
+	rlim_t need = NHOLD + 64;	/* ours, and httpd's (it inherits it) */
+	long said_reqs, said_conns;
+	char req[256], body[64], line[512];
+	int status;
+
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &rl));
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+		SKIP(return, "RLIMIT_NOFILE's hard limit is %lu: %lu open "
+		     "files needed for %d connections", (unsigned long)rl.rlim_max,
+		     (unsigned long)need, NHOLD);
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		rl.rlim_cur = need;
+		ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
+	}
+	start_httpd(_metadata, "ring", "auto", &self->pid, &self->out,
+		    &self->port);
+	self->fd = malloc(NHOLD * sizeof(*self->fd));
+	ASSERT_NE(NULL, self->fd);
+	for (int i = 0; i < NHOLD; i++)
+		self->fd[i] = -1;
+	for (int i = 0; i < NHOLD; i++) {
+		self->fd[i] = connect_to(self->port);
+		ASSERT_LE(0, self->fd[i]) TH_LOG("connection %d: %s", i,
+						 strerror(errno));
+	}
+
+	/* 1: a request of its own on each (its path names it) */
+	for (int i = 0; i < NHOLD; i++) {
+		int len = snprintf(req, sizeof(req), "GET /hold/%d HTTP/1.1\r\n"
+				   "Host: x\r\n\r\n", i);
+
+		ASSERT_EQ(0, send_all(self->fd[i], req, (size_t)len))
+			TH_LOG("connection %d", i);
+	}
+	for (int i = 0; i < NHOLD; i++) {
+		snprintf(body, sizeof(body), "Hello, \"/hold/%d\"", i);
+		check_answer(_metadata, self->fd[i], body, i, 0);
+	}
+
+	/* 2: all NHOLD still open; again on each, the escaping paths too */
+	for (int i = 0; i < NHOLD; i++) {
+		int len = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\n"
+				   "Host: x\r\n\r\n", greetings[i % NGREET].path);
+
+		ASSERT_EQ(0, send_all(self->fd[i], req, (size_t)len))
+			TH_LOG("connection %d", i);
+	}
+	for (int i = 0; i < NHOLD; i++)
+		check_answer(_metadata, self->fd[i],
+			     greetings[i % NGREET].body, i, 1);
+
+	/* SIGTERM: every held connection is shut, and the counts are ours */
+	ASSERT_EQ(0, kill(self->pid, SIGTERM));
+	for (int i = 0; i < NHOLD; i++) {
+		ASSERT_EQ(0, recv(self->fd[i], req, 1, 0))
+			TH_LOG("connection %d: no EOF after SIGTERM", i);
+	}
+	ASSERT_EQ(0, read_line(self->out, "httpd: stopped; ", line,
+			       sizeof(line)));
+	ASSERT_EQ(2, sscanf(line, "httpd: stopped; %ld requests answered on "
+			    "%ld connections", &said_reqs, &said_conns))
+		TH_LOG("%s", line);
+	EXPECT_EQ(2 * NHOLD, said_reqs);
+	EXPECT_EQ(NHOLD, said_conns);
 	ASSERT_EQ(self->pid, waitpid(self->pid, &status, 0));
 	self->pid = -1;
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
