@@ -21,6 +21,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -297,6 +298,10 @@ static int read_line(int fd, const char *prefix, char *line, size_t size)
  * Start httpd --io io --backend backend on any free port, 2 Ps: its pid,
  * its stdout (read_line) and its port.
  */
+/* If not 0: the RLIMIT_NOFILE soft limit httpd starts with (its stderr,
+ * where it says what it retries, then goes to /dev/null) */
+static rlim_t httpd_nofile;
+
 static void start_httpd(struct __test_metadata *_metadata, const char *io,
 			const char *backend, pid_t *pid, int *out, int *port)
 {
@@ -310,6 +315,16 @@ static void start_httpd(struct __test_metadata *_metadata, const char *io,
 	ASSERT_LE(0, *pid);
 	if (*pid == 0) {
 		dup2(pfd[1], 1);
+		if (httpd_nofile) {
+			struct rlimit rl;
+			int null = open("/dev/null", O_WRONLY);
+
+			getrlimit(RLIMIT_NOFILE, &rl);
+			rl.rlim_cur = httpd_nofile;
+			if (setrlimit(RLIMIT_NOFILE, &rl) || null < 0 ||
+			    dup2(null, 2) < 0)
+				_exit(126);
+		}
 		execl(path, path, "--port", "0", "--procs", "2", "--io", io,
 		      "--backend", backend, NULL);
 		_exit(127);
@@ -627,6 +642,64 @@ TEST_F_TIMEOUT(hold, keepalive_2000, 600)
 		TH_LOG("%s", line);
 	EXPECT_EQ(2 * NHOLD, said_reqs);
 	EXPECT_EQ(NHOLD, said_conns);
+	ASSERT_EQ(self->pid, waitpid(self->pid, &status, 0));
+	self->pid = -1;
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/*
+ * Out of descriptors: httpd may open only NOFILE_LIMIT files and NOFILE_
+ * CONNS connections wait, each with a request sent.  Accept fails with
+ * EMFILE; httpd must wait and retry (as net/http does), not stop: the
+ * client closes every connection it had its answer on, which frees the
+ * server's descriptors, until all NOFILE_CONNS are answered byte-exact.
+ * Then SIGTERM: httpd counts them all and exits 0.
+ */
+#define NOFILE_LIMIT	64
+#define NOFILE_CONNS	200
+
+TEST_F_TIMEOUT(hold, out_of_descriptors, 600)
+{
+	char req[] = "GET /bar HTTP/1.1\r\nHost: x\r\n\r\n", line[512];
+	struct pollfd pfd[NOFILE_CONNS];
+	long said_reqs, said_conns;
+	int answered = 0, status;
+
+	httpd_nofile = NOFILE_LIMIT;
+	start_httpd(_metadata, "ring", "auto", &self->pid, &self->out,
+		    &self->port);
+	httpd_nofile = 0;
+	for (int i = 0; i < NOFILE_CONNS; i++) {
+		pfd[i].fd = connect_to(self->port);
+		pfd[i].events = POLLIN;
+		ASSERT_LE(0, pfd[i].fd) TH_LOG("connection %d: %s", i,
+					       strerror(errno));
+		ASSERT_EQ(0, send_all(pfd[i].fd, req, sizeof(req) - 1));
+	}
+	while (answered < NOFILE_CONNS) {
+		int n = poll(pfd, NOFILE_CONNS, 60000);
+
+		ASSERT_LT(0, n) TH_LOG("%d of %d answered, then nothing "
+				       "for 60 s", answered, NOFILE_CONNS);
+		for (int i = 0; i < NOFILE_CONNS; i++) {
+			if (pfd[i].fd < 0 || !pfd[i].revents)
+				continue;
+			check_answer(_metadata, pfd[i].fd, "Hello, \"/bar\"",
+				     i, 0);
+			close(pfd[i].fd);
+			pfd[i].fd = -1;		/* poll skips it */
+			answered++;
+		}
+	}
+	ASSERT_EQ(0, kill(self->pid, SIGTERM));
+	ASSERT_EQ(0, read_line(self->out, "httpd: stopped; ", line,
+			       sizeof(line)));
+	ASSERT_EQ(2, sscanf(line, "httpd: stopped; %ld requests answered on "
+			    "%ld connections", &said_reqs, &said_conns))
+		TH_LOG("%s", line);
+	EXPECT_EQ(NOFILE_CONNS, said_reqs);
+	EXPECT_EQ(NOFILE_CONNS, said_conns);
 	ASSERT_EQ(self->pid, waitpid(self->pid, &status, 0));
 	self->pid = -1;
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);

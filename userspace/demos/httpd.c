@@ -31,7 +31,10 @@
  *           backend hands its P to another M meanwhile
  *   thread  the same code on one OS thread per connection, no sact at
  *           all: the baseline the benchmarks compare with
- * SIGINT or SIGTERM shut the listening socket and every connection down;
+ * Out of descriptors (EMFILE) or memory, accept waits and tries again
+ * (5 ms, doubling up to 1 s, as net/http does) while the connections it
+ * has go on.  SIGINT or SIGTERM shut the listening socket and every
+ * connection down;
  * the Gs return, sact_run returns, and the program exits 0.
  *
  * Run it:
@@ -232,9 +235,29 @@ static void accept_loop(void *arg)
 		printf(", backend %s", sact_backend_name(sact_backend()));
 	printf("\n");
 	fflush(stdout);
-	while ((fd = net_accept()) >= 0 || fd == -EINTR || fd == -ECONNABORTED) {
-		if (fd < 0)
+	for (long pause_ms = 0;;) {
+		fd = net_accept();
+		if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS ||
+		    fd == -ENOMEM) {
+			/* out of descriptors or memory for now: wait for
+			 * connections to close, as net/http does (5 ms,
+			 * doubling up to 1 s) */
+			pause_ms = pause_ms ? pause_ms * 2 : 5;
+			if (pause_ms > 1000)
+				pause_ms = 1000;
+			fprintf(stderr, "httpd: accept: %s; retrying in %ld ms\n",
+				strerror(-fd), pause_ms);
+			if (io != IO_THREAD)
+				sact_sleep_ns((uint64_t)pause_ms * 1000000);
+			else
+				usleep((useconds_t)pause_ms * 1000);
 			continue;
+		}
+		if (fd == -EINTR || fd == -ECONNABORTED)
+			continue;
+		if (fd < 0)
+			break;
+		pause_ms = 0;
 		if (fd >= MAX_FDS) {
 			close(fd);
 			continue;
