@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <string.h>
@@ -60,6 +61,19 @@ static inline off_t rand_block(uint64_t *x, long nblocks, long bs)
 	*x ^= *x >> 7;
 	*x ^= *x << 17;
 	return (off_t)(*x % (uint64_t)nblocks) * bs;
+}
+
+/*
+ * Say that sact_run failed (err: its -errno) under backend b, as "PROG:
+ * sact_run(BACKEND): ERROR" on stderr, and return 1, the exit status of
+ * a bench whose runtime did not start.
+ */
+static inline int bench_run_failed(const char *prog, enum sact_backend b,
+				   long err)
+{
+	fprintf(stderr, "%s: sact_run(%s): %s\n", prog, sact_backend_name(b),
+		strerror((int)-err));
+	return 1;
 }
 
 /*

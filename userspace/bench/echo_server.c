@@ -148,9 +148,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	err = sact_run(&c, acceptor, NULL);
-	fprintf(stderr, "echo_server: sact_run(%s): %s\n",
-		sact_backend_name(c.backend), strerror(-err));
-	return 1;
+	return bench_run_failed("echo_server", c.backend, err);
 usage:
 	fprintf(stderr, "usage: see the top of userspace/bench/echo_server.c\n");
 	return 2;

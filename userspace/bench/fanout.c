@@ -116,11 +116,8 @@ int main(int argc, char **argv)
 	if (n < 1 || c.nprocs < 1)
 		goto usage;
 	err = sact_run(&c, spawner, NULL);
-	if (err) {
-		fprintf(stderr, "fanout: sact_run(%s): %s\n",
-			sact_backend_name(c.backend), strerror(-err));
-		return 1;
-	}
+	if (err)
+		return bench_run_failed("fanout", c.backend, err);
 	sact_stats(&st);
 	getrusage(RUSAGE_SELF, &ru);
 	printf("fanout wall_ms=%.1f rss_peak_kib=%ld minflt=%ld gs_peak=%llu "

@@ -50,6 +50,8 @@
 
 #include <sact.h>
 
+#include "bench.h"
+
 static int pfd[2];
 static long nsamples = 10000;
 static enum sact_backend backend = SACT_BACKEND_KMOD;
@@ -183,11 +185,8 @@ static int run_loop(struct sact_config *c)
 	err = sact_run(c, loop_first, NULL);
 	atomic_store(&loop_done, 1);
 	pthread_join(w, NULL);
-	if (err) {
-		fprintf(stderr, "handoff: sact_run(%s): %s\n",
-			sact_backend_name(backend), strerror(-err));
-		return 1;
-	}
+	if (err)
+		return bench_run_failed("handoff", backend, err);
 	sact_stats(&st);
 	for (long i = 0; i < nsamples; i++)
 		if (lat[i] >= 0)
@@ -253,11 +252,8 @@ int main(int argc, char **argv)
 	if (loop)
 		return run_loop(&c);
 	err = sact_run(&c, g1, NULL);
-	if (err) {
-		fprintf(stderr, "handoff: sact_run(%s): %s\n",
-			sact_backend_name(backend), strerror(-err));
-		return 1;
-	}
+	if (err)
+		return bench_run_failed("handoff", backend, err);
 	sact_stats(&st);
 	qsort(lat, nsamples, sizeof(*lat), cmp);
 	printf("sact-%-8s samples %ld  p50 %.1f us  p99 %.1f us  p999 %.1f us"

@@ -52,11 +52,8 @@ int main(int argc, char **argv)
 	if (secs < 1 || c.nprocs < 1)
 		goto usage;
 	err = sact_run(&c, sleeper, NULL);
-	if (err) {
-		fprintf(stderr, "idle: sact_run(%s): %s\n",
-			sact_backend_name(c.backend), strerror(-err));
-		return 1;
-	}
+	if (err)
+		return bench_run_failed("idle", c.backend, err);
 	return 0;
 usage:
 	fprintf(stderr, "usage: see the top of userspace/bench/idle.c\n");

@@ -293,11 +293,8 @@ int main(int argc, char **argv)
 	mixed = alone < 0 ? alone : phase(true, &t_mixed);
 	kill(writer, SIGKILL);
 	waitpid(writer, NULL, 0);
-	if (mixed < 0) {
-		fprintf(stderr, "mixed: sact_run(%s): %s\n",
-			sact_backend_name(mode), strerror((int)-mixed));
-		return 1;
-	}
+	if (mixed < 0)
+		return bench_run_failed("mixed", mode, mixed);
 	printf("mixed backend=%s nprocs=%d alone_ms=%.1f mixed_ms=%.1f "
 	       "isolation=%.3f threads_alone=%d threads_mixed=%d "
 	       "blocker_ops=%ld\n",

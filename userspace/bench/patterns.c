@@ -185,11 +185,8 @@ int main(int argc, char **argv)
 	else
 		goto usage;
 	err = sact_run(&c, body, NULL);
-	if (err) {
-		fprintf(stderr, "patterns: sact_run(%s): %s\n",
-			sact_backend_name(c.backend), strerror(-err));
-		return 1;
-	}
+	if (err)
+		return bench_run_failed("patterns", c.backend, err);
 	sact_stats(&st);
 	printf("patterns wall_ms=%.1f ops=%ld ns_per_op=%.1f cs=%ld ok=%d "
 	       "parks=%llu wakeups=%llu idle_spins=%llu steals=%llu",

@@ -147,9 +147,7 @@ int main(int argc, char **argv)
 	t1 = now_ns();
 	if (err) {
 		tsampler_stop(&ts);
-		fprintf(stderr, "resolve: sact_run(%s): %s\n",
-			sact_backend_name(c.backend), strerror(-err));
-		return 1;
+		return bench_run_failed("resolve", c.backend, err);
 	}
 	peaks(&vsz, &rss);
 	printf("libc n=%d wall_ms=%.1f threads=%d vsz_kib=%ld rss_kib=%ld "
