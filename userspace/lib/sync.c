@@ -16,9 +16,10 @@
  * out takes the lock again and unlinks itself if still queued.
  *
  * Rejected: spinning on the primitive's word for long (burns a P that
- * other Gs could use; the mutex spins a few rounds only); futexes on the primitive (would block the M, the one thing
- * this runtime must not do); a mutex that hands ownership to the oldest
- * waiter at every unlock (fair, but a convoy across Ps: see the mutex).
+ * other Gs could use; the mutex spins a few rounds only); futexes on the
+ * primitive (would block the M, the one thing this runtime must not do);
+ * a mutex that hands ownership to the oldest waiter at every unlock
+ * (fair, but a convoy across Ps: see the mutex).
  */
 #include <string.h>
 

@@ -41,11 +41,15 @@
  *    reap readied have all had their turn and queued their next ops), or
  *    RING_BATCH SQEs wait, or the oldest has waited RING_BATCH schedules
  *    (a G that computes, or a queue that never drains, holds them back no
- *    longer than that).  httpd ring mode, 256 connections, wrk, 2 Ps:
- *    2.0 enters per request before (one run beside a KASAN guest); see
- *    the commit for after.  (An earlier measurement, fileio from the
- *    disk with O_DIRECT, found batching no clear gain there: the device
- *    waits for the batch.)
+ *    longer than that).  httpd ring mode under wrk, 2 Ps: 2.0 enters per
+ *    request before, 0.17-0.18 after; 256 connections 64k -> 79k req/s,
+ *    1024 61k -> 68k, p99 144 -> 35 ms (one run each, beside a KASAN
+ *    guest).  The price: a request waits until its P schedules again,
+ *    so a G that computes for long (no preemption) holds back the
+ *    requests its P's other Gs queued - a send as well as a read - as it
+ *    holds back their wakeups and timers.  (An earlier measurement,
+ *    fileio from the disk with O_DIRECT, found batching no clear gain
+ *    there: the device waits for the batch.)
  * 7. Holding the P while the SQ is full (io_uring_submit_and_wait): the
  *    M would wait in the kernel with the P, hostage of a completion.
  *    See op_ring: submit again, else sleep on a runtime timer and retry.
