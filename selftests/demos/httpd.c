@@ -516,6 +516,50 @@ TEST_F_TIMEOUT(httpd, serves, 600)
 	EXPECT_LE(1, none);
 	self->answered += ok_replies;
 
+	/* heads and answers beyond httpd's stack buffers (1 KiB each; the
+	 * heap takes over), pipelined on one keep-alive connection */
+	{
+		static char req[16384], body[3][8192], want[8192], got[8192];
+		int fd = connect_to(self->port), len = 0;
+		char *b;
+
+		ASSERT_LE(0, fd);
+		len += snprintf(req + len, sizeof(req) - (size_t)len,
+				"GET /big HTTP/1.1\r\nHost: x\r\nX: %03000d"
+				"\r\n\r\n", 0);	/* a 3 KiB head */
+		strcpy(body[0], "Hello, \"/big\"");
+		for (int k = 1; k < 3; k++) {	/* 3.5, then 6.5 KiB */
+			int quotes = k == 1 ? 700 : 1300;
+
+			len += snprintf(req + len, sizeof(req) - (size_t)len,
+					"GET /");
+			b = stpcpy(body[k], "Hello, \"/");
+			for (int q = 0; q < quotes; q++) {
+				len += snprintf(req + len,
+						sizeof(req) - (size_t)len,
+						"%%22");
+				b = stpcpy(b, "&#34;");
+			}
+			strcpy(b, "\"");
+			len += snprintf(req + len, sizeof(req) - (size_t)len,
+					" HTTP/1.1\r\nHost: x\r\n\r\n");
+		}
+		ASSERT_EQ(0, send_all(fd, req, (size_t)len));
+		for (int k = 0; k < 3; k++) {
+			int wl = expected(body[k], want, sizeof(want));
+
+			ASSERT_LT(wl, (int)sizeof(want));
+			ASSERT_EQ(0, recv_exact(fd, got, (size_t)wl))
+				TH_LOG("large request %d: short answer", k);
+			got[wl] = 0;
+			ASSERT_TRUE(is_date(got + 23));
+			memset(got + 23, 'D', 29);
+			EXPECT_STREQ(want, got) TH_LOG("large request %d", k);
+			self->answered++;
+		}
+		close(fd);
+	}
+
 	/* alive and well after it */
 	snprintf(big, sizeof(big), "GET /bar HTTP/1.1\r\nHost: x\r\n"
 		 "Connection: close\r\n\r\n");

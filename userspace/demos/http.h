@@ -36,8 +36,10 @@
 #define HTTP_HEAD_MAX	4096		/* request line + headers; more: 431 */
 #define HTTP_BODY_MAX	(5 * HTTP_HEAD_MAX)	/* "&#34;" is the longest escape */
 #define HTTP_HEAD_ROOM	256		/* the answer's status line and headers */
-/* http_answer()'s buffer */
+/* http_answer()'s buffer: for any request, or (http_answer_size) for r */
 #define HTTP_ANSWER_MAX	(HTTP_HEAD_ROOM + HTTP_BODY_MAX + 16)
+#define http_answer_size(r) \
+	(HTTP_HEAD_ROOM + 16 + sizeof("Hello, \"\"") + 5 * strlen((r)->target))
 #define HTTP_DRAIN_RECVS 64		/* reads after a refusal, at most */
 
 /* What Go answers to a request it refuses (before it closes). */
@@ -325,7 +327,8 @@ static inline size_t http_greeting(char *out, const char *path)
 }
 
 /*
- * The answer to the parsed request r, in buf (HTTP_ANSWER_MAX bytes):
+ * The answer to the parsed request r, in buf (http_answer_size(r) bytes,
+ * at most HTTP_ANSWER_MAX):
  * returns where it starts in buf, its length in *len.  The body is
  * written first, at buf + HTTP_HEAD_ROOM, since the head says its
  * length; the head then goes right in front of it.

@@ -129,22 +129,45 @@ static void refuse(int fd, const char *what)
 		;
 }
 
+/*
+ * A G's stack pages stay resident once touched, so the buffers of a
+ * connection's G are sized for the common request and grow on the heap
+ * for the rare large one: an idle keep-alive connection then holds two
+ * pages of stack, not the six that buffers for the largest head and
+ * answer made it touch.
+ */
+#define HEAD_SMALL	1024		/* a head this long is read on the stack */
+#define ANSWER_SMALL	1024		/* an answer this long is built there */
+
 /* Answer a parsed request in one send: 0, or -1 if the connection broke. */
 static int answer(int fd, const struct http_request *r)
 {
-	char out[HTTP_ANSWER_MAX];
+	char small[ANSWER_SMALL], *out = small;
 	size_t len;
-	const char *start = http_answer(out, r, &len);
+	const char *start;
+	int err;
 
+	if (http_answer_size(r) > sizeof(small) &&
+	    !(out = malloc(http_answer_size(r))))
+		return -1;
+	start = http_answer(out, r, &len);
 	atomic_fetch_add(&nrequests, 1);
-	return net_send_all(fd, start, len);
+	err = net_send_all(fd, start, len);
+	if (out != small)
+		free(out);
+	return err;
 }
 
 /* --- a connection: read a request, answer it, until the client leaves --- */
 
-static void serve(int fd)
+/*
+ * The reads of a connection go to buf, cap bytes (+1 for the parser's
+ * NUL): HEAD_SMALL on the stack, HTTP_HEAD_MAX on the heap once a head
+ * did not fit.
+ */
+static void serve_on(int fd, char *buf, size_t cap)
 {
-	char buf[HTTP_HEAD_MAX + 1];
+	char *big = NULL;
 	size_t have = 0, end;
 	struct http_request r;
 	const char *bad;
@@ -153,38 +176,53 @@ static void serve(int fd)
 	for (;;) {
 		/* read until the empty line that ends the head */
 		while (!(end = http_head_end(buf, have))) {
-			if (have == HTTP_HEAD_MAX) {
-				refuse(fd, HTTP_TOO_LARGE);
-				return;
+			if (have == cap && cap < HTTP_HEAD_MAX) {
+				if (!(big = malloc(HTTP_HEAD_MAX + 1)))
+					return;
+				buf = memcpy(big, buf, have);
+				cap = HTTP_HEAD_MAX;
 			}
-			n = net_recv(fd, buf + have, HTTP_HEAD_MAX - have);
+			if (have == cap) {
+				refuse(fd, HTTP_TOO_LARGE);
+				goto out;
+			}
+			n = net_recv(fd, buf + have, cap - have);
 			if (n <= 0)
-				return;		/* the client left */
+				goto out;	/* the client left */
 			have += (size_t)n;
 		}
 		/* the next request may start at buf[end] */
 		bad = http_parse_head(buf, end, &r);
 		if (bad) {
 			refuse(fd, bad);
-			return;
+			goto out;
 		}
 		if (answer(fd, &r))
-			return;
+			goto out;
 		/* drop the body, keep what follows (a pipelined request) */
 		while (r.length > (long long)(have - end)) {
 			r.length -= (long long)(have - end);
 			have = end = 0;
-			n = net_recv(fd, buf, HTTP_HEAD_MAX);
+			n = net_recv(fd, buf, cap);
 			if (n <= 0)
-				return;
+				goto out;
 			have = (size_t)n;
 		}
 		end += (size_t)r.length;
 		memmove(buf, buf + end, have - end);
 		have -= end;
 		if (r.close)
-			return;
+			goto out;
 	}
+out:
+	free(big);
+}
+
+static void serve(int fd)
+{
+	char small[HEAD_SMALL + 1];
+
+	serve_on(fd, small, HEAD_SMALL);
 }
 
 /* The end of a connection. */
