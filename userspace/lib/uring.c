@@ -53,6 +53,11 @@
  * 7. Holding the P while the SQ is full (io_uring_submit_and_wait): the
  *    M would wait in the kernel with the P, hostage of a completion.
  *    See op_ring: submit again, else sleep on a runtime timer and retry.
+ * 8. IORING_SETUP_SINGLE_ISSUER (6.0) and DEFER_TASKRUN (6.1, which
+ *    needs it), the flags an event loop of one thread per ring sets
+ *    (bench/ring_loop.c does): a P's ring is submitted to by whichever
+ *    M holds the P, and the kernel refuses a second submitting task
+ *    (-EEXIST).  COOP_TASKRUN: see "Completions" below.
  *
  * Ownership (the P's owner is "O"): SQ and CQ: O only.  inflight: O
  * writes; others read it under sched.lock only while the P is idle (it
