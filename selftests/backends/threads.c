@@ -324,4 +324,46 @@ TEST_F(threads, one_malloc_arena_per_p)
 	EXPECT_GE(variant->nprocs, r.arenas);
 }
 
+/*
+ * ...and a run that needs no M beyond those sact_run starts (Gs that
+ * park, sleep and yield, never block their M) makes no arena at all: the
+ * runtime's own threads must not malloc (the template thread's struct m
+ * allocations once gave an idle program an arena, 5.6 -> 70 MiB of VSZ).
+ * An M made mid-run for blocked Gs does make one: the template thread's
+ * pthread_create allocates the new thread's TLS vector with calloc,
+ * within the one-per-P limit above.  Counted on the main thread after
+ * sact_run returns (arenas outlive their threads).
+ */
+static void sleep_and_yield(void *arg)
+{
+	struct run *r = arg;
+
+	sact_sleep_ns(20 * 1000000);
+	sact_yield();
+	sact_wg_done(&r->wg);
+}
+
+static void spawn_sleepers(void *arg)
+{
+	struct run *r = arg;
+
+	sact_wg_add(&r->wg, r->nwork);
+	for (int i = 0; i < r->nwork; i++)
+		sact_go(sleep_and_yield, r);
+	sact_wg_wait(&r->wg);
+}
+
+TEST_F(threads, an_idle_run_makes_no_malloc_arena)
+{
+	struct run r = { .nwork = 8 };
+
+	if (getenv("MALLOC_ARENA_MAX") || getenv("GLIBC_TUNABLES"))
+		SKIP(return, "the environment sets the arenas");
+	if (ST_SANITIZED)
+		SKIP(return, "the sanitizers' allocators replace malloc");
+	ASSERT_EQ(1, count_arenas());
+	ASSERT_EQ(0, st_run(spawn_sleepers, &r));
+	EXPECT_EQ(1, count_arenas());
+}
+
 TEST_HARNESS_MAIN
