@@ -36,10 +36,8 @@
 #define HTTP_HEAD_MAX	4096		/* request line + headers; more: 431 */
 #define HTTP_BODY_MAX	(5 * HTTP_HEAD_MAX)	/* "&#34;" is the longest escape */
 #define HTTP_HEAD_ROOM	256		/* the answer's status line and headers */
-/* http_answer()'s buffer: for any request, or (http_answer_size) for r */
+/* http_answer()'s buffer for any request (http_answer_size: for one) */
 #define HTTP_ANSWER_MAX	(HTTP_HEAD_ROOM + HTTP_BODY_MAX + 16)
-#define http_answer_size(r) \
-	(HTTP_HEAD_ROOM + 16 + sizeof("Hello, \"\"") + 5 * strlen((r)->target))
 #define HTTP_DRAIN_RECVS 64		/* reads after a refusal, at most */
 
 /* What Go answers to a request it refuses (before it closes). */
@@ -57,6 +55,17 @@ struct http_request {
 	bool keep_alive;	/* HTTP/1.0 "Connection: keep-alive" */
 	long long length;	/* of the request's body */
 };
+
+/*
+ * The bytes http_answer() needs for r: the head's room, and the greeting
+ * with every byte of the path escaped the longest way ("&#34;", 5 bytes).
+ * Precondition: r was parsed (r->target is a string).
+ */
+static inline size_t http_answer_size(const struct http_request *r)
+{
+	return HTTP_HEAD_ROOM + 16 + sizeof("Hello, \"\"") +
+	       5 * strlen(r->target);
+}
 
 /* --- the request --------------------------------------------------------- */
 

@@ -143,12 +143,11 @@ static void refuse(int fd, const char *what)
 static int answer(int fd, const struct http_request *r)
 {
 	char small[ANSWER_SMALL], *out = small;
-	size_t len;
+	size_t len, need = http_answer_size(r);
 	const char *start;
 	int err;
 
-	if (http_answer_size(r) > sizeof(small) &&
-	    !(out = malloc(http_answer_size(r))))
+	if (need > sizeof(small) && !(out = malloc(need)))
 		return -1;
 	start = http_answer(out, r, &len);
 	atomic_fetch_add(&nrequests, 1);
